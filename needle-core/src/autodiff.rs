@@ -1,0 +1,267 @@
+//! Reverse-mode automatic differentiation over the graph.
+//!
+//! Each op's gradient is written with tensor ops, so gradients are graph nodes like any other:
+//! lazy, fusable by the JIT together with the forward pass and the optimizer update, and —
+//! with [`Tensor::backward_create_graph`] — differentiable again.
+
+use std::collections::HashMap;
+
+use crate::mode::{enable_grad, no_grad};
+use crate::node::NodeRef;
+use crate::op::{BinaryOp, Op, ReduceOp, ScalarOp, UnaryOp};
+use crate::shape::fmt_shape;
+use crate::tensor::Tensor;
+
+/// Nodes reachable from `roots` in post-order (inputs before the nodes that use them, left
+/// operand's subtree before the right one's), as the course's `find_topo_sort`. Iterative, so
+/// arbitrarily deep graphs do not overflow the stack.
+pub fn topo_order(roots: &[&Tensor]) -> Vec<Tensor> {
+    let nodes: Vec<NodeRef> = roots.iter().map(|t| t.node()).collect();
+    topo_nodes(&nodes, |_| true)
+        .into_iter()
+        .map(|n| match n.owner() {
+            Some(cell) => Tensor(cell),
+            None => Tensor::view_of(n),
+        })
+        .collect()
+}
+
+/// Post-order over nodes accepted by `follow` (a rejected node is neither listed nor entered).
+pub(crate) fn topo_nodes(roots: &[NodeRef], follow: impl Fn(&NodeRef) -> bool) -> Vec<NodeRef> {
+    let mut order = Vec::new();
+    let mut visited = std::collections::HashSet::new();
+    // (node, next input index to visit)
+    let mut stack: Vec<(NodeRef, usize)> = Vec::new();
+    for root in roots {
+        if !follow(root) || !visited.insert(root.id()) {
+            continue;
+        }
+        stack.push((root.clone(), 0));
+        while let Some((node, next)) = stack.pop() {
+            if next < node.num_inputs() {
+                let child = node.input(next);
+                stack.push((node, next + 1));
+                if follow(&child) && visited.insert(child.id()) {
+                    stack.push((child, 0));
+                }
+            } else {
+                order.push(node);
+            }
+        }
+    }
+    order
+}
+
+/// Runs backward from `root` (see [`Tensor::backward`]).
+#[track_caller]
+pub(crate) fn backward(root: &Tensor, out_grad: Option<&Tensor>, create_graph: bool) {
+    let root_node = root.node();
+    assert!(
+        root_node.requires_grad(),
+        "backward: this tensor does not require grad (no input of its graph requires grad, \
+         or it was computed under no_grad)"
+    );
+    let seed = match out_grad {
+        Some(g) => {
+            assert!(
+                g.shape() == root_node.shape(),
+                "backward: output gradient of shape {} does not match output of shape {}",
+                fmt_shape(&g.shape()),
+                fmt_shape(root_node.shape())
+            );
+            g.clone()
+        }
+        None => {
+            assert!(
+                root.numel() == 1,
+                "backward: output of shape {} is not a scalar; pass an output gradient with backward_with",
+                fmt_shape(root_node.shape())
+            );
+            Tensor::ones(root_node.shape())
+        }
+    };
+    let run = || {
+        let order = topo_nodes(std::slice::from_ref(&root_node), |n| n.requires_grad());
+        let mut adjoints: HashMap<u64, Tensor> = HashMap::new();
+        adjoints.insert(root_node.id(), seed);
+        for node in order.iter().rev() {
+            let Some(adjoint) = adjoints.remove(&node.id()) else {
+                continue;
+            };
+            let is_leaf = *node.op() == Op::Leaf;
+            if let Some(owner) = node.owner() {
+                let owner = Tensor(owner);
+                if is_leaf || owner.retains_grad() {
+                    owner.set_grad(Some(adjoint.clone()));
+                }
+            }
+            if is_leaf {
+                continue;
+            }
+            let inputs = node.inputs();
+            let parts = input_gradients(node, &inputs, &adjoint);
+            for (input, part) in inputs.iter().zip(parts) {
+                let Some(part) = part else { continue };
+                if !input.requires_grad() {
+                    continue;
+                }
+                let sum = match adjoints.remove(&input.id()) {
+                    Some(existing) => &existing + &part,
+                    None => part,
+                };
+                adjoints.insert(input.id(), sum);
+            }
+        }
+    };
+    if create_graph {
+        enable_grad(run)
+    } else {
+        no_grad(run)
+    }
+}
+
+/// The adjoint of each input of `node` given the adjoint `g` of its output (`None` where the
+/// op has no gradient for that input).
+#[track_caller]
+fn input_gradients(node: &NodeRef, inputs: &[NodeRef], g: &Tensor) -> Vec<Option<Tensor>> {
+    let x = |i: usize| Tensor::view_of(inputs[i].clone());
+    let y = || Tensor::view_of(node.clone());
+    match node.op() {
+        Op::Leaf | Op::Cast(_) => vec![None; inputs.len()],
+        Op::Unary(u) => vec![Some(match u {
+            UnaryOp::Neg => g.neg(),
+            UnaryOp::Exp => g * &y(),
+            UnaryOp::Log => g / &x(0),
+            UnaryOp::Sqrt => g / &(y() * 2.0),
+            UnaryOp::Relu => g * &x(0).gt(0.0),
+            UnaryOp::Tanh => {
+                let t = y();
+                g * &(&t * &t).rsub_scalar(1.0)
+            }
+            UnaryOp::Sigmoid => {
+                let s = y();
+                g * &(&s * &s.rsub_scalar(1.0))
+            }
+        })],
+        Op::Scalar(s, c) => {
+            let c = *c;
+            vec![match s {
+                ScalarOp::Add => Some(g.clone()),
+                ScalarOp::Mul => Some(g * c),
+                ScalarOp::Div => Some(g / c),
+                ScalarOp::RDiv => Some(-(g * &y()) / &x(0)),
+                ScalarOp::Pow if c == 0.0 => Some(g.zeros_like()),
+                ScalarOp::Pow => Some(g * &(x(0).powf(c - 1.0) * c)),
+                ScalarOp::Max => {
+                    let a = x(0);
+                    let mask = a.gt(c) + a.eq(c) * 0.5;
+                    Some(g * &mask)
+                }
+                _ => None,
+            }]
+        }
+        Op::Binary(b) => match b {
+            BinaryOp::Add => vec![Some(g.clone()), Some(g.clone())],
+            BinaryOp::Sub => vec![Some(g.clone()), Some(g.neg())],
+            BinaryOp::Mul => vec![Some(g * &x(1)), Some(g * &x(0))],
+            BinaryOp::Div => {
+                let b = x(1);
+                vec![Some(g / &b), Some(-(g * &y()) / &b)]
+            }
+            BinaryOp::Max => {
+                let (a, b) = (x(0), x(1));
+                let mask = a.gt(&b) + a.eq(&b) * 0.5;
+                let ga = g * &mask;
+                let gb = g - &ga;
+                vec![Some(ga), Some(gb)]
+            }
+            _ => vec![None, None],
+        },
+        Op::Reduce(r, axes) => {
+            let shape = inputs[0].shape().to_vec();
+            vec![Some(match r {
+                ReduceOp::Sum => g.broadcast_to(&shape),
+                ReduceOp::Max => {
+                    let a = x(0);
+                    let mask = a.eq(y().broadcast_to(&shape));
+                    let iaxes: Vec<isize> = axes.iter().map(|&a| a as isize).collect();
+                    let count = mask.sum(&iaxes, true);
+                    (g / &count).broadcast_to(&shape) * &mask
+                }
+            })]
+        }
+        Op::MatMul => vec![Some(g.matmul(&x(1).t())), Some(x(0).t().matmul(g))],
+        Op::Reshape => vec![Some(g.reshape(inputs[0].shape()))],
+        Op::Permute(perm) => {
+            let mut inverse = vec![0; perm.len()];
+            for (i, &p) in perm.iter().enumerate() {
+                inverse[p] = i;
+            }
+            vec![Some(g.permute(&inverse))]
+        }
+        Op::Expand => {
+            let in_shape = inputs[0].shape();
+            let out_shape = node.shape();
+            let lead = out_shape.len() - in_shape.len();
+            let axes: Vec<isize> = (0..out_shape.len())
+                .filter(|&i| i < lead || (in_shape[i - lead] == 1 && out_shape[i] != 1))
+                .map(|i| i as isize)
+                .collect();
+            vec![Some(g.sum(&axes, true).reshape(in_shape))]
+        }
+        Op::Slice { starts, steps } => {
+            let in_shape = inputs[0].shape();
+            let out_shape = node.shape();
+            if out_shape.contains(&0) {
+                return vec![Some(Tensor::zeros(in_shape))];
+            }
+            let spec: Vec<(usize, usize, usize)> = (0..in_shape.len())
+                .map(|i| {
+                    let last = starts[i] + (out_shape[i] - 1) * steps[i];
+                    (starts[i], in_shape[i] - 1 - last, steps[i] - 1)
+                })
+                .collect();
+            vec![Some(g.pad_dilate(&spec))]
+        }
+        Op::Flip(axes) => {
+            let axes: Vec<isize> = axes.iter().map(|&a| a as isize).collect();
+            vec![Some(g.flip(&axes))]
+        }
+        Op::Pad(spec) => {
+            let in_shape = inputs[0].shape().to_vec();
+            let starts: Vec<usize> = spec.iter().map(|&(b, _, _)| b).collect();
+            let steps: Vec<usize> = spec.iter().map(|&(_, _, i)| i + 1).collect();
+            vec![Some(g.slice_multi(starts, steps, in_shape))]
+        }
+        Op::Concat(axis) => {
+            let mut start = 0;
+            inputs
+                .iter()
+                .map(|inp| {
+                    let len = inp.shape()[*axis];
+                    let part = g.narrow(*axis as isize, start, len);
+                    start += len;
+                    Some(part)
+                })
+                .collect()
+        }
+    }
+}
+
+impl Tensor {
+    /// A multi-axis stepped slice (the adjoint of `pad_dilate`).
+    #[track_caller]
+    pub(crate) fn slice_multi(
+        &self,
+        starts: Vec<usize>,
+        steps: Vec<usize>,
+        shape: Vec<usize>,
+    ) -> Tensor {
+        let node = self.node();
+        if node.shape() == shape.as_slice() && starts.iter().all(|&s| s == 0) {
+            return self.clone();
+        }
+        let dtype = node.dtype();
+        Tensor::record(Op::Slice { starts, steps }, vec![node], shape, dtype)
+    }
+}

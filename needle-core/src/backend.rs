@@ -1,0 +1,131 @@
+//! The backend interface and the realization of pending graphs.
+//!
+//! needle-core runs graphs itself with the interpreter; a compiling backend (needle-jit)
+//! implements [`Backend`] and is registered with [`register_jit_backend`]. needle-core knows
+//! nothing else about it.
+
+use std::cell::RefCell;
+use std::rc::Weak;
+use std::sync::OnceLock;
+
+use crate::mode::{mode, Mode};
+use crate::node::{Node, NodeRef};
+
+/// Why a backend could not run a graph.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// The backend cannot compile or run this op.
+    #[error("{backend}: op {op} is not supported ({detail})")]
+    Unsupported {
+        /// Backend name.
+        backend: &'static str,
+        /// The op's name.
+        op: String,
+        /// Why.
+        detail: String,
+    },
+    /// Generated code detected an out-of-bounds access (checked mode).
+    #[error("{backend}: out-of-bounds access in kernel {kernel} (op {op}): index {index} not in 0..{len}")]
+    OutOfBounds {
+        /// Backend name.
+        backend: &'static str,
+        /// Kernel name.
+        kernel: String,
+        /// Op that made the access.
+        op: String,
+        /// The offending index.
+        index: i64,
+        /// The buffer length.
+        len: usize,
+    },
+    /// Any other failure, described.
+    #[error("{backend}: {message}")]
+    Other {
+        /// Backend name.
+        backend: &'static str,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// Something that can compute the values of graph nodes.
+///
+/// `realize` receives the nodes whose values are wanted; it must compute every unrealized
+/// ancestor they need and call [`Node::set_value`] on each requested node (and may on others).
+pub trait Backend: Send + Sync {
+    /// A short name for messages.
+    fn name(&self) -> &'static str;
+    /// Computes and stores the values of `outputs`.
+    fn realize(&self, outputs: &[NodeRef]) -> Result<(), BackendError>;
+}
+
+static JIT_BACKEND: OnceLock<Box<dyn Backend>> = OnceLock::new();
+
+/// Registers the backend used in [`Mode::Jit`]. The first registration wins; later calls
+/// are ignored (returns false).
+pub fn register_jit_backend(backend: Box<dyn Backend>) -> bool {
+    JIT_BACKEND.set(backend).is_ok()
+}
+
+/// True once a JIT backend is registered.
+pub fn jit_backend_registered() -> bool {
+    JIT_BACKEND.get().is_some()
+}
+
+thread_local! {
+    /// Variables whose new value is still pending (optimizer updates, running statistics).
+    /// Every realization computes them too, so the graph that produced them is released and
+    /// a training step's update runs in the same program as its forward and backward.
+    static PENDING_ASSIGNMENTS: RefCell<Vec<Weak<Node>>> = const { RefCell::new(Vec::new()) };
+}
+
+pub(crate) fn register_pending_assignment(node: &NodeRef) {
+    PENDING_ASSIGNMENTS.with(|p| p.borrow_mut().push(std::rc::Rc::downgrade(node)));
+}
+
+/// Number of pending assignments not yet realized on this thread.
+pub fn pending_assignments() -> usize {
+    PENDING_ASSIGNMENTS.with(|p| {
+        p.borrow()
+            .iter()
+            .filter(|w| w.upgrade().is_some_and(|n| !n.is_realized()))
+            .count()
+    })
+}
+
+/// Computes the values of `nodes` (and of every pending assignment) with the current mode's
+/// backend: the interpreter in eager and lazy mode, the registered JIT in JIT mode.
+///
+/// Panics with the backend's error: a failed realization is a bug or an unsupported op, and a
+/// value cannot be returned without it.
+#[track_caller]
+pub fn realize_nodes(nodes: &[NodeRef]) {
+    let mut outputs: Vec<NodeRef> = nodes.iter().filter(|n| !n.is_realized()).cloned().collect();
+    PENDING_ASSIGNMENTS.with(|p| {
+        let mut p = p.borrow_mut();
+        p.retain(|w| w.upgrade().is_some_and(|n| !n.is_realized()));
+        outputs.extend(p.iter().filter_map(Weak::upgrade));
+    });
+    if outputs.is_empty() {
+        return;
+    }
+    outputs.sort_by_key(|n| n.id());
+    outputs.dedup_by_key(|n| n.id());
+    let result = match mode() {
+        Mode::Eager | Mode::Lazy => crate::interp::Interpreter.realize(&outputs),
+        Mode::Jit => match JIT_BACKEND.get() {
+            Some(b) => b.realize(&outputs),
+            None => panic!(
+                "NEEDLE_MODE=jit / Mode::Jit needs the needle-jit backend: call \
+                 `needle::init()` (or `needle_jit::install()`) before running the model"
+            ),
+        },
+    };
+    if let Err(e) = result {
+        panic!("realize failed: {e}");
+    }
+    PENDING_ASSIGNMENTS.with(|p| {
+        p.borrow_mut()
+            .retain(|w| w.upgrade().is_some_and(|n| !n.is_realized()))
+    });
+}

@@ -1,0 +1,107 @@
+//! Matrix products through the `gemm` crate, reading strided (transposed, broadcast) operands
+//! in place; multithreaded above a size where the fork/join pays for itself.
+
+use crate::layout::Layout;
+use crate::shape::numel;
+use crate::storage::Realized;
+
+/// Below this many multiply-adds a product stays on the calling thread: a fork/join costs tens
+/// of microseconds on a 2-core machine.
+const PARALLEL_THRESHOLD: usize = 1 << 21;
+
+fn compact_if_negative(x: &Realized) -> Realized {
+    if x.layout.strides.iter().any(|&s| s < 0) {
+        Realized::from_f32(x.to_f32_vec(), &x.layout.shape)
+    } else {
+        x.clone()
+    }
+}
+
+pub(super) fn matmul(a: &Realized, b: &Realized, out_shape: &[usize]) -> Realized {
+    let (a, b) = (compact_if_negative(a), compact_if_negative(b));
+    let nd = out_shape.len();
+    let (m, n) = (out_shape[nd - 2], out_shape[nd - 1]);
+    let k = a.layout.shape[nd - 1];
+    let batch_shape = &out_shape[..nd - 2];
+    let batches = numel(batch_shape);
+    let mut out = vec![0.0f32; numel(out_shape)];
+    if m * n == 0 || batches == 0 {
+        return Realized::from_f32(out, out_shape);
+    }
+    let (la, lb): (&Layout, &Layout) = (&a.layout, &b.layout);
+    let (a_rs, a_cs) = (la.strides[nd - 2], la.strides[nd - 1]);
+    let (b_rs, b_cs) = (lb.strides[nd - 2], lb.strides[nd - 1]);
+    let parallelism = if m * n * k >= PARALLEL_THRESHOLD {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    };
+    let (da, db) = (a.buffer.as_f32(), b.buffer.as_f32());
+    let mut batch_index = vec![0usize; batch_shape.len()];
+    for batch in 0..batches {
+        let a_off: isize = la.offset as isize
+            + batch_index
+                .iter()
+                .zip(&la.strides)
+                .map(|(&i, &s)| i as isize * s)
+                .sum::<isize>();
+        let b_off: isize = lb.offset as isize
+            + batch_index
+                .iter()
+                .zip(&lb.strides)
+                .map(|(&i, &s)| i as isize * s)
+                .sum::<isize>();
+        let dst = &mut out[batch * m * n..(batch + 1) * m * n];
+        if k == 0 {
+            // Empty inner dimension: the product is all zeros (already).
+        } else {
+            // Every index the product touches lies inside its buffer: the layouts were derived
+            // from in-bounds views, and the extremes are checked here before handing raw
+            // pointers to the GEMM.
+            let a_last = a_off + (m as isize - 1) * a_rs + (k as isize - 1) * a_cs;
+            let b_last = b_off + (k as isize - 1) * b_rs + (n as isize - 1) * b_cs;
+            assert!(
+                a_off >= 0 && (a_last as usize) < da.len(),
+                "matmul: left operand view out of bounds"
+            );
+            assert!(
+                b_off >= 0 && (b_last as usize) < db.len(),
+                "matmul: right operand view out of bounds"
+            );
+            // SAFETY: strides are non-negative (compacted above), so the first and last
+            // elements bound every address read; both were checked against the buffers. `dst`
+            // is an exclusive m×n row-major slice. `read_dst = false` means `dst` is only written.
+            unsafe {
+                gemm::gemm(
+                    m,
+                    n,
+                    k,
+                    dst.as_mut_ptr(),
+                    1,
+                    n as isize,
+                    false,
+                    da.as_ptr().offset(a_off),
+                    a_cs,
+                    a_rs,
+                    db.as_ptr().offset(b_off),
+                    b_cs,
+                    b_rs,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    parallelism,
+                );
+            }
+        }
+        for ax in (0..batch_index.len()).rev() {
+            batch_index[ax] += 1;
+            if batch_index[ax] < batch_shape[ax] {
+                break;
+            }
+            batch_index[ax] = 0;
+        }
+    }
+    Realized::from_f32(out, out_shape)
+}

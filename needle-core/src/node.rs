@@ -1,0 +1,207 @@
+//! Graph nodes: immutable values (an op over inputs, or data) shared by reference counting.
+//!
+//! A [`Node`] never changes what it denotes: once realized its value is fixed, and a variable
+//! that is re-assigned (an optimizer update) gets a *new* node. That is what makes lazy graphs
+//! safe to record ahead of time and cheap to cache.
+
+use std::cell::{Cell, OnceCell, RefCell};
+use std::panic::Location;
+use std::rc::{Rc, Weak};
+
+use crate::dtype::DType;
+use crate::op::Op;
+use crate::shape::Shape;
+use crate::storage::Realized;
+use crate::tensor::TensorCell;
+
+/// A shared reference to a graph node.
+pub type NodeRef = Rc<Node>;
+
+thread_local! {
+    static LIVE_NODES: Cell<usize> = const { Cell::new(0) };
+    static NEXT_ID: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Number of graph nodes alive on this thread: the leak check of training loops (a loop that
+/// frees each step's graph keeps it flat).
+pub fn live_nodes() -> usize {
+    LIVE_NODES.with(|c| c.get())
+}
+
+/// One node of the computation graph.
+pub struct Node {
+    id: u64,
+    op: Op,
+    inputs: RefCell<Vec<NodeRef>>,
+    shape: Shape,
+    dtype: DType,
+    requires_grad: bool,
+    value: OnceCell<Realized>,
+    owner: OnceCell<Weak<TensorCell>>,
+    origin: &'static Location<'static>,
+}
+
+impl Node {
+    /// A new unrealized node; `origin` is the user's source line that recorded it.
+    pub(crate) fn new(
+        op: Op,
+        inputs: Vec<NodeRef>,
+        shape: Shape,
+        dtype: DType,
+        requires_grad: bool,
+        origin: &'static Location<'static>,
+    ) -> NodeRef {
+        LIVE_NODES.with(|c| c.set(c.get() + 1));
+        let id = NEXT_ID.with(|c| {
+            let id = c.get();
+            c.set(id + 1);
+            id
+        });
+        Rc::new(Node {
+            id,
+            op,
+            inputs: RefCell::new(inputs),
+            shape,
+            dtype,
+            requires_grad,
+            value: OnceCell::new(),
+            owner: OnceCell::new(),
+            origin,
+        })
+    }
+
+    /// A realized data leaf.
+    pub(crate) fn leaf(
+        value: Realized,
+        requires_grad: bool,
+        origin: &'static Location<'static>,
+    ) -> NodeRef {
+        let shape = value.layout.shape.clone();
+        let dtype = value.buffer.dtype();
+        let node = Node::new(Op::Leaf, Vec::new(), shape, dtype, requires_grad, origin);
+        node.value.set(value).expect("fresh node");
+        node
+    }
+
+    /// Unique (per thread) identifier, increasing in creation order.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The operation.
+    pub fn op(&self) -> &Op {
+        &self.op
+    }
+
+    /// The input nodes (empty once a node that no gradient needs has been realized: its
+    /// inputs are released so graphs do not outlive their use).
+    pub fn inputs(&self) -> Vec<NodeRef> {
+        self.inputs.borrow().clone()
+    }
+
+    /// Number of inputs still attached.
+    pub fn num_inputs(&self) -> usize {
+        self.inputs.borrow().len()
+    }
+
+    /// Input `i`.
+    pub fn input(&self, i: usize) -> NodeRef {
+        self.inputs.borrow()[i].clone()
+    }
+
+    /// The logical shape.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// Whether gradients flow through this node.
+    pub fn requires_grad(&self) -> bool {
+        self.requires_grad
+    }
+
+    /// The realized value, if computed.
+    pub fn value(&self) -> Option<&Realized> {
+        self.value.get()
+    }
+
+    /// True once the value is computed.
+    pub fn is_realized(&self) -> bool {
+        self.value.get().is_some()
+    }
+
+    /// Source line of the user code that recorded this node.
+    pub fn origin(&self) -> &'static Location<'static> {
+        self.origin
+    }
+
+    /// Stores the computed value (backends call this once per node). Inputs that no later
+    /// gradient can need are released here, which is what keeps memory flat.
+    ///
+    /// Panics when the value's shape or dtype differ from the node's: a backend bug.
+    pub fn set_value(&self, value: Realized) {
+        assert_eq!(
+            value.layout.shape,
+            self.shape,
+            "backend produced shape {:?} for {} node of shape {:?}",
+            value.layout.shape,
+            self.op.name(),
+            self.shape
+        );
+        assert_eq!(
+            value.buffer.dtype(),
+            self.dtype,
+            "backend produced the wrong dtype for {}",
+            self.op.name()
+        );
+        if self.value.set(value).is_ok() && (!self.requires_grad || self.op == Op::Leaf) {
+            let released = std::mem::take(&mut *self.inputs.borrow_mut());
+            drop_iteratively(released);
+        }
+    }
+
+    /// The tensor handle that created this node, if it is still alive (where `backward`
+    /// delivers the gradient).
+    pub(crate) fn owner(&self) -> Option<Rc<TensorCell>> {
+        self.owner.get().and_then(Weak::upgrade)
+    }
+
+    pub(crate) fn set_owner(&self, owner: Weak<TensorCell>) {
+        let _ = self.owner.set(owner);
+    }
+}
+
+/// Drops a list of nodes without recursion, so a 100,000-node chain does not overflow the stack.
+fn drop_iteratively(mut stack: Vec<NodeRef>) {
+    while let Some(node) = stack.pop() {
+        if let Ok(mut inner) = Rc::try_unwrap(node) {
+            stack.append(inner.inputs.get_mut());
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = LIVE_NODES.try_with(|c| c.set(c.get().saturating_sub(1)));
+        let inputs = std::mem::take(self.inputs.get_mut());
+        drop_iteratively(inputs);
+    }
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Node#{} {} {:?} {} (at {})",
+            self.id,
+            self.op.name(),
+            self.shape,
+            self.dtype,
+            self.origin
+        )
+    }
+}

@@ -1,0 +1,181 @@
+//! The primitive operations a graph node can hold.
+//!
+//! The set is kept small on purpose: composite ops (softmax, logsumexp, norms, losses) are
+//! functions of these, so backends (interpreter, JIT) only implement this list.
+
+use crate::dtype::DType;
+
+/// Elementwise functions of one input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum UnaryOp {
+    /// −x
+    Neg,
+    /// eˣ
+    Exp,
+    /// ln x
+    Log,
+    /// √x
+    Sqrt,
+    /// max(x, 0)
+    Relu,
+    /// tanh x
+    Tanh,
+    /// 1 / (1 + e⁻ˣ)
+    Sigmoid,
+}
+
+/// Elementwise functions of a tensor and a constant scalar `c` baked into the op.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ScalarOp {
+    /// x + c
+    Add,
+    /// x · c
+    Mul,
+    /// x / c
+    Div,
+    /// c / x
+    RDiv,
+    /// xᶜ
+    Pow,
+    /// max(x, c)
+    Max,
+    /// 1 if x == c else 0
+    Eq,
+    /// 1 if x != c else 0
+    Ne,
+    /// 1 if x > c else 0
+    Gt,
+    /// 1 if x >= c else 0
+    Ge,
+    /// 1 if x < c else 0
+    Lt,
+    /// 1 if x <= c else 0
+    Le,
+}
+
+/// Elementwise functions of two equally shaped inputs (broadcasts are explicit views).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BinaryOp {
+    /// a + b
+    Add,
+    /// a − b
+    Sub,
+    /// a · b
+    Mul,
+    /// a / b
+    Div,
+    /// max(a, b)
+    Max,
+    /// 1 if a == b else 0
+    Eq,
+    /// 1 if a != b else 0
+    Ne,
+    /// 1 if a > b else 0
+    Gt,
+    /// 1 if a >= b else 0
+    Ge,
+    /// 1 if a < b else 0
+    Lt,
+    /// 1 if a <= b else 0
+    Le,
+}
+
+impl BinaryOp {
+    /// Comparisons produce 0/1 masks and have no gradient.
+    pub fn is_comparison(self) -> bool {
+        !matches!(
+            self,
+            BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Max
+        )
+    }
+}
+
+impl ScalarOp {
+    /// Comparisons produce 0/1 masks and have no gradient.
+    pub fn is_comparison(self) -> bool {
+        matches!(
+            self,
+            ScalarOp::Eq | ScalarOp::Ne | ScalarOp::Gt | ScalarOp::Ge | ScalarOp::Lt | ScalarOp::Le
+        )
+    }
+}
+
+/// Reductions over a set of axes (the output keeps them with size 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReduceOp {
+    /// Σ
+    Sum,
+    /// max
+    Max,
+}
+
+/// A node's operation. The node's own shape completes the description (e.g. the target shape
+/// of `Reshape` and `Expand`, the sizes of `Slice`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    /// Data with no computation: realized, or (one input) the pending value assigned to a
+    /// variable. Gradients stop here.
+    Leaf,
+    /// Elementwise unary function.
+    Unary(UnaryOp),
+    /// Elementwise function with a constant.
+    Scalar(ScalarOp, f32),
+    /// Elementwise binary function of equal shapes.
+    Binary(BinaryOp),
+    /// Reduction over the listed axes, kept with size 1.
+    Reduce(ReduceOp, Vec<usize>),
+    /// `[..., m, k] @ [..., k, n]` with identical batch axes.
+    MatMul,
+    /// Same elements, new shape (a view when the layout allows it).
+    Reshape,
+    /// Axis `i` of the output is axis `perm[i]` of the input (a view).
+    Permute(Vec<usize>),
+    /// NumPy broadcast to the node's shape (a view with stride 0).
+    Expand,
+    /// Per axis: start and step; sizes are the node's shape (a view).
+    Slice {
+        /// First index taken on each axis.
+        starts: Vec<usize>,
+        /// Step on each axis (≥ 1).
+        steps: Vec<usize>,
+    },
+    /// Reverse along the listed axes (a view with negative strides).
+    Flip(Vec<usize>),
+    /// Zero padding per axis: (before, after, interior) — interior inserts that many zeros
+    /// between neighbours (dilation), which makes it the exact adjoint of a stepped slice.
+    Pad(Vec<(usize, usize, usize)>),
+    /// Concatenation of all inputs along an axis.
+    Concat(usize),
+    /// Element type conversion.
+    Cast(DType),
+}
+
+impl Op {
+    /// A short name for messages and debug output.
+    pub fn name(&self) -> String {
+        match self {
+            Op::Leaf => "leaf".into(),
+            Op::Unary(u) => format!("{u:?}").to_lowercase(),
+            Op::Scalar(s, c) => format!("{}_scalar({c})", format!("{s:?}").to_lowercase()),
+            Op::Binary(b) => format!("{b:?}").to_lowercase(),
+            Op::Reduce(r, axes) => format!("{}{axes:?}", format!("{r:?}").to_lowercase()),
+            Op::MatMul => "matmul".into(),
+            Op::Reshape => "reshape".into(),
+            Op::Permute(p) => format!("permute{p:?}"),
+            Op::Expand => "broadcast_to".into(),
+            Op::Slice { .. } => "slice".into(),
+            Op::Flip(a) => format!("flip{a:?}"),
+            Op::Pad(_) => "pad".into(),
+            Op::Concat(a) => format!("concat({a})"),
+            Op::Cast(d) => format!("cast({d})"),
+        }
+    }
+
+    /// Movement ops whose result can share the input's buffer.
+    pub fn is_view(&self) -> bool {
+        matches!(
+            self,
+            Op::Reshape | Op::Permute(_) | Op::Expand | Op::Slice { .. } | Op::Flip(_)
+        )
+    }
+}

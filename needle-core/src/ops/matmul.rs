@@ -1,0 +1,92 @@
+//! Matrix products with NumPy semantics: 2-D, batched, broadcast batch axes, 1-D promotion.
+
+use crate::op::Op;
+use crate::ops::require_f32;
+use crate::shape::{broadcast_shapes, fmt_shape, or_panic};
+use crate::tensor::Tensor;
+
+impl Tensor {
+    /// Matrix product `self @ rhs` with NumPy's `matmul` rules: the last two axes multiply,
+    /// leading (batch) axes broadcast; a 1-D operand is treated as a row (left) or column
+    /// (right) vector and that axis is removed from the result.
+    ///
+    /// ```
+    /// use needle_core::Tensor;
+    /// let a = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]);
+    /// let b = Tensor::eye(2);
+    /// assert_eq!(a.matmul(&b).to_vec(), a.to_vec());
+    /// ```
+    #[track_caller]
+    pub fn matmul(&self, rhs: &Tensor) -> Tensor {
+        let (sa, sb) = (self.shape(), rhs.shape());
+        require_f32("matmul", self.dtype());
+        require_f32("matmul", rhs.dtype());
+        assert!(
+            !sa.is_empty() && !sb.is_empty(),
+            "matmul: operands must have at least one axis, got shapes {} and {}",
+            fmt_shape(&sa),
+            fmt_shape(&sb)
+        );
+        if sa.len() == 1 {
+            let out = self.reshape(&[1, sa[0]]).matmul(rhs);
+            let mut shape = out.shape();
+            shape.remove(shape.len() - 2);
+            return out.reshape(&shape);
+        }
+        if sb.len() == 1 {
+            let out = self.matmul(&rhs.reshape(&[sb[0], 1]));
+            let mut shape = out.shape();
+            shape.pop();
+            return out.reshape(&shape);
+        }
+        let (m, k) = (sa[sa.len() - 2], sa[sa.len() - 1]);
+        let (k2, n) = (sb[sb.len() - 2], sb[sb.len() - 1]);
+        assert!(
+            k == k2,
+            "matmul: shapes {} and {} are not compatible (inner sizes {k} and {k2} differ)",
+            fmt_shape(&sa),
+            fmt_shape(&sb)
+        );
+        // A batched left operand against a plain matrix is one big matrix product: cheaper in
+        // every backend, and its weight gradient needs no batch reduction.
+        if sb.len() == 2 && sa.len() > 2 {
+            let rows: usize = sa[..sa.len() - 1].iter().product();
+            let out = self.reshape(&[rows, k]).matmul(rhs);
+            let mut shape = sa[..sa.len() - 1].to_vec();
+            shape.push(n);
+            return out.reshape(&shape);
+        }
+        let batch = or_panic(
+            broadcast_shapes(&sa[..sa.len() - 2], &sb[..sb.len() - 2]),
+            || {
+                format!(
+                    "matmul: batch axes of shapes {} and {} are not broadcastable",
+                    fmt_shape(&sa),
+                    fmt_shape(&sb)
+                )
+            },
+        );
+        let mut a_shape = batch.clone();
+        a_shape.extend([m, k]);
+        let mut b_shape = batch.clone();
+        b_shape.extend([k, n]);
+        let a = if sa == a_shape {
+            self.clone()
+        } else {
+            self.broadcast_to(&a_shape)
+        };
+        let b = if sb == b_shape {
+            rhs.clone()
+        } else {
+            rhs.broadcast_to(&b_shape)
+        };
+        let mut out_shape = batch;
+        out_shape.extend([m, n]);
+        Tensor::record(
+            Op::MatMul,
+            vec![a.node(), b.node()],
+            out_shape,
+            crate::DType::F32,
+        )
+    }
+}

@@ -1,0 +1,139 @@
+//! Reductions and the numerically stable composites built on them.
+
+use crate::op::{Op, ReduceOp};
+use crate::ops::{require_f32, resolve_axes};
+use crate::tensor::Tensor;
+
+impl Tensor {
+    #[track_caller]
+    fn reduce(&self, op: ReduceOp, axes: &[usize], keepdim: bool) -> Tensor {
+        let node = self.node();
+        let name = format!("{op:?}").to_lowercase();
+        require_f32(&name, node.dtype());
+        let in_shape = node.shape().to_vec();
+        let mut kept = in_shape.clone();
+        for &a in axes {
+            kept[a] = 1;
+        }
+        let reduced = if axes.is_empty() {
+            self.clone()
+        } else {
+            Tensor::record(
+                Op::Reduce(op, axes.to_vec()),
+                vec![node],
+                kept.clone(),
+                crate::DType::F32,
+            )
+        };
+        if keepdim {
+            reduced
+        } else {
+            let squeezed: Vec<usize> = in_shape
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !axes.contains(i))
+                .map(|(_, &d)| d)
+                .collect();
+            reduced.reshape(&squeezed)
+        }
+    }
+
+    /// Sum over `axes` (negative axes count from the end); `keepdim` keeps them with size 1.
+    ///
+    /// ```
+    /// use needle_core::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]);
+    /// assert_eq!(x.sum(&[1], false).to_vec(), vec![3.0, 7.0]);
+    /// ```
+    #[track_caller]
+    pub fn sum(&self, axes: &[isize], keepdim: bool) -> Tensor {
+        let axes = resolve_axes("sum", axes, &self.shape());
+        self.reduce(ReduceOp::Sum, &axes, keepdim)
+    }
+
+    /// Sum of all elements, a 0-d tensor.
+    #[track_caller]
+    pub fn sum_all(&self) -> Tensor {
+        let axes: Vec<usize> = (0..self.ndim()).collect();
+        self.reduce(ReduceOp::Sum, &axes, false)
+    }
+
+    /// Maximum over `axes` (the gradient is split evenly between tied maxima).
+    #[track_caller]
+    pub fn max(&self, axes: &[isize], keepdim: bool) -> Tensor {
+        let axes = resolve_axes("max", axes, &self.shape());
+        self.reduce(ReduceOp::Max, &axes, keepdim)
+    }
+
+    /// Maximum of all elements, a 0-d tensor.
+    #[track_caller]
+    pub fn max_all(&self) -> Tensor {
+        let axes: Vec<usize> = (0..self.ndim()).collect();
+        self.reduce(ReduceOp::Max, &axes, false)
+    }
+
+    /// Mean over `axes`.
+    #[track_caller]
+    pub fn mean(&self, axes: &[isize], keepdim: bool) -> Tensor {
+        let shape = self.shape();
+        let resolved = resolve_axes("mean", axes, &shape);
+        let count: usize = resolved.iter().map(|&a| shape[a]).product();
+        self.reduce(ReduceOp::Sum, &resolved, keepdim) / count as f32
+    }
+
+    /// Mean of all elements, a 0-d tensor.
+    #[track_caller]
+    pub fn mean_all(&self) -> Tensor {
+        let n = self.numel();
+        self.sum_all() / n as f32
+    }
+
+    /// Biased variance (÷N) over `axes`, as the course's normalization layers use.
+    #[track_caller]
+    pub fn var(&self, axes: &[isize], keepdim: bool) -> Tensor {
+        let mean = self.mean(axes, true);
+        (self - &mean).square().mean(axes, keepdim)
+    }
+
+    /// `log Σ exp` over `axes`, computed as `log Σ exp(x − m) + m` with `m` the (detached)
+    /// maximum so it stays finite for huge inputs; the gradient is the softmax.
+    #[track_caller]
+    pub fn logsumexp(&self, axes: &[isize], keepdim: bool) -> Tensor {
+        let shape = self.shape();
+        let resolved = resolve_axes("logsumexp", axes, &shape);
+        let m = self.reduce(ReduceOp::Max, &resolved, true).detach();
+        // A row that is all −inf has max −inf; shifting by it would give NaN.
+        let m = m.maximum(f32::MIN);
+        let shifted = (self - &m)
+            .exp()
+            .reduce(ReduceOp::Sum, &resolved, true)
+            .log()
+            + &m;
+        if keepdim {
+            shifted
+        } else {
+            let squeezed: Vec<usize> = shape
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !resolved.contains(i))
+                .map(|(_, &d)| d)
+                .collect();
+            shifted.reshape(&squeezed)
+        }
+    }
+
+    /// Softmax along `axis` (max-subtracted).
+    #[track_caller]
+    pub fn softmax(&self, axis: isize) -> Tensor {
+        let m = self.max(&[axis], true).detach();
+        let e = (self - &m).exp();
+        let s = e.sum(&[axis], true);
+        e / s
+    }
+
+    /// `x − logsumexp(x)` along `axis`.
+    #[track_caller]
+    pub fn log_softmax(&self, axis: isize) -> Tensor {
+        self - &self.logsumexp(&[axis], true)
+    }
+}

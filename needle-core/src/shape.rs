@@ -1,0 +1,105 @@
+//! Shape arithmetic shared by recording (shape inference) and the kernels.
+
+/// A tensor shape: the size of each axis, outermost first.
+pub type Shape = Vec<usize>;
+
+/// Number of elements of a shape (1 for a 0-d shape).
+pub fn numel(shape: &[usize]) -> usize {
+    shape.iter().product()
+}
+
+/// Row-major (C order) strides, in elements, of a compact tensor of `shape`.
+pub fn contiguous_strides(shape: &[usize]) -> Vec<isize> {
+    let mut strides = vec![0isize; shape.len()];
+    let mut acc = 1isize;
+    for (s, &d) in strides.iter_mut().zip(shape).rev() {
+        *s = acc;
+        acc *= d.max(1) as isize;
+    }
+    strides
+}
+
+/// NumPy broadcasting of two shapes: aligned from the right, sizes equal or one of them 1.
+/// Returns `None` when they are not broadcastable.
+pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Shape> {
+    let n = a.len().max(b.len());
+    let mut out = vec![0; n];
+    for i in 0..n {
+        let da = if i + a.len() >= n {
+            a[i + a.len() - n]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= n {
+            b[i + b.len() - n]
+        } else {
+            1
+        };
+        out[i] = match (da, db) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            _ => return None,
+        };
+    }
+    Some(out)
+}
+
+/// True when `from` can be broadcast to `to` (NumPy rules, `to` may have more axes).
+pub fn can_broadcast_to(from: &[usize], to: &[usize]) -> bool {
+    if from.len() > to.len() {
+        return false;
+    }
+    let lead = to.len() - from.len();
+    from.iter()
+        .zip(&to[lead..])
+        .all(|(&f, &t)| f == t || f == 1)
+}
+
+/// Resolves a possibly negative axis against `ndim`, `None` when out of range.
+pub fn resolve_axis(axis: isize, ndim: usize) -> Option<usize> {
+    let n = ndim as isize;
+    let a = if axis < 0 { axis + n } else { axis };
+    (0..n).contains(&a).then_some(a as usize)
+}
+
+/// Unwraps `value` or panics with `message()` at the caller's caller: closures cannot carry
+/// `#[track_caller]`, so `unwrap_or_else(|| panic!(..))` would report the library's line.
+#[track_caller]
+pub(crate) fn or_panic<T>(value: Option<T>, message: impl FnOnce() -> String) -> T {
+    match value {
+        Some(v) => v,
+        None => panic!("{}", message()),
+    }
+}
+
+/// Formats a shape like `[2, 3]` for error messages.
+pub fn fmt_shape(shape: &[usize]) -> String {
+    format!("{shape:?}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broadcasting_follows_numpy() {
+        assert_eq!(broadcast_shapes(&[3, 1], &[4]), Some(vec![3, 4]));
+        assert_eq!(broadcast_shapes(&[], &[2, 2]), Some(vec![2, 2]));
+        assert_eq!(
+            broadcast_shapes(&[6, 1, 5, 4], &[6, 4, 1]),
+            Some(vec![6, 6, 5, 4])
+        );
+        assert_eq!(broadcast_shapes(&[3], &[4]), None);
+        assert!(can_broadcast_to(&[1, 3], &[2, 2, 3]));
+        assert!(!can_broadcast_to(&[2, 3], &[3, 3]));
+    }
+
+    #[test]
+    fn strides_are_row_major() {
+        assert_eq!(contiguous_strides(&[2, 3, 4]), vec![12, 4, 1]);
+        assert_eq!(contiguous_strides(&[]), Vec::<isize>::new());
+        assert_eq!(resolve_axis(-1, 3), Some(2));
+        assert_eq!(resolve_axis(3, 3), None);
+    }
+}

@@ -1,0 +1,544 @@
+//! The user-facing tensor handle.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::panic::Location;
+use std::rc::Rc;
+
+use crate::backend::{realize_nodes, register_pending_assignment};
+use crate::dtype::DType;
+use crate::mode::{is_grad_enabled, mode, Mode};
+use crate::node::{Node, NodeRef};
+use crate::op::Op;
+use crate::shape::{fmt_shape, numel, Shape};
+use crate::storage::Realized;
+
+/// A tensor: a cheap, reference-counted handle to a graph node.
+///
+/// Cloning a `Tensor` clones the handle (both names see the same variable, its gradient and
+/// its assignments). Ops return new tensors and, depending on the [`Mode`], compute at once
+/// (eager) or only record (lazy, JIT); reading a value (`to_vec`, `item`, printing) runs
+/// whatever is pending.
+///
+/// ```
+/// use needle_core::Tensor;
+/// let a = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]);
+/// let b = (&a * 2.0 + 1.0).sum_all();
+/// assert_eq!(b.item(), 23.0);
+/// ```
+#[derive(Clone)]
+pub struct Tensor(pub(crate) Rc<TensorCell>);
+
+/// The state behind a handle: its current node, its gradient, and whether `backward` keeps
+/// the gradient of this (non-leaf) tensor.
+pub struct TensorCell {
+    node: RefCell<NodeRef>,
+    grad: RefCell<Option<Tensor>>,
+    retains_grad: Cell<bool>,
+}
+
+impl Tensor {
+    /// Wraps a freshly recorded node; this handle becomes its owner (gradient sink).
+    pub(crate) fn own(node: NodeRef) -> Tensor {
+        let t = Tensor(Rc::new(TensorCell {
+            node: RefCell::new(node),
+            grad: RefCell::new(None),
+            retains_grad: Cell::new(false),
+        }));
+        t.node().set_owner(Rc::downgrade(&t.0));
+        t
+    }
+
+    /// A handle on an existing node that does not claim it (used while building gradients).
+    pub(crate) fn view_of(node: NodeRef) -> Tensor {
+        Tensor(Rc::new(TensorCell {
+            node: RefCell::new(node),
+            grad: RefCell::new(None),
+            retains_grad: Cell::new(false),
+        }))
+    }
+
+    /// Records an op node (shape inference already done by the caller) and, in eager mode,
+    /// computes it immediately.
+    #[track_caller]
+    pub(crate) fn record(op: Op, inputs: Vec<NodeRef>, shape: Shape, dtype: DType) -> Tensor {
+        let differentiable = match &op {
+            Op::Binary(b) => !b.is_comparison(),
+            Op::Scalar(s, _) => !s.is_comparison(),
+            Op::Cast(_) => false,
+            _ => true,
+        };
+        let requires_grad =
+            differentiable && is_grad_enabled() && inputs.iter().any(|n| n.requires_grad());
+        let node = Node::new(op, inputs, shape, dtype, requires_grad, Location::caller());
+        if mode() == Mode::Eager {
+            crate::interp::compute_node(&node);
+        }
+        Tensor::own(node)
+    }
+
+    /// A tensor holding realized data.
+    #[track_caller]
+    pub(crate) fn from_realized(value: Realized) -> Tensor {
+        Tensor::own(Node::leaf(value, false, Location::caller()))
+    }
+
+    /// The node this handle currently denotes (for backends and inspection).
+    pub fn node(&self) -> NodeRef {
+        self.0.node.borrow().clone()
+    }
+
+    // ---------------------------------------------------------------- creation
+
+    /// A tensor of `shape` from row-major f32 data. Panics when the length does not match.
+    #[track_caller]
+    pub fn from_vec(data: Vec<f32>, shape: &[usize]) -> Tensor {
+        assert_eq!(
+            data.len(),
+            numel(shape),
+            "from_vec: {} values do not fill shape {}",
+            data.len(),
+            fmt_shape(shape)
+        );
+        Tensor::from_realized(Realized::from_f32(data, shape))
+    }
+
+    /// A tensor of `shape` copied from a slice.
+    #[track_caller]
+    pub fn from_slice(data: &[f32], shape: &[usize]) -> Tensor {
+        Tensor::from_vec(data.to_vec(), shape)
+    }
+
+    /// An i64 tensor (labels, indices) of `shape` from row-major data.
+    #[track_caller]
+    pub fn from_vec_i64(data: Vec<i64>, shape: &[usize]) -> Tensor {
+        assert_eq!(
+            data.len(),
+            numel(shape),
+            "from_vec_i64: {} values do not fill shape {}",
+            data.len(),
+            fmt_shape(shape)
+        );
+        Tensor::from_realized(Realized::from_i64(data, shape))
+    }
+
+    /// A 0-d f32 tensor.
+    #[track_caller]
+    pub fn scalar(value: f32) -> Tensor {
+        Tensor::from_vec(vec![value], &[])
+    }
+
+    /// A tensor of `shape` filled with `value`.
+    #[track_caller]
+    pub fn full(shape: &[usize], value: f32) -> Tensor {
+        Tensor::from_vec(vec![value; numel(shape)], shape)
+    }
+
+    /// Zeros of `shape`.
+    #[track_caller]
+    pub fn zeros(shape: &[usize]) -> Tensor {
+        Tensor::full(shape, 0.0)
+    }
+
+    /// Ones of `shape`.
+    #[track_caller]
+    pub fn ones(shape: &[usize]) -> Tensor {
+        Tensor::full(shape, 1.0)
+    }
+
+    /// Zeros of this tensor's shape.
+    #[track_caller]
+    pub fn zeros_like(&self) -> Tensor {
+        Tensor::zeros(&self.shape())
+    }
+
+    /// Ones of this tensor's shape.
+    #[track_caller]
+    pub fn ones_like(&self) -> Tensor {
+        Tensor::ones(&self.shape())
+    }
+
+    /// `[start, start+step, …)` below `end` (f32), like `torch.arange`.
+    #[track_caller]
+    pub fn arange(start: f32, end: f32, step: f32) -> Tensor {
+        assert!(step != 0.0, "arange: step must be non-zero");
+        let n = ((end - start) / step).ceil().max(0.0) as usize;
+        let data: Vec<f32> = (0..n).map(|i| start + i as f32 * step).collect();
+        Tensor::from_vec(data, &[n])
+    }
+
+    /// `[0, 1, …, n)` as i64.
+    #[track_caller]
+    pub fn arange_i64(n: usize) -> Tensor {
+        Tensor::from_vec_i64((0..n as i64).collect(), &[n])
+    }
+
+    /// The n×n identity.
+    #[track_caller]
+    pub fn eye(n: usize) -> Tensor {
+        let mut data = vec![0.0; n * n];
+        for i in 0..n {
+            data[i * n + i] = 1.0;
+        }
+        Tensor::from_vec(data, &[n, n])
+    }
+
+    /// Rows of the n×n identity selected by integer `labels`: shape `labels.shape + [n]`.
+    /// Panics naming the label when one is outside `0..n`.
+    #[track_caller]
+    pub fn one_hot(n: usize, labels: &Tensor) -> Tensor {
+        let values = labels.to_vec_i64();
+        let mut data = vec![0.0; values.len() * n];
+        for (row, &v) in values.iter().enumerate() {
+            assert!(
+                (0..n as i64).contains(&v),
+                "one_hot: label {v} at position {row} is outside 0..{n}"
+            );
+            data[row * n + v as usize] = 1.0;
+        }
+        let mut shape = labels.shape();
+        shape.push(n);
+        Tensor::from_vec(data, &shape)
+    }
+
+    /// Uniform samples in [0, 1) from the global seeded stream (numpy's `rand`).
+    #[track_caller]
+    pub fn rand(shape: &[usize]) -> Tensor {
+        Tensor::uniform(shape, 0.0, 1.0)
+    }
+
+    /// Uniform samples in [low, high): `rand·(high−low)+low` computed in f64 as numpy does.
+    #[track_caller]
+    pub fn uniform(shape: &[usize], low: f64, high: f64) -> Tensor {
+        let mut draws = vec![0.0f64; numel(shape)];
+        crate::random::with_global_rng(|r| r.fill_random_sample(&mut draws));
+        let data = draws
+            .iter()
+            .map(|&u| (u * (high - low) + low) as f32)
+            .collect();
+        Tensor::from_vec(data, shape)
+    }
+
+    /// Standard normal samples from the global seeded stream (numpy's `randn`).
+    #[track_caller]
+    pub fn randn(shape: &[usize]) -> Tensor {
+        Tensor::normal(shape, 0.0, 1.0)
+    }
+
+    /// Normal samples `randn·std+mean`, computed in f64 as numpy does.
+    #[track_caller]
+    pub fn normal(shape: &[usize], mean: f64, std: f64) -> Tensor {
+        let mut draws = vec![0.0f64; numel(shape)];
+        crate::random::with_global_rng(|r| r.fill_standard_normal(&mut draws));
+        let data = draws.iter().map(|&z| (z * std + mean) as f32).collect();
+        Tensor::from_vec(data, shape)
+    }
+
+    /// Integers uniform in [low, high) as i64 (numpy's legacy `randint`).
+    #[track_caller]
+    pub fn randint(low: i64, high: i64, shape: &[usize]) -> Tensor {
+        assert!(high > low, "randint: empty range [{low}, {high})");
+        let mut data = vec![0i64; numel(shape)];
+        crate::random::with_global_rng(|r| r.fill_randint(low, high, &mut data));
+        Tensor::from_vec_i64(data, shape)
+    }
+
+    /// Booleans as 0/1 f32: `rand ≤ p` (the course's `randb`).
+    #[track_caller]
+    pub fn randb(shape: &[usize], p: f64) -> Tensor {
+        let mut draws = vec![0.0f64; numel(shape)];
+        crate::random::with_global_rng(|r| r.fill_random_sample(&mut draws));
+        let data = draws
+            .iter()
+            .map(|&u| if u <= p { 1.0 } else { 0.0 })
+            .collect();
+        Tensor::from_vec(data, shape)
+    }
+
+    // ---------------------------------------------------------------- reading
+
+    /// The shape.
+    pub fn shape(&self) -> Shape {
+        self.0.node.borrow().shape().to_vec()
+    }
+
+    /// Number of axes.
+    pub fn ndim(&self) -> usize {
+        self.0.node.borrow().shape().len()
+    }
+
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        numel(self.0.node.borrow().shape())
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        self.0.node.borrow().dtype()
+    }
+
+    /// Computes this tensor (and every pending assignment) if it is not yet computed.
+    #[track_caller]
+    pub fn realize(&self) -> &Tensor {
+        let node = self.node();
+        if !node.is_realized() {
+            realize_nodes(&[node]);
+        }
+        self
+    }
+
+    /// Computes several tensors in one backend run (one compiled program in JIT mode).
+    #[track_caller]
+    pub fn realize_all(tensors: &[&Tensor]) {
+        let nodes: Vec<NodeRef> = tensors.iter().map(|t| t.node()).collect();
+        realize_nodes(&nodes);
+    }
+
+    /// The realized value (computing it first).
+    #[track_caller]
+    pub fn value(&self) -> Realized {
+        self.realize();
+        self.node().value().expect("realized").clone()
+    }
+
+    /// True when the value is computed.
+    pub fn is_realized(&self) -> bool {
+        self.0.node.borrow().is_realized()
+    }
+
+    /// The elements as f32, row-major (i64 tensors are converted).
+    #[track_caller]
+    pub fn to_vec(&self) -> Vec<f32> {
+        let v = self.value();
+        match v.buffer.dtype() {
+            DType::F32 => v.to_f32_vec(),
+            DType::I64 => v.to_i64_vec().into_iter().map(|x| x as f32).collect(),
+        }
+    }
+
+    /// The elements as i64, row-major. Panics on an f32 tensor (use `to_vec`).
+    #[track_caller]
+    pub fn to_vec_i64(&self) -> Vec<i64> {
+        let v = self.value();
+        assert_eq!(
+            v.buffer.dtype(),
+            DType::I64,
+            "to_vec_i64: tensor has dtype f32"
+        );
+        v.to_i64_vec()
+    }
+
+    /// The single element of a one-element tensor. Panics naming the shape otherwise.
+    #[track_caller]
+    pub fn item(&self) -> f32 {
+        let n = self.numel();
+        assert_eq!(
+            n,
+            1,
+            "item: tensor of shape {} has {n} elements, not 1",
+            fmt_shape(&self.shape())
+        );
+        self.to_vec()[0]
+    }
+
+    /// True when both tensors read the same underlying buffer (views share it).
+    #[track_caller]
+    pub fn shares_buffer(&self, other: &Tensor) -> bool {
+        let (a, b) = (self.value(), other.value());
+        std::sync::Arc::ptr_eq(&a.buffer, &b.buffer)
+    }
+
+    /// True when both handles are the same variable.
+    pub fn same_handle(&self, other: &Tensor) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+
+    // ---------------------------------------------------------------- autodiff state
+
+    /// Whether gradients flow to this tensor.
+    pub fn requires_grad(&self) -> bool {
+        self.0.node.borrow().requires_grad()
+    }
+
+    /// Marks a leaf tensor as a variable to differentiate (or not). Returns the same handle.
+    /// Panics on a non-leaf: its requirement follows from its inputs.
+    #[track_caller]
+    pub fn requires_grad_(self, requires_grad: bool) -> Tensor {
+        let node = self.node();
+        if node.requires_grad() == requires_grad {
+            return self;
+        }
+        assert!(
+            *node.op() == Op::Leaf,
+            "requires_grad_: only leaf tensors can change it (this is a {} result)",
+            node.op().name()
+        );
+        let new = match node.value() {
+            Some(v) => Node::leaf(v.clone(), requires_grad, Location::caller()),
+            None => {
+                let n = Node::new(
+                    Op::Leaf,
+                    node.inputs(),
+                    node.shape().to_vec(),
+                    node.dtype(),
+                    requires_grad,
+                    Location::caller(),
+                );
+                register_pending_assignment(&n);
+                n
+            }
+        };
+        self.replace_node(new);
+        self
+    }
+
+    /// True for tensors not produced by a differentiable op (data, parameters, detached values).
+    pub fn is_leaf(&self) -> bool {
+        let node = self.node();
+        *node.op() == Op::Leaf || !node.requires_grad()
+    }
+
+    /// The gradient left by the last `backward`, if any.
+    pub fn grad(&self) -> Option<Tensor> {
+        self.0.grad.borrow().clone()
+    }
+
+    /// Replaces (or clears) the stored gradient.
+    pub fn set_grad(&self, grad: Option<Tensor>) {
+        *self.0.grad.borrow_mut() = grad;
+    }
+
+    /// Clears the stored gradient (the course's `reset_grad`).
+    pub fn zero_grad(&self) {
+        self.set_grad(None);
+    }
+
+    /// Asks `backward` to keep this non-leaf tensor's gradient too (leaves always keep theirs).
+    pub fn retain_grad(&self) -> &Tensor {
+        self.0.retains_grad.set(true);
+        self
+    }
+
+    pub(crate) fn retains_grad(&self) -> bool {
+        self.0.retains_grad.get()
+    }
+
+    /// A tensor with the same value and no history (`requires_grad` false). Shares the
+    /// buffer when realized; otherwise denotes the pending value without keeping gradients.
+    #[track_caller]
+    pub fn detach(&self) -> Tensor {
+        let node = self.node();
+        match node.value() {
+            Some(v) => Tensor::own(Node::leaf(v.clone(), false, Location::caller())),
+            None => {
+                let n = Node::new(
+                    Op::Leaf,
+                    vec![node.clone()],
+                    node.shape().to_vec(),
+                    node.dtype(),
+                    false,
+                    Location::caller(),
+                );
+                Tensor::own(n)
+            }
+        }
+    }
+
+    /// Gives this variable a new value (the course's `.data = …`), keeping its identity,
+    /// gradient flag and gradient. Graphs recorded earlier still see the old value. In lazy
+    /// and JIT mode the new value stays pending and is computed with the next realization,
+    /// together with whatever produced it (a whole optimizer step in one program).
+    ///
+    /// Panics when the shape or dtype differ.
+    #[track_caller]
+    pub fn assign(&self, value: &Tensor) {
+        let (old, new) = (self.node(), value.node());
+        assert!(
+            old.shape() == new.shape() && old.dtype() == new.dtype(),
+            "assign: value of shape {} {} does not match variable of shape {} {}",
+            fmt_shape(new.shape()),
+            new.dtype(),
+            fmt_shape(old.shape()),
+            old.dtype()
+        );
+        let node = match new.value() {
+            Some(v) => Node::leaf(v.clone(), old.requires_grad(), Location::caller()),
+            None => {
+                let n = Node::new(
+                    Op::Leaf,
+                    vec![new.clone()],
+                    new.shape().to_vec(),
+                    new.dtype(),
+                    old.requires_grad(),
+                    Location::caller(),
+                );
+                register_pending_assignment(&n);
+                n
+            }
+        };
+        self.replace_node(node);
+    }
+
+    fn replace_node(&self, node: NodeRef) {
+        node.set_owner(Rc::downgrade(&self.0));
+        *self.0.node.borrow_mut() = node;
+    }
+
+    /// Runs reverse-mode autodiff from this scalar (one-element) tensor: every leaf that
+    /// requires grad receives `.grad()` (overwritten, not accumulated), and so does every
+    /// tensor that called [`retain_grad`](Self::retain_grad). Gradients are graph nodes but
+    /// carry no history; use [`backward_create_graph`](Self::backward_create_graph) to
+    /// differentiate them again.
+    #[track_caller]
+    pub fn backward(&self) {
+        crate::autodiff::backward(self, None, false);
+    }
+
+    /// Like [`backward`](Self::backward) with an explicit output gradient (any shape).
+    #[track_caller]
+    pub fn backward_with(&self, out_grad: &Tensor) {
+        crate::autodiff::backward(self, Some(out_grad), false);
+    }
+
+    /// Like [`backward`](Self::backward), but gradients are recorded with history so they can
+    /// be differentiated again (higher-order gradients). As in PyTorch, a stored gradient then
+    /// references its variable's graph until it is cleared or overwritten.
+    #[track_caller]
+    pub fn backward_create_graph(&self) {
+        crate::autodiff::backward(self, None, true);
+    }
+}
+
+impl fmt::Display for Tensor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shape = self.shape();
+        let is_integer = self.dtype() == DType::I64;
+        let values: Vec<f64> = if is_integer {
+            self.to_vec_i64().into_iter().map(|v| v as f64).collect()
+        } else {
+            self.to_vec().into_iter().map(f64::from).collect()
+        };
+        let opts = crate::display::FormatOptions {
+            requires_grad: self.requires_grad(),
+            is_integer,
+        };
+        f.write_str(&crate::display::format_tensor(&shape, &values, &opts))
+    }
+}
+
+impl fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let node = self.node();
+        write!(
+            f,
+            "Tensor({:?}, {}, {})",
+            node.shape(),
+            node.dtype(),
+            node.op().name()
+        )?;
+        if node.is_realized() {
+            write!(f, " = {self}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,1 @@
+//! needle-macros: the `#[module]` procedural macro of needle-rs.

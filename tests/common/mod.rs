@@ -1,0 +1,139 @@
+//! Helpers shared by the integration tests: tolerance checks, running a test in every mode,
+//! the course's deterministic inputs, and a finite-difference gradient checker.
+#![allow(dead_code)]
+
+use needle::{manual_seed, with_mode, Mode, Tensor};
+
+/// Asserts `|a − e| ≤ atol + rtol·|e|` elementwise (the course's `np.testing` rule).
+#[track_caller]
+pub fn assert_close(actual: &[f32], expected: &[f64], rtol: f64, atol: f64) {
+    assert_eq!(
+        actual.len(),
+        expected.len(),
+        "length differs: {actual:?} vs {expected:?}"
+    );
+    for (i, (&a, &e)) in actual.iter().zip(expected).enumerate() {
+        let a = a as f64;
+        // Literal expectations are f64; the nearest f32 always counts as equal.
+        assert!(
+            (a - e).abs() <= atol + rtol * e.abs() || a == e as f32 as f64,
+            "element {i}: got {a}, expected {e} (rtol {rtol}, atol {atol})\nactual: {actual:?}"
+        );
+    }
+}
+
+/// Runs `f` in eager and in lazy mode and asserts both produce bit-identical values; returns
+/// the values.
+#[track_caller]
+pub fn in_both_modes(f: impl Fn() -> Vec<Tensor>) -> Vec<Vec<f32>> {
+    let eager: Vec<Vec<f32>> = with_mode(Mode::Eager, || f().iter().map(|t| t.to_vec()).collect());
+    let lazy: Vec<Vec<f32>> = with_mode(Mode::Lazy, || f().iter().map(|t| t.to_vec()).collect());
+    for (i, (e, l)) in eager.iter().zip(&lazy).enumerate() {
+        let same = e.len() == l.len() && e.iter().zip(l).all(|(a, b)| a.to_bits() == b.to_bits());
+        assert!(
+            same,
+            "output {i} differs between eager and lazy:\n{e:?}\n{l:?}"
+        );
+    }
+    eager
+}
+
+/// The course's `get_tensor(*shape, entropy)`: seed(prod·len·entropy), randint(0, 100)/20.
+pub fn get_tensor(shape: &[usize], entropy: usize) -> Tensor {
+    let seed = shape.iter().product::<usize>() * shape.len() * entropy;
+    manual_seed(seed as u64);
+    let ints = Tensor::randint(0, 100, shape).to_vec_i64();
+    Tensor::from_vec(
+        ints.iter().map(|&v| (v as f64 / 20.0) as f32).collect(),
+        shape,
+    )
+}
+
+/// The course's `get_int_tensor(*shape, low, high, entropy)`.
+pub fn get_int_tensor(shape: &[usize], low: i64, high: i64, entropy: usize) -> Tensor {
+    let seed = shape.iter().product::<usize>() * shape.len() * entropy;
+    manual_seed(seed as u64);
+    Tensor::randint(low, high, shape)
+}
+
+/// Tensor from nested literal rows.
+pub fn t2(rows: &[&[f32]]) -> Tensor {
+    let cols = rows[0].len();
+    Tensor::from_vec(
+        rows.iter().flat_map(|r| r.iter().copied()).collect(),
+        &[rows.len(), cols],
+    )
+}
+
+/// Finite-difference gradient check of `f` at `inputs`, in the current mode.
+///
+/// The objective is `Σ c ⊙ f(x)` with fixed random weights `c` (so no symmetry hides a wrong
+/// sign), evaluated in f64 on the host from f32 outputs. Central differences with eps = 1e-3:
+/// the truncation error is O(eps²·f''') ≈ 1e-6 for the smooth ops tested, and f32 rounding
+/// of the outputs (≈ 6e-8·|f|) divided by 2·eps adds ≈ 3e-5·|f|·√n. A tolerance of
+/// 1e-2·(1 + |numeric|) is therefore two orders above the noise, while a wrong gradient (a
+/// missing term, a wrong sign, an unreduced broadcast) is off by O(1).
+#[track_caller]
+pub fn gradcheck(inputs: &[Tensor], f: impl Fn(&[Tensor]) -> Tensor) {
+    let leaves: Vec<Tensor> = inputs
+        .iter()
+        .map(|x| Tensor::from_vec(x.to_vec(), &x.shape()).requires_grad_(true))
+        .collect();
+    let out = f(&leaves);
+    let out_shape = out.shape();
+    let n_out = out.numel();
+    // Deterministic weights in [0.5, 1.5) with alternating sign.
+    let c: Vec<f32> = (0..n_out)
+        .map(|i| (0.5 + ((i * 7919) % 1000) as f32 / 1000.0) * if i % 2 == 0 { 1.0 } else { -1.0 })
+        .collect();
+    let weights = Tensor::from_vec(c.clone(), &out_shape);
+    (&out * &weights).sum_all().backward();
+    let objective = |xs: &[Tensor]| -> f64 {
+        let y = needle::no_grad(|| f(xs)).to_vec();
+        y.iter().zip(&c).map(|(&a, &b)| a as f64 * b as f64).sum()
+    };
+    let eps = 1e-3f32;
+    for (k, leaf) in leaves.iter().enumerate() {
+        let analytic = leaf
+            .grad()
+            .unwrap_or_else(|| panic!("input {k} received no gradient"))
+            .to_vec();
+        let base = leaf.to_vec();
+        for i in 0..base.len() {
+            let probe = |delta: f32| {
+                let mut v = base.clone();
+                v[i] += delta;
+                let xs: Vec<Tensor> = leaves
+                    .iter()
+                    .enumerate()
+                    .map(|(j, l)| {
+                        if j == k {
+                            Tensor::from_vec(v.clone(), &l.shape())
+                        } else {
+                            l.detach()
+                        }
+                    })
+                    .collect();
+                objective(&xs)
+            };
+            let numeric = (probe(eps) - probe(-eps)) / (2.0 * eps as f64);
+            let a = analytic[i] as f64;
+            assert!(
+                (a - numeric).abs() <= 1e-2 * (1.0 + numeric.abs()),
+                "input {k} element {i}: analytic gradient {a}, numeric {numeric}"
+            );
+        }
+    }
+}
+
+/// Runs a gradient check in eager and in lazy mode.
+#[track_caller]
+pub fn gradcheck_both(inputs: Vec<Tensor>, f: impl Fn(&[Tensor]) -> Tensor) {
+    with_mode(Mode::Eager, || gradcheck(&inputs, &f));
+    with_mode(Mode::Lazy, || gradcheck(&inputs, &f));
+}
+
+/// Random normal input of `shape` from the seeded stream.
+pub fn randn(shape: &[usize]) -> Tensor {
+    Tensor::randn(shape)
+}
