@@ -87,7 +87,7 @@ mod tests {
         assert_eq!(broadcast_shapes(&[3, 1], &[4]), Some(vec![3, 4]));
         assert_eq!(broadcast_shapes(&[], &[2, 2]), Some(vec![2, 2]));
         assert_eq!(
-            broadcast_shapes(&[6, 1, 5, 4], &[6, 4, 1]),
+            broadcast_shapes(&[6, 1, 5, 4], &[6, 5, 1]),
             Some(vec![6, 6, 5, 4])
         );
         assert_eq!(broadcast_shapes(&[3], &[4]), None);

@@ -24,7 +24,7 @@ use crate::storage::Realized;
 /// use needle_core::Tensor;
 /// let a = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]);
 /// let b = (&a * 2.0 + 1.0).sum_all();
-/// assert_eq!(b.item(), 23.0);
+/// assert_eq!(b.item(), 24.0);
 /// ```
 #[derive(Clone)]
 pub struct Tensor(pub(crate) Rc<TensorCell>);
