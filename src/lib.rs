@@ -10,5 +10,7 @@ pub use needle_macros as macros;
 
 /// The names a model file needs.
 pub mod prelude {
-    pub use needle_core::{manual_seed, no_grad, set_mode, Mode, Tensor};
+    pub use needle_core::nn::{Forward, Module};
+    pub use needle_core::optim::Optimizer;
+    pub use needle_core::{manual_seed, module, no_grad, set_mode, Mode, Tensor};
 }

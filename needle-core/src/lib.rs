@@ -11,17 +11,23 @@
 //! assert_eq!(w.grad().unwrap().shape(), vec![3, 2]);
 //! ```
 
+extern crate self as needle_core;
+
 pub mod autodiff;
 pub mod backend;
+pub mod checkpoint;
 pub mod data;
 mod display;
 pub mod dtype;
+pub mod init;
 pub mod interp;
 pub mod layout;
 pub mod mode;
+pub mod nn;
 pub mod node;
 pub mod op;
 mod ops;
+pub mod optim;
 pub mod random;
 pub mod shape;
 pub mod storage;
@@ -33,6 +39,7 @@ pub use dtype::DType;
 pub use mode::{
     enable_grad, is_grad_enabled, mode, no_grad, set_mode, with_mode, Mode, NoGradGuard,
 };
+pub use needle_macros::module;
 pub use node::live_nodes;
 pub use ops::Operand;
 pub use random::manual_seed;

@@ -1,0 +1,208 @@
+//! Checkpoints: a module's named parameters and buffers (and any extra named tensors, such as
+//! optimizer state) in the safetensors format, written atomically.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use safetensors::{Dtype, SafeTensors};
+
+use crate::dtype::DType;
+use crate::nn::Module;
+use crate::tensor::Tensor;
+
+/// Why a checkpoint could not be saved or loaded. Each variant names the file and, where one
+/// is at fault, the tensor.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// Reading, writing or renaming failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid safetensors.
+    #[error("{path}: not a valid safetensors file: {message}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message.
+        message: String,
+    },
+    /// The model has a tensor the file lacks.
+    #[error("{path}: tensor {name:?} is missing")]
+    Missing {
+        /// The file.
+        path: PathBuf,
+        /// The tensor's dotted name.
+        name: String,
+    },
+    /// The file has a tensor the model does not.
+    #[error("{path}: unexpected tensor {name:?} (the model has no such parameter or buffer)")]
+    Unexpected {
+        /// The file.
+        path: PathBuf,
+        /// The tensor's name in the file.
+        name: String,
+    },
+    /// Shapes or dtypes differ.
+    #[error("{path}: tensor {name:?} is {found} in the file but {expected} in the model")]
+    Mismatch {
+        /// The file.
+        path: PathBuf,
+        /// The tensor's dotted name.
+        name: String,
+        /// What the model has, e.g. `f32 [100, 10]`.
+        expected: String,
+        /// What the file has.
+        found: String,
+    },
+}
+
+fn module_tensors(module: &dyn Module) -> Vec<(String, Tensor)> {
+    let mut all = module.named_parameters();
+    all.extend(module.named_buffers());
+    all
+}
+
+/// Saves the module's parameters and buffers to `path`.
+pub fn save(module: &dyn Module, path: &Path) -> Result<(), CheckpointError> {
+    save_tensors(&module_tensors(module), path)
+}
+
+/// Saves named tensors to `path` atomically: the data goes to a temporary file in the same
+/// folder, which is synced and then renamed over `path`, so a crash never leaves a half-written
+/// checkpoint.
+pub fn save_tensors(tensors: &[(String, Tensor)], path: &Path) -> Result<(), CheckpointError> {
+    let io = |source| CheckpointError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::with_capacity(tensors.len());
+    for (name, t) in tensors {
+        let (dtype, bytes) = match t.dtype() {
+            DType::F32 => (
+                Dtype::F32,
+                t.to_vec().iter().flat_map(|v| v.to_le_bytes()).collect(),
+            ),
+            DType::I64 => (
+                Dtype::I64,
+                t.to_vec_i64()
+                    .iter()
+                    .flat_map(|v| v.to_le_bytes())
+                    .collect(),
+            ),
+        };
+        owned.push((name.clone(), dtype, t.shape(), bytes));
+    }
+    let mut views = Vec::with_capacity(owned.len());
+    for (name, dtype, shape, bytes) in &owned {
+        let view =
+            safetensors::tensor::TensorView::new(*dtype, shape.clone(), bytes).map_err(|e| {
+                CheckpointError::Format {
+                    path: path.to_path_buf(),
+                    message: format!("tensor {name:?}: {e}"),
+                }
+            })?;
+        views.push((name.clone(), view));
+    }
+    let data = safetensors::serialize(views, None).map_err(|e| CheckpointError::Format {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&data)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io(e)
+    })
+}
+
+/// Reads every tensor of a safetensors file (f32 and i64).
+pub fn load_tensors(path: &Path) -> Result<Vec<(String, Tensor)>, CheckpointError> {
+    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| CheckpointError::Format {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let mut out = Vec::new();
+    for (name, view) in st.tensors() {
+        let shape = view.shape().to_vec();
+        let data = view.data();
+        let t = match view.dtype() {
+            Dtype::F32 => Tensor::from_vec(
+                data.chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect(),
+                &shape,
+            ),
+            Dtype::I64 => Tensor::from_vec_i64(
+                data.chunks_exact(8)
+                    .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+                    .collect(),
+                &shape,
+            ),
+            other => {
+                return Err(CheckpointError::Format {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "tensor {name:?} has dtype {other:?}; needle-rs reads F32 and I64"
+                    ),
+                })
+            }
+        };
+        out.push((name, t));
+    }
+    Ok(out)
+}
+
+/// Loads parameters and buffers saved by [`save`] into `module`. Every tensor is checked first
+/// (missing, unexpected, shape or dtype mismatch → a typed error naming it); only then are the
+/// values assigned, so a failed load changes nothing.
+pub fn load(module: &dyn Module, path: &Path) -> Result<(), CheckpointError> {
+    let mut file: HashMap<String, Tensor> = load_tensors(path)?.into_iter().collect();
+    let targets = module_tensors(module);
+    let mut plan = Vec::with_capacity(targets.len());
+    for (name, target) in &targets {
+        let Some(value) = file.remove(name) else {
+            return Err(CheckpointError::Missing {
+                path: path.to_path_buf(),
+                name: name.clone(),
+            });
+        };
+        if value.shape() != target.shape() || value.dtype() != target.dtype() {
+            return Err(CheckpointError::Mismatch {
+                path: path.to_path_buf(),
+                name: name.clone(),
+                expected: format!("{} {:?}", target.dtype(), target.shape()),
+                found: format!("{} {:?}", value.dtype(), value.shape()),
+            });
+        }
+        plan.push((target, value));
+    }
+    if let Some(name) = file.keys().min() {
+        return Err(CheckpointError::Unexpected {
+            path: path.to_path_buf(),
+            name: name.clone(),
+        });
+    }
+    for (target, value) in plan {
+        target.assign(&value);
+    }
+    Ok(())
+}

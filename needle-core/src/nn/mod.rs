@@ -1,0 +1,19 @@
+//! Neural-network layers (the course's `nn`), each declared with `#[module]`.
+
+mod activation;
+mod dropout;
+mod linear;
+mod loss;
+mod module;
+mod norm;
+mod resnet;
+mod sequential;
+
+pub use activation::{Flatten, Identity, ReLU, Sigmoid, Tanh};
+pub use dropout::Dropout;
+pub use linear::Linear;
+pub use loss::SoftmaxLoss;
+pub use module::{join_name, Forward, Module, Training};
+pub use norm::{BatchNorm1d, LayerNorm1d};
+pub use resnet::{mlp_resnet, residual_block, Norm};
+pub use sequential::{Residual, Sequential};

@@ -1,0 +1,191 @@
+//! Adam and AdamW.
+
+use super::{decayed_gradient, Optimizer};
+use crate::tensor::Tensor;
+
+/// Moment estimates shared by Adam and AdamW.
+struct Moments {
+    // f64 like the course's Python floats: the bias corrections 1 − βᵗ are formed in double
+    // precision, the products with f32 moments use the betas rounded to f32.
+    beta1: f64,
+    beta2: f64,
+    eps: f32,
+    step: u64,
+    m: Vec<Option<Tensor>>,
+    v: Vec<Option<Tensor>>,
+}
+
+impl Moments {
+    fn new(n: usize) -> Moments {
+        Moments {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            step: 0,
+            m: vec![None; n],
+            v: vec![None; n],
+        }
+    }
+
+    /// Updates the moments of parameter `i` with gradient `g` and returns the bias-corrected
+    /// direction m̂ / (√v̂ + eps). The corrections are 0-d inputs, not constants.
+    fn direction(&mut self, i: usize, g: &Tensor, corrections: &(Tensor, Tensor)) -> Tensor {
+        let shape = g.shape();
+        let (b1, b2) = (self.beta1 as f32, self.beta2 as f32);
+        let m = self.m[i].get_or_insert_with(|| Tensor::zeros(&shape));
+        let new_m = &(&m.detach() * b1) + &(g * (1.0 - b1));
+        m.assign(&new_m);
+        let v = self.v[i].get_or_insert_with(|| Tensor::zeros(&shape));
+        let new_v = &(&v.detach() * b2) + &(&(g * g) * (1.0 - b2));
+        v.assign(&new_v);
+        let m_hat = &new_m / &corrections.0;
+        let v_hat = &new_v / &corrections.1;
+        &m_hat / &(v_hat.sqrt() + self.eps)
+    }
+
+    fn begin_step(&mut self) -> (Tensor, Tensor) {
+        self.step += 1;
+        let t = self.step as i32;
+        (
+            Tensor::scalar((1.0 - self.beta1.powi(t)) as f32),
+            Tensor::scalar((1.0 - self.beta2.powi(t)) as f32),
+        )
+    }
+
+    fn state(&self, name: &str) -> Vec<(String, Tensor)> {
+        let mut out = vec![(format!("{name}.step"), Tensor::scalar(self.step as f32))];
+        for (kind, list) in [("m", &self.m), ("v", &self.v)] {
+            for (i, t) in list.iter().enumerate() {
+                if let Some(t) = t {
+                    out.push((format!("{name}.{kind}.{i}"), t.clone()));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Adam with the course's conventions: L2 weight decay added to the gradient, bias correction
+/// with one global step counter, betas (0.9, 0.999), eps 1e-8.
+pub struct Adam {
+    params: Vec<Tensor>,
+    lr: f32,
+    weight_decay: f32,
+    moments: Moments,
+}
+
+impl Adam {
+    /// Adam with learning rate `lr`.
+    pub fn new(params: Vec<Tensor>, lr: f32) -> Adam {
+        let n = params.len();
+        Adam {
+            params,
+            lr,
+            weight_decay: 0.0,
+            moments: Moments::new(n),
+        }
+    }
+
+    /// With L2 weight decay added to the gradient.
+    pub fn weight_decay(mut self, weight_decay: f32) -> Adam {
+        self.weight_decay = weight_decay;
+        self
+    }
+
+    /// With other betas.
+    pub fn betas(mut self, beta1: f64, beta2: f64) -> Adam {
+        self.moments.beta1 = beta1;
+        self.moments.beta2 = beta2;
+        self
+    }
+
+    /// With another eps.
+    pub fn eps(mut self, eps: f32) -> Adam {
+        self.moments.eps = eps;
+        self
+    }
+}
+
+impl Optimizer for Adam {
+    fn step(&mut self) {
+        let corrections = self.moments.begin_step();
+        let lr = Tensor::scalar(self.lr);
+        for (i, param) in self.params.iter().enumerate() {
+            let Some(grad) = param.grad() else { continue };
+            let g = decayed_gradient(param, &grad, self.weight_decay);
+            let d = self.moments.direction(i, &g, &corrections);
+            param.assign(&(&param.detach() - &(&d * &lr)));
+        }
+    }
+
+    fn params(&self) -> &[Tensor] {
+        &self.params
+    }
+
+    fn lr(&self) -> f32 {
+        self.lr
+    }
+
+    fn set_lr(&mut self, lr: f32) {
+        self.lr = lr;
+    }
+
+    fn state(&self) -> Vec<(String, Tensor)> {
+        self.moments.state("adam")
+    }
+}
+
+/// AdamW: Adam with decoupled weight decay, θ ← θ − lr·(m̂/(√v̂+eps) + wd·θ).
+pub struct AdamW {
+    params: Vec<Tensor>,
+    lr: f32,
+    weight_decay: f32,
+    moments: Moments,
+}
+
+impl AdamW {
+    /// AdamW with learning rate `lr` and decoupled weight decay `weight_decay`.
+    pub fn new(params: Vec<Tensor>, lr: f32, weight_decay: f32) -> AdamW {
+        let n = params.len();
+        AdamW {
+            params,
+            lr,
+            weight_decay,
+            moments: Moments::new(n),
+        }
+    }
+}
+
+impl Optimizer for AdamW {
+    fn step(&mut self) {
+        let corrections = self.moments.begin_step();
+        let lr = Tensor::scalar(self.lr);
+        for (i, param) in self.params.iter().enumerate() {
+            let Some(grad) = param.grad() else { continue };
+            let d = self.moments.direction(i, &grad.detach(), &corrections);
+            let theta = param.detach();
+            let d = if self.weight_decay == 0.0 {
+                d
+            } else {
+                &d + &(&theta * self.weight_decay)
+            };
+            param.assign(&(&theta - &(&d * &lr)));
+        }
+    }
+
+    fn params(&self) -> &[Tensor] {
+        &self.params
+    }
+
+    fn lr(&self) -> f32 {
+        self.lr
+    }
+
+    fn set_lr(&mut self, lr: f32) {
+        self.lr = lr;
+    }
+
+    fn state(&self) -> Vec<(String, Tensor)> {
+        self.moments.state("adamw")
+    }
+}

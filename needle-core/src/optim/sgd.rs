@@ -1,0 +1,111 @@
+//! Stochastic gradient descent.
+
+use super::{decayed_gradient, Optimizer};
+use crate::tensor::Tensor;
+
+/// How SGD accumulates momentum.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub enum Momentum {
+    /// The course's exponential moving average: u ← βu + (1−β)g, θ ← θ − lr·u.
+    #[default]
+    Ema,
+    /// PyTorch's form: u ← βu + g, θ ← θ − lr·u (or, with Nesterov, θ ← θ − lr·(g + βu)).
+    Classic {
+        /// Use the Nesterov look-ahead.
+        nesterov: bool,
+    },
+}
+
+/// SGD with optional momentum and L2 weight decay (added to the gradient, as the course).
+///
+/// ```
+/// use needle_core::optim::{Optimizer, Sgd};
+/// use needle_core::Tensor;
+/// let w = Tensor::from_vec(vec![1.0], &[1]).requires_grad_(true);
+/// let mut opt = Sgd::new(vec![w.clone()], 0.1);
+/// (&w * &w).sum_all().backward();
+/// opt.step();
+/// assert!((w.item() - 0.8).abs() < 1e-6);
+/// ```
+pub struct Sgd {
+    params: Vec<Tensor>,
+    lr: f32,
+    momentum: f32,
+    weight_decay: f32,
+    kind: Momentum,
+    velocity: Vec<Option<Tensor>>,
+}
+
+impl Sgd {
+    /// Plain SGD.
+    pub fn new(params: Vec<Tensor>, lr: f32) -> Sgd {
+        let n = params.len();
+        Sgd {
+            params,
+            lr,
+            momentum: 0.0,
+            weight_decay: 0.0,
+            kind: Momentum::Ema,
+            velocity: vec![None; n],
+        }
+    }
+
+    /// With momentum β in the given form.
+    pub fn momentum(mut self, beta: f32, kind: Momentum) -> Sgd {
+        self.momentum = beta;
+        self.kind = kind;
+        self
+    }
+
+    /// With L2 weight decay added to the gradient.
+    pub fn weight_decay(mut self, weight_decay: f32) -> Sgd {
+        self.weight_decay = weight_decay;
+        self
+    }
+}
+
+impl Optimizer for Sgd {
+    fn step(&mut self) {
+        let lr = Tensor::scalar(self.lr);
+        for (param, velocity) in self.params.iter().zip(&mut self.velocity) {
+            let Some(grad) = param.grad() else { continue };
+            let g = decayed_gradient(param, &grad, self.weight_decay);
+            let direction = if self.momentum == 0.0 {
+                g
+            } else {
+                let previous = velocity.get_or_insert_with(|| Tensor::zeros(&param.shape()));
+                let beta = self.momentum;
+                let u = match self.kind {
+                    Momentum::Ema => &(&previous.detach() * beta) + &(&g * (1.0 - beta)),
+                    Momentum::Classic { .. } => &(&previous.detach() * beta) + &g,
+                };
+                previous.assign(&u);
+                match self.kind {
+                    Momentum::Classic { nesterov: true } => &g + &(&u * beta),
+                    _ => u,
+                }
+            };
+            param.assign(&(&param.detach() - &(&direction * &lr)));
+        }
+    }
+
+    fn params(&self) -> &[Tensor] {
+        &self.params
+    }
+
+    fn lr(&self) -> f32 {
+        self.lr
+    }
+
+    fn set_lr(&mut self, lr: f32) {
+        self.lr = lr;
+    }
+
+    fn state(&self) -> Vec<(String, Tensor)> {
+        self.velocity
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| v.as_ref().map(|v| (format!("sgd.velocity.{i}"), v.clone())))
+            .collect()
+    }
+}
