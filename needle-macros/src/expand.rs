@@ -150,12 +150,15 @@ fn generate(item: &ItemStruct, fields: &[Classified], krate: &TokenStream) -> To
             Kind::Training => {
                 let ty = &f.ty;
                 set_training.push(quote_spanned!(ty.span()=> #access.set(__training);));
-                first_training.get_or_insert_with(|| quote!(return #access.get();));
+                first_training.get_or_insert_with(
+                    || quote!(return ::core::option::Option::Some(#access.get());),
+                );
             }
             Kind::Config => {
                 let ty = &f.ty;
+                let id = &f.ident;
                 let value = quote_spanned!(ty.span()=> {
-                    let __d: &dyn ::core::fmt::Debug = &#access;
+                    let __d: &dyn ::core::fmt::Debug = &self.#id;
                     __d
                 });
                 config.push(quote!(::std::format!("{}={:?}", #name, #value)));
@@ -170,9 +173,12 @@ fn generate(item: &ItemStruct, fields: &[Classified], krate: &TokenStream) -> To
                     let access = access.clone();
                     let elem = elem.clone();
                     let module = module.clone();
-                    each(arity, access, &name, move |v, _| {
-                        quote_spanned!(span=> <#elem as #module>::#method(#v #extra);)
-                    })
+                    each(
+                        arity,
+                        access,
+                        &name,
+                        move |v, _| quote_spanned!(span=> <#elem as #module>::#method(#v #extra);),
+                    )
                 };
                 visit_params.push(each(arity, access.clone(), &name, |v, n| {
                     quote_spanned!(span=> <#elem as #module>::visit_parameters(#v, &#join(__prefix, #n), __f);)
@@ -184,14 +190,18 @@ fn generate(item: &ItemStruct, fields: &[Classified], krate: &TokenStream) -> To
                     arity,
                     access.clone(),
                     &name,
-                    |v, n| quote_spanned!(span=> __f(#n, #v as &dyn #module);),
+                    |v, n| quote_spanned!(span=> __f(#n, #krate::nn::as_dyn_module::<#elem>(#v));),
                 ));
                 set_training.push(call(quote!(set_training), quote!(, __training)));
                 first_child.push(each(
                     arity,
                     access.clone(),
                     &name,
-                    |v, _| quote_spanned!(span=> return <#elem as #module>::is_training(#v);),
+                    |v, _| {
+                        quote_spanned!(span=> if let ::core::option::Option::Some(__t) = <#elem as #module>::training_flag(#v) {
+                            return ::core::option::Option::Some(__t);
+                        })
+                    },
                 ));
             }
         }
@@ -199,7 +209,7 @@ fn generate(item: &ItemStruct, fields: &[Classified], krate: &TokenStream) -> To
 
     let is_training = match first_training {
         Some(t) => t,
-        None => quote!(#(#first_child)* true),
+        None => quote!(#(#first_child)* ::core::option::Option::None),
     };
     let extra_repr = if config.is_empty() {
         quote!()
@@ -239,7 +249,7 @@ fn generate(item: &ItemStruct, fields: &[Classified], krate: &TokenStream) -> To
                 #(#set_training)*
             }
             #[allow(unreachable_code)]
-            fn is_training(&self) -> bool {
+            fn training_flag(&self) -> ::core::option::Option<bool> {
                 #is_training
             }
             fn type_name(&self) -> ::std::string::String {

@@ -13,7 +13,7 @@ pub use activation::{Flatten, Identity, ReLU, Sigmoid, Tanh};
 pub use dropout::Dropout;
 pub use linear::Linear;
 pub use loss::SoftmaxLoss;
-pub use module::{join_name, Forward, Module, Training};
+pub use module::{as_dyn_module, join_name, Forward, Module, Training};
 pub use norm::{BatchNorm1d, LayerNorm1d};
 pub use resnet::{mlp_resnet, residual_block, Norm};
 pub use sequential::{Residual, Sequential};

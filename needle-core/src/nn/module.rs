@@ -57,7 +57,7 @@ impl Clone for Training {
 ///     fn visit_buffers(&self, _prefix: &str, _f: &mut dyn FnMut(&str, &Tensor)) {}
 ///     fn visit_modules(&self, _f: &mut dyn FnMut(&str, &dyn Module)) {}
 ///     fn set_training(&self, _training: bool) {}
-///     fn is_training(&self) -> bool { true }
+///     fn training_flag(&self) -> Option<bool> { None }
 ///     fn type_name(&self) -> String { "Scale".into() }
 /// }
 /// let m = Scale { factor: Tensor::ones(&[3]) };
@@ -84,8 +84,14 @@ pub trait Module {
     /// Sets the training flag of this module and of every sub-module.
     fn set_training(&self, training: bool);
 
-    /// Whether this module is in training mode.
-    fn is_training(&self) -> bool;
+    /// This module's training flag, or else that of its first sub-module that has one; `None`
+    /// when no part of it has a flag (nothing in it behaves differently in evaluation).
+    fn training_flag(&self) -> Option<bool>;
+
+    /// Whether this module is in training mode (true when it has no flag at all).
+    fn is_training(&self) -> bool {
+        self.training_flag().unwrap_or(true)
+    }
 
     /// The type's name for summaries (`Linear`, `Sequential`, …).
     fn type_name(&self) -> String;
@@ -174,6 +180,13 @@ pub fn join_name(prefix: &str, name: &str) -> String {
     }
 }
 
+/// `m` as a trait object. Generated code calls this instead of an `as` cast so that a field
+/// whose type is not a module is reported once, on the field.
+#[doc(hidden)]
+pub fn as_dyn_module<M: Module>(m: &M) -> &dyn Module {
+    m
+}
+
 /// A module that maps one tensor to one tensor: what `Sequential` and `Residual` chain.
 pub trait Forward: Module {
     /// Applies the module.
@@ -193,8 +206,8 @@ impl<M: Module + ?Sized> Module for Box<M> {
     fn set_training(&self, training: bool) {
         (**self).set_training(training)
     }
-    fn is_training(&self) -> bool {
-        (**self).is_training()
+    fn training_flag(&self) -> Option<bool> {
+        (**self).training_flag()
     }
     fn type_name(&self) -> String {
         (**self).type_name()

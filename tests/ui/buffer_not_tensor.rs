@@ -1,0 +1,9 @@
+use needle::module;
+
+#[module]
+struct Model {
+    #[module(buffer)]
+    steps: usize,
+}
+
+fn main() {}

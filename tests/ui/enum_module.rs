@@ -1,0 +1,9 @@
+use needle::module;
+
+#[module]
+enum Layer {
+    A,
+    B,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use needle::module;
+
+#[module]
+struct Pair(f32, f32);
+
+fn main() {}

@@ -1,0 +1,6 @@
+use needle::module;
+
+#[module]
+struct Nothing;
+
+fn main() {}

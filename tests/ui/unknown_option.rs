@@ -1,0 +1,9 @@
+use needle::module;
+
+#[module]
+struct Model {
+    #[module(frobnicate)]
+    weight: f32,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use needle::{module, Tensor};
+
+#[module]
+struct Model {
+    weight: Tensor,
+    learning_rate: f32,
+}
+
+fn main() {}
