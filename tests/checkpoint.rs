@@ -102,3 +102,51 @@ fn bad_checkpoints_are_typed_errors_and_change_nothing() {
     unchanged(&model);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn optimizer_state_round_trip_resumes_training_exactly() {
+    use needle::checkpoint::{load_with_optimizer, save_with_optimizer};
+    use needle::nn::SoftmaxLoss;
+    use needle::optim::{Adam, Momentum, Optimizer, Sgd};
+
+    let dir = temp_dir("resume");
+    let path = dir.join("train.safetensors");
+    manual_seed(3);
+    let x = Tensor::randn(&[8, 12]);
+    let y = Tensor::randint(0, 3, &[8]);
+    let step = |model: &dyn Forward, opt: &mut dyn Optimizer| {
+        opt.zero_grad();
+        let loss = SoftmaxLoss::new().forward(&model.forward(&x), &y);
+        loss.backward();
+        opt.step();
+        loss.item()
+    };
+    let model = mlp_resnet(12, 8, 1, 3, Norm::BatchNorm, 0.0);
+    let mut opt = Adam::new(model.parameters(), 1e-2).weight_decay(1e-3);
+    for _ in 0..3 {
+        step(&model, &mut opt);
+    }
+    save_with_optimizer(&model, &opt, &path).unwrap();
+    let continued: Vec<f32> = (0..3).map(|_| step(&model, &mut opt)).collect();
+
+    manual_seed(9);
+    let fresh = mlp_resnet(12, 8, 1, 3, Norm::BatchNorm, 0.0);
+    let mut fresh_opt = Adam::new(fresh.parameters(), 1e-2).weight_decay(1e-3);
+    load_with_optimizer(&fresh, &mut fresh_opt, &path).unwrap();
+    let resumed: Vec<f32> = (0..3).map(|_| step(&fresh, &mut fresh_opt)).collect();
+    assert_eq!(continued, resumed);
+
+    // An SGD optimizer cannot take Adam's state; the model is left untouched.
+    let other = mlp_resnet(12, 8, 1, 3, Norm::BatchNorm, 0.0);
+    let before: Vec<Vec<f32>> = other.parameters().iter().map(|p| p.to_vec()).collect();
+    let mut sgd = Sgd::new(other.parameters(), 0.1).momentum(0.9, Momentum::Ema);
+    let err = load_with_optimizer(&other, &mut sgd, &path).unwrap_err();
+    assert!(
+        matches!(err, CheckpointError::OptimizerState { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("optimizer state \"adam."), "{err}");
+    let after: Vec<Vec<f32>> = other.parameters().iter().map(|p| p.to_vec()).collect();
+    assert_eq!(before, after);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -9,6 +9,7 @@ use safetensors::{Dtype, SafeTensors};
 
 use crate::dtype::DType;
 use crate::nn::Module;
+use crate::optim::{Optimizer, StateError};
 use crate::tensor::Tensor;
 
 /// Why a checkpoint could not be saved or loaded. Each variant names the file and, where one
@@ -48,6 +49,15 @@ pub enum CheckpointError {
         /// The tensor's name in the file.
         name: String,
     },
+    /// The optimizer state in the file does not fit the optimizer.
+    #[error("{path}: {source}")]
+    OptimizerState {
+        /// The file.
+        path: PathBuf,
+        /// Which entry and why.
+        #[source]
+        source: StateError,
+    },
     /// Shapes or dtypes differ.
     #[error("{path}: tensor {name:?} is {found} in the file but {expected} in the model")]
     Mismatch {
@@ -71,6 +81,59 @@ fn module_tensors(module: &dyn Module) -> Vec<(String, Tensor)> {
 /// Saves the module's parameters and buffers to `path`.
 pub fn save(module: &dyn Module, path: &Path) -> Result<(), CheckpointError> {
     save_tensors(&module_tensors(module), path)
+}
+
+/// Prefix of optimizer-state entries in a checkpoint.
+const OPTIMIZER_PREFIX: &str = "optimizer.";
+
+/// Saves the module's parameters and buffers and the optimizer's state (under `optimizer.`), so
+/// training can resume exactly.
+pub fn save_with_optimizer(
+    module: &dyn Module,
+    optimizer: &dyn Optimizer,
+    path: &Path,
+) -> Result<(), CheckpointError> {
+    let mut all = module_tensors(module);
+    all.extend(
+        optimizer
+            .state()
+            .into_iter()
+            .map(|(n, t)| (format!("{OPTIMIZER_PREFIX}{n}"), t)),
+    );
+    save_tensors(&all, path)
+}
+
+/// Loads a checkpoint written by [`save_with_optimizer`]; like [`load`], nothing changes
+/// unless every entry fits.
+pub fn load_with_optimizer(
+    module: &dyn Module,
+    optimizer: &mut dyn Optimizer,
+    path: &Path,
+) -> Result<(), CheckpointError> {
+    let mut file: HashMap<String, Tensor> = load_tensors(path)?.into_iter().collect();
+    let optimizer_keys: Vec<String> = file
+        .keys()
+        .filter(|k| k.starts_with(OPTIMIZER_PREFIX))
+        .cloned()
+        .collect();
+    let state: HashMap<String, Tensor> = optimizer_keys
+        .into_iter()
+        .map(|k| {
+            let t = file.remove(&k).expect("listed key");
+            (k[OPTIMIZER_PREFIX.len()..].to_string(), t)
+        })
+        .collect();
+    let plan = check_module(module, file, path)?;
+    optimizer
+        .load_state(&state)
+        .map_err(|source| CheckpointError::OptimizerState {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    for (target, value) in plan {
+        target.assign(&value);
+    }
+    Ok(())
 }
 
 /// Saves named tensors to `path` atomically: the data goes to a temporary file in the same
@@ -175,7 +238,19 @@ pub fn load_tensors(path: &Path) -> Result<Vec<(String, Tensor)>, CheckpointErro
 /// (missing, unexpected, shape or dtype mismatch → a typed error naming it); only then are the
 /// values assigned, so a failed load changes nothing.
 pub fn load(module: &dyn Module, path: &Path) -> Result<(), CheckpointError> {
-    let mut file: HashMap<String, Tensor> = load_tensors(path)?.into_iter().collect();
+    let file: HashMap<String, Tensor> = load_tensors(path)?.into_iter().collect();
+    for (target, value) in check_module(module, file, path)? {
+        target.assign(&value);
+    }
+    Ok(())
+}
+
+/// Matches the file's tensors to the module's, returning (target, value) pairs to assign.
+fn check_module(
+    module: &dyn Module,
+    mut file: HashMap<String, Tensor>,
+    path: &Path,
+) -> Result<Vec<(Tensor, Tensor)>, CheckpointError> {
     let targets = module_tensors(module);
     let mut plan = Vec::with_capacity(targets.len());
     for (name, target) in &targets {
@@ -193,7 +268,7 @@ pub fn load(module: &dyn Module, path: &Path) -> Result<(), CheckpointError> {
                 found: format!("{} {:?}", value.dtype(), value.shape()),
             });
         }
-        plan.push((target, value));
+        plan.push((target.clone(), value));
     }
     if let Some(name) = file.keys().min() {
         return Err(CheckpointError::Unexpected {
@@ -201,8 +276,5 @@ pub fn load(module: &dyn Module, path: &Path) -> Result<(), CheckpointError> {
             name: name.clone(),
         });
     }
-    for (target, value) in plan {
-        target.assign(&value);
-    }
-    Ok(())
+    Ok(plan)
 }

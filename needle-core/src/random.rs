@@ -199,6 +199,16 @@ pub fn manual_seed(seed: u64) {
     GLOBAL.with(|g| g.borrow_mut().seed(seed));
 }
 
+/// A random permutation of 0..n from the global stream (`np.random.permutation(n)`).
+///
+/// ```
+/// needle_core::manual_seed(0);
+/// assert_eq!(&needle_core::random::permutation(100)[..3], &[26, 86, 2]);
+/// ```
+pub fn permutation(n: usize) -> Vec<usize> {
+    with_global_rng(|r| r.permutation(n))
+}
+
 /// Runs `f` with this thread's global generator.
 pub fn with_global_rng<R>(f: impl FnOnce(&mut NumpyRng) -> R) -> R {
     GLOBAL.with(|g| f(&mut g.borrow_mut()))

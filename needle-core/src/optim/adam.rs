@@ -1,6 +1,8 @@
 //! Adam and AdamW.
 
-use super::{decayed_gradient, Optimizer};
+use std::collections::HashMap;
+
+use super::{decayed_gradient, read_slots, reject_unknown, Optimizer, StateError};
 use crate::tensor::Tensor;
 
 /// Moment estimates shared by Adam and AdamW.
@@ -50,6 +52,42 @@ impl Moments {
             Tensor::scalar((1.0 - self.beta1.powi(t)) as f32),
             Tensor::scalar((1.0 - self.beta2.powi(t)) as f32),
         )
+    }
+
+    fn load(
+        &mut self,
+        name: &str,
+        params: &[Tensor],
+        state: &HashMap<String, Tensor>,
+    ) -> Result<(), StateError> {
+        let (m_prefix, v_prefix, step_name) = (
+            format!("{name}.m."),
+            format!("{name}.v."),
+            format!("{name}.step"),
+        );
+        reject_unknown(state, &[&m_prefix, &v_prefix, &step_name])?;
+        let m = read_slots(&format!("{name}.m"), params, state)?;
+        let v = read_slots(&format!("{name}.v"), params, state)?;
+        let step = match state.get(&step_name) {
+            Some(t) if t.numel() == 1 && t.item() >= 0.0 => t.item() as u64,
+            Some(t) => {
+                return Err(StateError {
+                    name: step_name,
+                    problem: format!(
+                        "expected one non-negative step count, found shape {:?}",
+                        t.shape()
+                    ),
+                })
+            }
+            None => {
+                return Err(StateError {
+                    name: step_name,
+                    problem: "missing (bias correction needs the step count)".into(),
+                })
+            }
+        };
+        (self.m, self.v, self.step) = (m, v, step);
+        Ok(())
     }
 
     fn state(&self, name: &str) -> Vec<(String, Tensor)> {
@@ -133,6 +171,10 @@ impl Optimizer for Adam {
     fn state(&self) -> Vec<(String, Tensor)> {
         self.moments.state("adam")
     }
+
+    fn load_state(&mut self, state: &HashMap<String, Tensor>) -> Result<(), StateError> {
+        self.moments.load("adam", &self.params, state)
+    }
 }
 
 /// AdamW: Adam with decoupled weight decay, θ ← θ − lr·(m̂/(√v̂+eps) + wd·θ).
@@ -187,5 +229,9 @@ impl Optimizer for AdamW {
 
     fn state(&self) -> Vec<(String, Tensor)> {
         self.moments.state("adamw")
+    }
+
+    fn load_state(&mut self, state: &HashMap<String, Tensor>) -> Result<(), StateError> {
+        self.moments.load("adamw", &self.params, state)
     }
 }

@@ -17,7 +17,19 @@ pub use clip::clip_grad_norm;
 pub use schedule::{ConstantLr, CosineAnnealing, LinearWarmup, LrSchedule, StepLr};
 pub use sgd::{Momentum, Sgd};
 
+use std::collections::HashMap;
+
 use crate::tensor::Tensor;
+
+/// A saved optimizer state that does not fit the optimizer.
+#[derive(Debug, thiserror::Error)]
+#[error("optimizer state {name:?}: {problem}")]
+pub struct StateError {
+    /// The state entry at fault.
+    pub name: String,
+    /// What is wrong with it.
+    pub problem: String,
+}
 
 /// Something that updates parameters from their gradients.
 pub trait Optimizer {
@@ -31,6 +43,9 @@ pub trait Optimizer {
     fn set_lr(&mut self, lr: f32);
     /// Named optimizer state (momentum buffers, moments, step counter) for checkpoints.
     fn state(&self) -> Vec<(String, Tensor)>;
+    /// Restores state saved by [`state`](Self::state). Every entry is checked (names, shapes)
+    /// before anything changes, so a failed load leaves the optimizer as it was.
+    fn load_state(&mut self, state: &HashMap<String, Tensor>) -> Result<(), StateError>;
     /// Clears every parameter's gradient (the course's `reset_grad`).
     fn zero_grad(&self) {
         for p in self.params() {
@@ -46,5 +61,71 @@ pub(crate) fn decayed_gradient(param: &Tensor, grad: &Tensor, weight_decay: f32)
         grad
     } else {
         &grad + &(&param.detach() * weight_decay)
+    }
+}
+
+/// Checks per-parameter slots named `{prefix}.{i}` in `state` against the parameters' shapes
+/// and returns the new slot contents (absent entries leave a slot empty).
+pub(crate) fn read_slots(
+    prefix: &str,
+    params: &[Tensor],
+    state: &HashMap<String, Tensor>,
+) -> Result<Vec<Option<Tensor>>, StateError> {
+    for name in state
+        .keys()
+        .filter(|k| k.starts_with(&format!("{prefix}.")))
+    {
+        let index = name[prefix.len() + 1..]
+            .parse::<usize>()
+            .ok()
+            .filter(|&i| i < params.len());
+        if index.is_none() {
+            return Err(StateError {
+                name: name.clone(),
+                problem: format!(
+                    "no parameter with this index (the optimizer has {})",
+                    params.len()
+                ),
+            });
+        }
+    }
+    params
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let name = format!("{prefix}.{i}");
+            match state.get(&name) {
+                None => Ok(None),
+                Some(t) if t.shape() == p.shape() => Ok(Some(t.detach())),
+                Some(t) => Err(StateError {
+                    problem: format!(
+                        "shape {:?} does not match parameter shape {:?}",
+                        t.shape(),
+                        p.shape()
+                    ),
+                    name,
+                }),
+            }
+        })
+        .collect()
+}
+
+/// Rejects entries whose name starts with none of `prefixes`.
+pub(crate) fn reject_unknown(
+    state: &HashMap<String, Tensor>,
+    prefixes: &[&str],
+) -> Result<(), StateError> {
+    match state
+        .keys()
+        .filter(|k| !prefixes.iter().any(|p| k.starts_with(p)))
+        .min()
+    {
+        Some(name) => Err(StateError {
+            name: name.clone(),
+            problem: format!(
+                "not part of this optimizer's state (expected names starting with {prefixes:?})"
+            ),
+        }),
+        None => Ok(()),
     }
 }

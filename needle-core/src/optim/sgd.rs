@@ -1,6 +1,8 @@
 //! Stochastic gradient descent.
 
-use super::{decayed_gradient, Optimizer};
+use std::collections::HashMap;
+
+use super::{decayed_gradient, read_slots, reject_unknown, Optimizer, StateError};
 use crate::tensor::Tensor;
 
 /// How SGD accumulates momentum.
@@ -107,5 +109,11 @@ impl Optimizer for Sgd {
             .enumerate()
             .filter_map(|(i, v)| v.as_ref().map(|v| (format!("sgd.velocity.{i}"), v.clone())))
             .collect()
+    }
+
+    fn load_state(&mut self, state: &HashMap<String, Tensor>) -> Result<(), StateError> {
+        reject_unknown(state, &["sgd.velocity."])?;
+        self.velocity = read_slots("sgd.velocity", &self.params, state)?;
+        Ok(())
     }
 }
