@@ -1,16 +1,44 @@
 //! needle-rs: a deep-learning library with lazy tensor graphs, reverse-mode autodiff, and
-//! whole training steps JIT-compiled with Cranelift.
+//! pending graphs compiled to native code with Cranelift.
 //!
 //! This facade re-exports the crates; `use needle::prelude::*` brings in what a model needs.
+//! Call [`init`] at the start of a program so `NEEDLE_MODE=jit` finds the JIT backend.
 
 pub use needle_core as core;
 pub use needle_core::*;
 pub use needle_jit as jit;
 pub use needle_macros as macros;
 
+/// Installs the JIT backend and applies `NEEDLE_MODE` (eager, lazy or jit) to this thread.
+///
+/// ```
+/// needle::init();
+/// ```
+pub fn init() {
+    needle_jit::install();
+    needle_core::set_mode(needle_core::Mode::from_env());
+}
+
+/// Sets this thread's execution mode, installing the JIT backend when it is needed.
+pub fn set_mode(mode: Mode) {
+    if mode == Mode::Jit {
+        needle_jit::install();
+    }
+    needle_core::set_mode(mode);
+}
+
+/// Runs `f` in `mode` (installing the JIT backend when needed), then restores the mode.
+pub fn with_mode<R>(mode: Mode, f: impl FnOnce() -> R) -> R {
+    if mode == Mode::Jit {
+        needle_jit::install();
+    }
+    needle_core::with_mode(mode, f)
+}
+
 /// The names a model file needs.
 pub mod prelude {
+    pub use crate::{set_mode, with_mode};
     pub use needle_core::nn::{Forward, Module};
     pub use needle_core::optim::Optimizer;
-    pub use needle_core::{manual_seed, module, no_grad, set_mode, Mode, Tensor};
+    pub use needle_core::{manual_seed, module, no_grad, Mode, Tensor};
 }

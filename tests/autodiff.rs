@@ -91,7 +91,7 @@ fn topological_order_case_2_and_3() {
 
 #[test]
 fn gradient_of_gradient() {
-    for mode in [Mode::Eager, Mode::Lazy] {
+    for mode in common::MODES {
         with_mode(mode, || {
             let x2 = Tensor::from_vec(vec![6.0], &[1]).requires_grad_(true);
             let x3 = Tensor::from_vec(vec![0.0], &[1]).requires_grad_(true);
@@ -334,7 +334,7 @@ fn topological_sort_and_backward_survive_a_100000_node_chain() {
 
 #[test]
 fn training_loop_keeps_live_nodes_flat() {
-    for mode in [Mode::Eager, Mode::Lazy] {
+    for mode in common::MODES {
         with_mode(mode, || {
             manual_seed(0);
             let w = Tensor::randn(&[8, 4]).requires_grad_(true);

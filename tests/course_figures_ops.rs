@@ -240,7 +240,7 @@ fn power_scalar_forward_and_backward() {
         1e-5,
         1e-5,
     );
-    for mode in [needle::Mode::Eager, needle::Mode::Lazy] {
+    for mode in common::MODES {
         needle::with_mode(mode, || {
             let x = get_tensor(&[2, 2], 1).requires_grad_(true);
             x.powf(2.0).sum_all().backward();
@@ -282,7 +282,7 @@ fn logsumexp_forward() {
 
 #[test]
 fn logsumexp_is_stable_on_huge_inputs() {
-    for mode in [needle::Mode::Eager, needle::Mode::Lazy] {
+    for mode in common::MODES {
         needle::with_mode(mode, || {
             let x = t2(&[&[1e10, 1e9, 1e8, -10.0], &[1e-10, 1e9, 1e8, -10.0]]).requires_grad_(true);
             let y = x.logsumexp(&[0], false);
@@ -319,7 +319,7 @@ fn logsumexp_is_stable_on_huge_inputs() {
 
 #[test]
 fn logsumexp_backward_figures() {
-    for mode in [needle::Mode::Eager, needle::Mode::Lazy] {
+    for mode in common::MODES {
         needle::with_mode(mode, || {
             let x = get_tensor(&[3, 1], 1).requires_grad_(true);
             x.logsumexp(&[1], false).square().sum_all().backward();

@@ -28,7 +28,7 @@ fn panic_site(f: impl FnOnce() + std::panic::UnwindSafe) -> (String, String) {
 
 #[test]
 fn shape_errors_name_op_shapes_and_the_callers_line() {
-    for mode in [Mode::Eager, Mode::Lazy] {
+    for mode in [Mode::Eager, Mode::Lazy, Mode::Jit] {
         let (msg, site) = panic_site(move || {
             with_mode(mode, || {
                 let a = Tensor::zeros(&[2, 3]);

@@ -11,11 +11,12 @@ use needle::nn::{
     mlp_resnet, residual_block, BatchNorm1d, Dropout, Flatten, Forward, LayerNorm1d, Linear,
     Module, Norm, ReLU, Sequential, SoftmaxLoss,
 };
-use needle::{manual_seed, with_mode, Mode, Tensor};
+use needle::{manual_seed, with_mode, Tensor};
 
 fn each_mode(f: impl Fn()) {
-    with_mode(Mode::Eager, &f);
-    with_mode(Mode::Lazy, &f);
+    for mode in common::MODES {
+        with_mode(mode, &f);
+    }
 }
 
 #[test]

@@ -48,7 +48,7 @@ fn assert_near(a: &[f32], b: &[f32]) {
 
 #[test]
 fn sgd_rules_match_the_course_and_pytorch() {
-    for mode in [Mode::Eager, Mode::Lazy] {
+    for mode in common::MODES {
         with_mode(mode, || {
             let w = param();
             let got = quadratic_steps(Sgd::new(vec![w.clone()], 0.1).weight_decay(0.01), &w, 3);
@@ -83,7 +83,7 @@ fn sgd_rules_match_the_course_and_pytorch() {
 
 #[test]
 fn adam_and_adamw_rules() {
-    for mode in [Mode::Eager, Mode::Lazy] {
+    for mode in common::MODES {
         with_mode(mode, || {
             let adam = |decoupled: bool| {
                 let (mut m, mut v) = ([0.0f64; 2], [0.0f64; 2]);
@@ -156,7 +156,7 @@ fn train_steps(
 
 #[test]
 fn thousand_steps_keep_live_nodes_flat() {
-    for mode in [Mode::Eager, Mode::Lazy] {
+    for mode in common::MODES {
         with_mode(mode, || {
             for use_adam in [false, true] {
                 manual_seed(0);

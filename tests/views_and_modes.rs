@@ -7,7 +7,7 @@ use needle::{manual_seed, with_mode, Mode, Tensor};
 
 #[test]
 fn movement_ops_are_views_in_every_mode() {
-    for mode in [Mode::Eager, Mode::Lazy] {
+    for mode in common::MODES {
         with_mode(mode, || {
             let x = Tensor::arange(0.0, 24.0, 1.0).reshape(&[2, 3, 4]);
             x.realize();

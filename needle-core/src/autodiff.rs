@@ -27,7 +27,7 @@ pub fn topo_order(roots: &[&Tensor]) -> Vec<Tensor> {
 }
 
 /// Post-order over nodes accepted by `follow` (a rejected node is neither listed nor entered).
-pub(crate) fn topo_nodes(roots: &[NodeRef], follow: impl Fn(&NodeRef) -> bool) -> Vec<NodeRef> {
+pub fn topo_nodes(roots: &[NodeRef], follow: impl Fn(&NodeRef) -> bool) -> Vec<NodeRef> {
     let mut order = Vec::new();
     let mut visited = std::collections::HashSet::new();
     // (node, next input index to visit)

@@ -22,18 +22,24 @@ pub fn assert_close(actual: &[f32], expected: &[f64], rtol: f64, atol: f64) {
     }
 }
 
-/// Runs `f` in eager and in lazy mode and asserts both produce bit-identical values; returns
-/// the values.
+/// Every execution mode, for tests that must hold in all of them.
+pub const MODES: [Mode; 3] = [Mode::Eager, Mode::Lazy, Mode::Jit];
+
+/// Runs `f` in eager, lazy and JIT mode and asserts all produce bit-identical values (the
+/// backends share the scalar semantics and the non-fused kernels); returns the values.
 #[track_caller]
 pub fn in_both_modes(f: impl Fn() -> Vec<Tensor>) -> Vec<Vec<f32>> {
     let eager: Vec<Vec<f32>> = with_mode(Mode::Eager, || f().iter().map(|t| t.to_vec()).collect());
-    let lazy: Vec<Vec<f32>> = with_mode(Mode::Lazy, || f().iter().map(|t| t.to_vec()).collect());
-    for (i, (e, l)) in eager.iter().zip(&lazy).enumerate() {
-        let same = e.len() == l.len() && e.iter().zip(l).all(|(a, b)| a.to_bits() == b.to_bits());
-        assert!(
-            same,
-            "output {i} differs between eager and lazy:\n{e:?}\n{l:?}"
-        );
+    for mode in [Mode::Lazy, Mode::Jit] {
+        let other: Vec<Vec<f32>> = with_mode(mode, || f().iter().map(|t| t.to_vec()).collect());
+        for (i, (e, l)) in eager.iter().zip(&other).enumerate() {
+            let same =
+                e.len() == l.len() && e.iter().zip(l).all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(
+                same,
+                "output {i} differs between eager and {mode:?}:\n{e:?}\n{l:?}"
+            );
+        }
     }
     eager
 }
@@ -126,11 +132,12 @@ pub fn gradcheck(inputs: &[Tensor], f: impl Fn(&[Tensor]) -> Tensor) {
     }
 }
 
-/// Runs a gradient check in eager and in lazy mode.
+/// Runs a gradient check in every mode.
 #[track_caller]
 pub fn gradcheck_both(inputs: Vec<Tensor>, f: impl Fn(&[Tensor]) -> Tensor) {
-    with_mode(Mode::Eager, || gradcheck(&inputs, &f));
-    with_mode(Mode::Lazy, || gradcheck(&inputs, &f));
+    for mode in MODES {
+        with_mode(mode, || gradcheck(&inputs, &f));
+    }
 }
 
 /// Random normal input of `shape` from the seeded stream.

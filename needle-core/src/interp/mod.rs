@@ -4,7 +4,7 @@
 //! [`Interpreter`]. Both use the same kernels in the same order, so their results are
 //! bit-identical.
 
-mod elementwise;
+pub mod elementwise;
 mod matmul;
 mod movement;
 mod reduce;
