@@ -9,6 +9,9 @@ pub use needle_core::*;
 pub use needle_jit as jit;
 pub use needle_macros as macros;
 
+pub mod plot;
+pub mod train;
+
 /// Installs the JIT backend and applies `NEEDLE_MODE` (eager, lazy or jit) to this thread.
 ///
 /// ```

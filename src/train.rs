@@ -1,0 +1,167 @@
+//! Training helpers: run train and evaluation epochs of a classifier, with a progress bar.
+
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use needle_core::data::DataLoader;
+use needle_core::nn::{Forward, SoftmaxLoss};
+use needle_core::optim::Optimizer;
+use needle_core::{manual_seed, no_grad, Tensor};
+
+/// What one epoch measured.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct EpochStats {
+    /// Mean loss over samples (batches weighted by their size).
+    pub loss: f64,
+    /// Fraction of samples misclassified.
+    pub error: f64,
+    /// Samples seen.
+    pub samples: usize,
+    /// Wall time of the epoch in seconds.
+    pub seconds: f64,
+    /// Seconds of that spent compiling kernels (JIT mode).
+    pub compile_seconds: f64,
+}
+
+impl EpochStats {
+    /// Samples per second.
+    pub fn throughput(&self) -> f64 {
+        self.samples as f64 / self.seconds.max(1e-12)
+    }
+}
+
+/// How [`epoch`] runs.
+#[derive(Clone, Debug, Default)]
+pub struct EpochOptions {
+    /// Re-seed the global stream at the start (the course's `epoch` seeds 4).
+    pub seed: Option<u64>,
+    /// Never show a progress bar (it is also hidden when stderr is not a terminal).
+    pub quiet: bool,
+    /// Label shown before the bar.
+    pub label: String,
+}
+
+/// Mean softmax cross-entropy and the number of misclassified rows, both as tensors so a
+/// training step reads nothing back before it has run whole.
+fn loss_and_errors(logits: &Tensor, labels: &Tensor) -> (Tensor, Tensor) {
+    let n = logits.shape()[0] as f32;
+    let loss = SoftmaxLoss::new().forward(logits, labels);
+    let onehot = Tensor::one_hot(logits.shape()[1], labels);
+    let correct = (logits * &onehot)
+        .sum(&[1], false)
+        .ge(logits.max(&[1], false))
+        .sum_all();
+    (loss, correct.rsub_scalar(n))
+}
+
+/// One pass over `loader` with a classifier: training (with `optimizer`: `model.train()`,
+/// backward, step) or evaluation (without: `model.eval()`, no gradients). Inputs are flattened
+/// to (batch, features), as the course's `epoch` does.
+pub fn epoch(
+    loader: &DataLoader,
+    model: &dyn Forward,
+    mut optimizer: Option<&mut dyn Optimizer>,
+    options: &EpochOptions,
+) -> EpochStats {
+    if let Some(seed) = options.seed {
+        manual_seed(seed);
+    }
+    let training = optimizer.is_some();
+    model.set_training(training);
+    let bar = if options.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(loader.num_batches() as u64)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_prefix(options.label.clone());
+    let compile_before = needle_jit::stats().compile_time;
+    let start = Instant::now();
+    let (mut loss_sum, mut errors, mut samples) = (0.0f64, 0.0f64, 0usize);
+    for batch in loader.iter() {
+        let (x, y) = (&batch[0], &batch[1]);
+        let n = x.shape()[0];
+        let x = x.reshape(&[n, x.numel() / n]);
+        let (loss, wrong) = match optimizer.as_deref_mut() {
+            Some(opt) => {
+                opt.zero_grad();
+                let (loss, wrong) = loss_and_errors(&model.forward(&x), y);
+                loss.backward();
+                opt.step();
+                (loss, wrong)
+            }
+            None => no_grad(|| loss_and_errors(&model.forward(&x), y)),
+        };
+        Tensor::realize_all(&[&loss, &wrong]);
+        loss_sum += loss.item() as f64 * n as f64;
+        errors += wrong.item() as f64;
+        samples += n;
+        bar.inc(1);
+        let seconds = start.elapsed().as_secs_f64();
+        let compile = (needle_jit::stats().compile_time - compile_before).as_secs_f64();
+        bar.set_message(format!(
+            "loss {:.4} acc {:.2}% {:.0} samples/s compile {:.1} ms",
+            loss_sum / samples as f64,
+            100.0 * (1.0 - errors / samples as f64),
+            samples as f64 / seconds.max(1e-9),
+            compile * 1e3
+        ));
+    }
+    bar.finish_and_clear();
+    EpochStats {
+        loss: loss_sum / samples.max(1) as f64,
+        error: errors / samples.max(1) as f64,
+        samples,
+        seconds: start.elapsed().as_secs_f64(),
+        compile_seconds: (needle_jit::stats().compile_time - compile_before).as_secs_f64(),
+    }
+}
+
+/// Train and test statistics of one epoch of [`fit`].
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct FitEpoch {
+    /// The training pass.
+    pub train: EpochStats,
+    /// The evaluation pass on the test loader.
+    pub test: EpochStats,
+}
+
+/// `epochs` × (training epoch, evaluation epoch); returns the statistics of each.
+pub fn fit(
+    model: &dyn Forward,
+    optimizer: &mut dyn Optimizer,
+    train: &DataLoader,
+    test: &DataLoader,
+    epochs: usize,
+    quiet: bool,
+) -> Vec<FitEpoch> {
+    (0..epochs)
+        .map(|e| {
+            let label = |kind: &str| format!("epoch {}/{} {kind}", e + 1, epochs);
+            let train = epoch(
+                train,
+                model,
+                Some(&mut *optimizer),
+                &EpochOptions {
+                    seed: None,
+                    quiet,
+                    label: label("train"),
+                },
+            );
+            let test = epoch(
+                test,
+                model,
+                None,
+                &EpochOptions {
+                    seed: None,
+                    quiet,
+                    label: label("test"),
+                },
+            );
+            FitEpoch { train, test }
+        })
+        .collect()
+}
