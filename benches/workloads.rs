@@ -1,0 +1,279 @@
+//! The benchmark workloads of shared/bench/WORKLOADS.md for needle-rs in eager, lazy
+//! (interpreter) and JIT mode: `cargo bench --bench workloads [-- --rounds N --quick]`.
+//!
+//! Every (workload, mode) runs in a fresh child process — which also measures the cold start
+//! (W5) and the peak memory of each — and rounds alternate the modes, since this machine's
+//! speed drifts. The table gives medians over rounds and the JIT/eager ratio from the same run.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use needle::data::Mnist;
+use needle::nn::{mlp_resnet, Forward, Linear, Module, Norm, ReLU, Sequential, SoftmaxLoss};
+use needle::optim::{Adam, Optimizer, Sgd};
+use needle::{manual_seed, no_grad, set_mode, Mode, Tensor};
+
+const MODES: [Mode; 3] = [Mode::Eager, Mode::Lazy, Mode::Jit];
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v[v.len() / 2]
+    }
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_string)
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+fn mnist_train() -> Mnist {
+    Mnist::load_split(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist"),
+        true,
+    )
+    .expect("shipped MNIST")
+}
+
+/// Times `steps` training steps after `warmup`; returns the median ms/step.
+fn time_steps(warmup: usize, steps: usize, mut step: impl FnMut(usize)) -> f64 {
+    for i in 0..warmup {
+        step(i);
+    }
+    let mut times = Vec::with_capacity(steps);
+    for i in 0..steps {
+        let t = Instant::now();
+        step(warmup + i);
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    median(times)
+}
+
+fn batch(data: &Mnist, i: usize, b: usize) -> (Tensor, Tensor) {
+    let n = data.len() / b;
+    let s = (i % n) * b;
+    let x = Tensor::from_slice(&data.images[s * 784..(s + b) * 784], &[b, 784]);
+    let y = Tensor::from_vec_i64(
+        data.labels[s..s + b].iter().map(|&l| l as i64).collect(),
+        &[b],
+    );
+    (x, y)
+}
+
+fn train_step(model: &dyn Forward, opt: &mut dyn Optimizer, x: &Tensor, y: &Tensor) -> f32 {
+    opt.zero_grad();
+    let loss = SoftmaxLoss::new().forward(&model.forward(x), y);
+    loss.backward();
+    opt.step();
+    loss.item()
+}
+
+/// Runs one workload in this process and prints `key=value` lines for the parent.
+fn child(workload: &str, quick: bool) {
+    let started = Instant::now();
+    manual_seed(0);
+    let scale = if quick { 10 } else { 1 };
+    match workload {
+        "W1" => {
+            let data = mnist_train();
+            let model = Sequential::new()
+                .push(Linear::new(784, 512))
+                .push(ReLU::new())
+                .push(Linear::new(512, 10));
+            let mut opt = Sgd::new(model.parameters(), 0.1);
+            let ms = time_steps(10, 468 / scale, |i| {
+                let (x, y) = batch(&data, i, 128);
+                train_step(&model, &mut opt, &x, &y);
+            });
+            println!("ms={ms}\nrate={}", 128.0 / ms * 1e3);
+        }
+        "W2" | "W5" => {
+            let data = mnist_train();
+            let load = started.elapsed().as_secs_f64();
+            let t0 = Instant::now();
+            let model = mlp_resnet(784, 100, 3, 10, Norm::BatchNorm, 0.1);
+            let mut opt = Adam::new(model.parameters(), 1e-3).weight_decay(1e-3);
+            if workload == "W5" {
+                let (x, y) = batch(&data, 0, 100);
+                train_step(&model, &mut opt, &x, &y);
+                println!(
+                    "ms={}\nload_ms={}",
+                    t0.elapsed().as_secs_f64() * 1e3,
+                    load * 1e3
+                );
+            } else {
+                let ms = time_steps(10, 600 / scale, |i| {
+                    let (x, y) = batch(&data, i, 100);
+                    train_step(&model, &mut opt, &x, &y);
+                });
+                println!("ms={ms}\nrate={}", 100.0 / ms * 1e3);
+            }
+        }
+        w if w.starts_with("W3-") => {
+            let n: usize = w[3..].parse().expect("W3-<n>");
+            let (a, b) = (Tensor::randn(&[n, n]), Tensor::randn(&[n, n]));
+            let runs = if n >= 2048 { 3 } else { 10 };
+            let ms = time_steps(1, runs, |_| {
+                a.matmul(&b).realize();
+            });
+            println!(
+                "ms={ms}\ngflops={}",
+                2.0 * (n as f64).powi(3) / (ms * 1e-3) / 1e9
+            );
+        }
+        "W4" => {
+            let model = Sequential::new()
+                .push(Linear::new(64, 64))
+                .push(ReLU::new())
+                .push(Linear::new(64, 10));
+            let mut opt = Sgd::new(model.parameters(), 0.1);
+            let x = Tensor::randn(&[1, 64]);
+            let y = Tensor::from_vec_i64(vec![3], &[1]);
+            let train_ms = time_steps(100, 2000 / scale, |_| {
+                train_step(&model, &mut opt, &x, &y);
+            });
+            let infer_ms = time_steps(100, 2000 / scale, |_| {
+                no_grad(|| model.forward(&x).realize().clone());
+            });
+            println!("ms={train_ms}\ninfer_us={}", infer_ms * 1e3);
+        }
+        "W6" => {
+            let n = 4096;
+            let x = Tensor::randn(&[n, n]);
+            let (w, b) = (Tensor::randn(&[n]), Tensor::randn(&[n]));
+            let s = Tensor::scalar(0.5);
+            let ms = time_steps(1, 5, |_| {
+                ((&x * &w + &b).maximum(0.0) * &s).realize();
+            });
+            println!(
+                "ms={ms}\ngbps={}",
+                (2 * n * n * 4) as f64 / (ms * 1e-3) / 1e9
+            );
+        }
+        other => panic!("unknown workload {other}"),
+    }
+    println!("peak_mib={}", peak_rss_mib());
+}
+
+fn run_child(workload: &str, mode: Mode, quick: bool) -> Vec<(String, f64)> {
+    let exe = std::env::current_exe().expect("own path");
+    let mut cmd = Command::new(exe);
+    cmd.args(["--child", workload])
+        .env("NEEDLE_MODE", format!("{mode:?}").to_lowercase());
+    if quick {
+        cmd.arg("--quick");
+    }
+    let out = cmd.output().expect("spawn benchmark child");
+    if !out.status.success() {
+        panic!(
+            "{workload} in {mode:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            l.split_once('=')
+                .and_then(|(k, v)| v.parse().ok().map(|v| (k.to_string(), v)))
+        })
+        .collect()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    needle::init();
+    let quick = args.iter().any(|a| a == "--quick");
+    if let Some(i) = args.iter().position(|a| a == "--child") {
+        set_mode(Mode::from_env());
+        child(&args[i + 1], quick);
+        return;
+    }
+    let rounds: usize = args
+        .iter()
+        .position(|a| a == "--rounds")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let workloads: [(&str, &str, &str); 9] = [
+        ("W1", "mlp-train b128", "ms"),
+        ("W2", "resnet-train b100 Adam", "ms"),
+        ("W3-256", "sgemm n=256", "gflops"),
+        ("W3-1024", "sgemm n=1024", "gflops"),
+        ("W3-2048", "sgemm n=2048", "gflops"),
+        ("W4", "tiny step b1 (µs)", "ms"),
+        ("W4", "tiny inference b1 (µs)", "infer_us"),
+        ("W5", "cold start to 1st W2 step", "ms"),
+        ("W6", "fused elementwise", "gbps"),
+    ];
+    let mut results: std::collections::HashMap<(String, String, usize), Vec<f64>> =
+        Default::default();
+    let mut peaks: std::collections::HashMap<(String, usize), Vec<f64>> = Default::default();
+    let unique: Vec<&str> = {
+        let mut v: Vec<&str> = workloads.iter().map(|w| w.0).collect();
+        v.dedup();
+        v
+    };
+    for round in 0..rounds {
+        for w in &unique {
+            for (m, mode) in MODES.iter().enumerate() {
+                let out = run_child(w, *mode, quick);
+                for (k, v) in out {
+                    if k == "peak_mib" {
+                        peaks.entry((w.to_string(), m)).or_default().push(v);
+                    }
+                    results.entry((w.to_string(), k, m)).or_default().push(v);
+                }
+            }
+        }
+        eprintln!("round {}/{rounds} done", round + 1);
+    }
+    println!(
+        "| workload | unit | eager | lazy | jit | jit/eager speedup | peak MiB (eager/lazy/jit) |\n| --- | --- | --- | --- | --- | --- | --- |"
+    );
+    for (w, name, key) in workloads {
+        let get = |m: usize| {
+            median(
+                results
+                    .get(&(w.to_string(), key.to_string(), m))
+                    .cloned()
+                    .unwrap_or_default(),
+            )
+        };
+        let scale = if name.contains("µs") && key == "ms" {
+            1e3
+        } else {
+            1.0
+        };
+        let (e, l, j) = (get(0) * scale, get(1) * scale, get(2) * scale);
+        let unit = match key {
+            "gflops" => "GFLOP/s",
+            "gbps" => "GB/s",
+            "infer_us" => "µs",
+            _ if scale > 1.0 => "µs",
+            _ => "ms",
+        };
+        let higher_is_better = matches!(key, "gflops" | "gbps");
+        let speedup = if higher_is_better { j / e } else { e / j };
+        let peak = |m: usize| median(peaks.get(&(w.to_string(), m)).cloned().unwrap_or_default());
+        println!(
+            "| {w} {name} | {unit} | {e:.3} | {l:.3} | {j:.3} | {speedup:.2}x | {:.0} / {:.0} / {:.0} |",
+            peak(0),
+            peak(1),
+            peak(2)
+        );
+    }
+}
