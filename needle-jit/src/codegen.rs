@@ -95,9 +95,20 @@ pub fn compile(kernel: &Kernel) -> Result<Compiled, String> {
             })
             .collect();
         let mut index = Vec::new();
-        emit_loops(&mut b, kernel, 0, &mut index, &mut |b, index| {
-            emit_element(b, kernel, index, &bases, &helper_refs, ptr);
-        });
+        if vectorizable(kernel) {
+            let outer = Kernel {
+                shape: kernel.shape[..kernel.shape.len() - 1].to_vec(),
+                ..kernel.clone()
+            };
+            emit_loops(&mut b, &outer, 0, &mut index, &mut |b, index| {
+                let mut index = index.to_vec();
+                emit_vector_inner(b, kernel, &mut index, &bases, &helper_refs);
+            });
+        } else {
+            emit_loops(&mut b, kernel, 0, &mut index, &mut |b, index| {
+                emit_element(b, kernel, index, &bases, &helper_refs, ptr);
+            });
+        }
         b.ins().return_(&[]);
         b.seal_all_blocks();
         b.finalize(module.target_config());
@@ -115,6 +126,123 @@ pub fn compile(kernel: &Kernel) -> Result<Compiled, String> {
         _module: module,
         entry,
     })
+}
+
+/// Lanes of the vector loop.
+const LANES: usize = 4;
+
+/// A kernel whose innermost loop runs f32x4: every input reads its innermost axis contiguously
+/// or broadcast, and every op has an exact vector form (IEEE add/sub/mul/div/sqrt/neg give the
+/// same bits as scalar code, so results stay identical to the interpreter's).
+fn vectorizable(kernel: &Kernel) -> bool {
+    let Some(&inner) = kernel.shape.last() else {
+        return false;
+    };
+    inner >= LANES
+        && kernel
+            .inputs
+            .iter()
+            .all(|l| matches!(l.strides.last(), Some(0) | Some(1)))
+        && kernel.exprs.iter().all(|e| match e {
+            Expr::Input(_) => true,
+            Expr::Unary(u, _) => matches!(u, UnaryOp::Neg | UnaryOp::Sqrt),
+            Expr::Scalar(s, _, _) => matches!(
+                s,
+                ScalarOp::Add | ScalarOp::Mul | ScalarOp::Div | ScalarOp::RDiv
+            ),
+            Expr::Binary(b, _, _) => matches!(
+                b,
+                BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div
+            ),
+        })
+}
+
+/// The innermost loop of a vectorizable kernel: f32x4 steps, then a scalar tail.
+fn emit_vector_inner(
+    b: &mut FunctionBuilder,
+    kernel: &Kernel,
+    index: &mut Vec<Value>,
+    bases: &[Value],
+    helpers: &[(&'static str, cranelift_codegen::ir::FuncRef)],
+) {
+    let n = *kernel
+        .shape
+        .last()
+        .expect("vectorizable kernels have an axis") as i64;
+    let (vhead, vbody, shead, sbody, exit) = (
+        b.create_block(),
+        b.create_block(),
+        b.create_block(),
+        b.create_block(),
+        b.create_block(),
+    );
+    b.append_block_param(vhead, types::I64);
+    b.append_block_param(shead, types::I64);
+    let zero = b.ins().iconst(types::I64, 0);
+    b.ins().jump(vhead, &[zero.into()]);
+    b.switch_to_block(vhead);
+    let i = b.block_params(vhead)[0];
+    let end = b.ins().iadd_imm_s(i, LANES as i64);
+    let fits = b.ins().icmp_imm_s(IntCC::SignedLessThanOrEqual, end, n);
+    b.ins().brif(fits, vbody, &[], shead, &[i.into()]);
+    b.switch_to_block(vbody);
+    index.push(i);
+    emit_vector_element(b, kernel, index, bases);
+    index.pop();
+    b.ins().jump(vhead, &[end.into()]);
+    b.switch_to_block(shead);
+    let j = b.block_params(shead)[0];
+    let more = b.ins().icmp_imm_s(IntCC::SignedLessThan, j, n);
+    b.ins().brif(more, sbody, &[], exit, &[]);
+    b.switch_to_block(sbody);
+    index.push(j);
+    emit_element(b, kernel, index, bases, helpers, types::I64);
+    index.pop();
+    let next = b.ins().iadd_imm_s(j, 1);
+    b.ins().jump(shead, &[next.into()]);
+    b.switch_to_block(exit);
+}
+
+fn emit_vector_element(b: &mut FunctionBuilder, kernel: &Kernel, index: &[Value], bases: &[Value]) {
+    // Vector accesses are not 16-byte aligned in general: no `aligned` flag.
+    let flags = MemFlagsData::new().with_notrap();
+    let v = types::F32X4;
+    let mut values: Vec<Value> = Vec::with_capacity(kernel.exprs.len());
+    for e in &kernel.exprs {
+        let value = match *e {
+            Expr::Input(slot) => {
+                let strides = &kernel.inputs[slot].strides;
+                let addr = address(b, bases[1 + slot], index, strides);
+                if strides.last() == Some(&0) {
+                    let x = b.ins().load(types::F32, flags, addr, 0);
+                    b.ins().splat(v, x)
+                } else {
+                    b.ins().load(v, flags, addr, 0)
+                }
+            }
+            Expr::Unary(op, a) => match op {
+                UnaryOp::Neg => b.ins().fneg(values[a]),
+                _ => b.ins().sqrt(values[a]),
+            },
+            Expr::Scalar(op, c, a) => {
+                let k = b.ins().f32const(c);
+                let k = b.ins().splat(v, k);
+                let x = values[a];
+                match op {
+                    ScalarOp::Add => b.ins().fadd(x, k),
+                    ScalarOp::Mul => b.ins().fmul(x, k),
+                    ScalarOp::Div => b.ins().fdiv(x, k),
+                    _ => b.ins().fdiv(k, x),
+                }
+            }
+            Expr::Binary(op, x, y) => binary(b, op, values[x], values[y]),
+        };
+        values.push(value);
+    }
+    let out_strides = needle_core::shape::contiguous_strides(&kernel.shape);
+    let addr = address(b, bases[0], index, &out_strides);
+    let result = *values.last().expect("non-empty kernel");
+    b.ins().store(flags, result, addr, 0);
 }
 
 fn emit_loops(

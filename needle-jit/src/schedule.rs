@@ -56,12 +56,46 @@ pub fn build_kernel(root: &NodeRef, inlined: &HashSet<u64>) -> (Kernel, Vec<Node
                 .clone(),
         })
         .collect();
+    let (shape, layouts) = collapse(root.shape(), layouts);
     let kernel = Kernel {
-        shape: root.shape().to_vec(),
+        shape,
         inputs: layouts,
         exprs,
     };
     (kernel, inputs)
+}
+
+/// Merges neighbouring axes that every input walks as one run (and drops size-1 axes), so most
+/// kernels become one flat loop with one multiply per input per element. The output is compact,
+/// so its axes always merge.
+fn collapse(shape: &[usize], layouts: Vec<InputLayout>) -> (Vec<usize>, Vec<InputLayout>) {
+    let mut out_shape: Vec<usize> = Vec::new();
+    let mut out_strides: Vec<Vec<isize>> = vec![Vec::new(); layouts.len()];
+    for (axis, &size) in shape.iter().enumerate() {
+        if size == 1 {
+            continue;
+        }
+        let mergeable = !out_shape.is_empty()
+            && layouts.iter().zip(&out_strides).all(|(l, acc)| {
+                *acc.last().expect("same length") == l.strides[axis] * size as isize
+            });
+        if mergeable {
+            *out_shape.last_mut().expect("non-empty") *= size;
+            for (l, acc) in layouts.iter().zip(out_strides.iter_mut()) {
+                *acc.last_mut().expect("non-empty") = l.strides[axis];
+            }
+        } else {
+            out_shape.push(size);
+            for (l, acc) in layouts.iter().zip(out_strides.iter_mut()) {
+                acc.push(l.strides[axis]);
+            }
+        }
+    }
+    let layouts = out_strides
+        .into_iter()
+        .map(|strides| InputLayout { strides })
+        .collect();
+    (out_shape, layouts)
 }
 
 fn emit(
