@@ -6,7 +6,9 @@
 //! scalar functions (imported symbols), so results are bit-identical to the interpreter.
 
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
-use cranelift_codegen::ir::{types, AbiParam, InstBuilder, MemFlagsData, UserFuncName, Value};
+use cranelift_codegen::ir::{
+    types, AbiParam, Endianness, InstBuilder, MemFlagsData, UserFuncName, Value,
+};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
@@ -132,8 +134,9 @@ pub fn compile(kernel: &Kernel) -> Result<Compiled, String> {
 const LANES: usize = 4;
 
 /// A kernel whose innermost loop runs f32x4: every input reads its innermost axis contiguously
-/// or broadcast, and every op has an exact vector form (IEEE add/sub/mul/div/sqrt/neg give the
-/// same bits as scalar code, so results stay identical to the interpreter's).
+/// or broadcast, and every op has an exact vector form (IEEE arithmetic, sqrt, and the
+/// compare-and-select forms of relu, maximum and masks give the same bits as scalar code, so
+/// results stay identical to the interpreter's). Transcendental functions stay scalar.
 fn vectorizable(kernel: &Kernel) -> bool {
     let Some(&inner) = kernel.shape.last() else {
         return false;
@@ -222,20 +225,32 @@ fn emit_vector_element(b: &mut FunctionBuilder, kernel: &Kernel, index: &[Value]
             }
             Expr::Unary(op, a) => match op {
                 UnaryOp::Neg => b.ins().fneg(values[a]),
+                UnaryOp::Relu => {
+                    let zero = splat(b, 0.0);
+                    let pos = b.ins().fcmp(FloatCC::GreaterThan, values[a], zero);
+                    vselect(b, pos, values[a], zero)
+                }
                 _ => b.ins().sqrt(values[a]),
             },
             Expr::Scalar(op, c, a) => {
-                let k = b.ins().f32const(c);
-                let k = b.ins().splat(v, k);
+                let k = splat(b, c);
                 let x = values[a];
                 match op {
                     ScalarOp::Add => b.ins().fadd(x, k),
                     ScalarOp::Mul => b.ins().fmul(x, k),
                     ScalarOp::Div => b.ins().fdiv(x, k),
-                    _ => b.ins().fdiv(k, x),
+                    ScalarOp::RDiv => b.ins().fdiv(k, x),
+                    ScalarOp::Max => vector_binary(b, BinaryOp::Max, x, k),
+                    ScalarOp::Eq => vector_binary(b, BinaryOp::Eq, x, k),
+                    ScalarOp::Ne => vector_binary(b, BinaryOp::Ne, x, k),
+                    ScalarOp::Gt => vector_binary(b, BinaryOp::Gt, x, k),
+                    ScalarOp::Ge => vector_binary(b, BinaryOp::Ge, x, k),
+                    ScalarOp::Lt => vector_binary(b, BinaryOp::Lt, x, k),
+                    ScalarOp::Le => vector_binary(b, BinaryOp::Le, x, k),
+                    ScalarOp::Pow => unreachable!("pow kernels are not vectorized"),
                 }
             }
-            Expr::Binary(op, x, y) => binary(b, op, values[x], values[y]),
+            Expr::Binary(op, x, y) => vector_binary(b, op, values[x], values[y]),
         };
         values.push(value);
     }
@@ -243,6 +258,45 @@ fn emit_vector_element(b: &mut FunctionBuilder, kernel: &Kernel, index: &[Value]
     let addr = address(b, bases[0], index, &out_strides);
     let result = *values.last().expect("non-empty kernel");
     b.ins().store(flags, result, addr, 0);
+}
+
+fn splat(b: &mut FunctionBuilder, c: f32) -> Value {
+    let k = b.ins().f32const(c);
+    b.ins().splat(types::F32X4, k)
+}
+
+/// Lane-wise `mask ? x : y` for a vector comparison result (all-ones or all-zeros lanes).
+fn vselect(b: &mut FunctionBuilder, mask: Value, x: Value, y: Value) -> Value {
+    let flags = MemFlagsData::new().with_endianness(Endianness::Little);
+    let mask = b.ins().bitcast(types::F32X4, flags, mask);
+    b.ins().bitselect(mask, x, y)
+}
+
+/// The vector form of [`binary`], with the same lane results.
+fn vector_binary(b: &mut FunctionBuilder, op: BinaryOp, x: Value, y: Value) -> Value {
+    let cmp = |b: &mut FunctionBuilder, cc: FloatCC| {
+        let c = b.ins().fcmp(cc, x, y);
+        let (one, zero) = (splat(b, 1.0), splat(b, 0.0));
+        vselect(b, c, one, zero)
+    };
+    match op {
+        BinaryOp::Add => b.ins().fadd(x, y),
+        BinaryOp::Sub => b.ins().fsub(x, y),
+        BinaryOp::Mul => b.ins().fmul(x, y),
+        BinaryOp::Div => b.ins().fdiv(x, y),
+        BinaryOp::Max => {
+            let nan = b.ins().fcmp(FloatCC::Unordered, x, x);
+            let gt = b.ins().fcmp(FloatCC::GreaterThan, x, y);
+            let c = b.ins().bor(nan, gt);
+            vselect(b, c, x, y)
+        }
+        BinaryOp::Eq => cmp(b, FloatCC::Equal),
+        BinaryOp::Ne => cmp(b, FloatCC::NotEqual),
+        BinaryOp::Gt => cmp(b, FloatCC::GreaterThan),
+        BinaryOp::Ge => cmp(b, FloatCC::GreaterThanOrEqual),
+        BinaryOp::Lt => cmp(b, FloatCC::LessThan),
+        BinaryOp::Le => cmp(b, FloatCC::LessThanOrEqual),
+    }
 }
 
 fn emit_loops(

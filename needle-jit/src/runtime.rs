@@ -108,7 +108,8 @@ fn run_fused(root: &NodeRef, fused: &std::collections::HashSet<u64>) -> Result<(
         .map(|n| n.value().expect("realized").clone())
         .collect();
     check_bounds(&kernel, root, &values)?;
-    let mut out = vec![0.0f32; root.shape().iter().product()];
+    let len: usize = root.shape().iter().product();
+    let mut out: Vec<f32> = Vec::with_capacity(len);
     let mut ptrs: Vec<*mut f32> = Vec::with_capacity(values.len() + 1);
     ptrs.push(out.as_mut_ptr());
     for v in &values {
@@ -116,13 +117,18 @@ fn run_fused(root: &NodeRef, fused: &std::collections::HashSet<u64>) -> Result<(
         // The kernel only reads through input pointers; the cast to *mut matches its ABI.
         ptrs.push(data[v.layout.offset..].as_ptr() as *mut f32);
     }
-    if out.is_empty() {
+    if len == 0 {
         root.set_value(Realized::from_f32(out, root.shape()));
         return Ok(());
     }
-    // SAFETY: `out` holds exactly the kernel's output size; every input's strided extent was
-    // checked against its buffer above; the buffers outlive the call (held by `values`).
-    unsafe { compiled.run(&ptrs) };
+    // SAFETY: `out` has capacity for exactly the kernel's output, which the loop nest writes
+    // element by element (every index below the shape once) before `set_len` exposes it; every
+    // input's strided extent was checked against its buffer above, and the buffers outlive the
+    // call (held by `values`).
+    unsafe {
+        compiled.run(&ptrs);
+        out.set_len(len);
+    }
     STATS.with(|s| s.borrow_mut().kernels_run += 1);
     root.set_value(Realized::from_f32(out, root.shape()));
     Ok(())
