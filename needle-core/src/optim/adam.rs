@@ -12,6 +12,7 @@ struct Moments {
     beta1: f64,
     beta2: f64,
     eps: f32,
+    bias_correction: bool,
     step: u64,
     m: Vec<Option<Tensor>>,
     v: Vec<Option<Tensor>>,
@@ -23,6 +24,7 @@ impl Moments {
             beta1: 0.9,
             beta2: 0.999,
             eps: 1e-8,
+            bias_correction: true,
             step: 0,
             m: vec![None; n],
             v: vec![None; n],
@@ -48,6 +50,10 @@ impl Moments {
     fn begin_step(&mut self) -> (Tensor, Tensor) {
         self.step += 1;
         let t = self.step as i32;
+        if !self.bias_correction {
+            // Still inputs, not constants: switching correction on later reuses the program.
+            return (Tensor::scalar(1.0), Tensor::scalar(1.0));
+        }
         (
             Tensor::scalar((1.0 - self.beta1.powi(t)) as f32),
             Tensor::scalar((1.0 - self.beta2.powi(t)) as f32),
@@ -140,6 +146,13 @@ impl Adam {
     /// With another eps.
     pub fn eps(mut self, eps: f32) -> Adam {
         self.moments.eps = eps;
+        self
+    }
+
+    /// Turns the bias correction of the moments off (on by default, as the course); the
+    /// optimizers lecture compares the two.
+    pub fn bias_correction(mut self, on: bool) -> Adam {
+        self.moments.bias_correction = on;
         self
     }
 }

@@ -1,0 +1,99 @@
+//! Lectures 6 and 9: a 50-layer ReLU MLP of width 100 on MNIST with weights N(0, c/n) for
+//! c = 1, 2, 3, without normalisation, with LayerNorm1d and with BatchNorm1d: per-layer
+//! activation norms, gradient norms and weight variances before and after training.
+//!
+//! `cargo run --release --example init_study -- [--mode jit|eager|lazy] [--steps N] [--prefix PATH]`
+
+use std::path::Path;
+
+use needle::data::Mnist;
+use needle::experiments::init_study::{run, Norm, Profile, Study};
+use needle::experiments::Split;
+use needle::plot::{line_chart, Series};
+use needle::Mode;
+
+fn main() {
+    needle::init();
+    let (mut mode, mut steps, mut prefix) = (Mode::Jit, 200usize, String::from("init_study"));
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args
+            .next()
+            .unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--mode" => {
+                mode = Mode::parse(&value).unwrap_or_else(|| panic!("unknown mode {value}"))
+            }
+            "--steps" => steps = value.parse().expect("a number"),
+            "--prefix" => prefix = value,
+            other => panic!("unknown flag {other}"),
+        }
+    }
+    needle::set_mode(mode);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist");
+    let train = Split::from_mnist(&Mnist::load_split(&dir, true).expect("MNIST"), Some(20_000));
+    let test = Split::from_mnist(&Mnist::load_split(&dir, false).expect("MNIST"), None);
+    println!("50 × Linear(100) + ReLU, weights N(0, c/n), SGD lr 0.01, batch 100, {steps} steps, mode {mode:?}");
+    let studies = run(
+        &train,
+        &test,
+        50,
+        100,
+        &[1.0, 2.0, 3.0],
+        &[Norm::None, Norm::Layer, Norm::Batch],
+        steps,
+        0.01,
+        100,
+        0,
+    );
+    println!(
+        "{:<8} {:>4} | {:>14} {:>14} | {:>14} {:>14} | {:>8}",
+        "norm", "c", "‖act₁‖", "‖act₅₀‖", "‖∇W₁‖", "‖∇W₅₀‖", "test err"
+    );
+    for s in &studies {
+        let b = &s.before;
+        println!(
+            "{:<8} {:>4} | {:>14.4e} {:>14.4e} | {:>14.4e} {:>14.4e} | {:>7.2}%",
+            format!("{:?}", s.norm),
+            s.c,
+            b.activation_norms[0],
+            b.activation_norms[49],
+            b.gradient_norms[0],
+            b.gradient_norms[49],
+            100.0 * s.test_err
+        );
+    }
+    let plot =
+        |what: &str, pick: fn(&Profile) -> &Vec<f64>, when: &str, f: fn(&Study) -> &Profile| {
+            let series: Vec<Series> = studies
+                .iter()
+                .map(|s| Series {
+                    name: format!("{:?} c={}", s.norm, s.c),
+                    points: pick(f(s))
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &v)| ((i + 1) as f64, v.max(1e-30).log10()))
+                        .collect(),
+                })
+                .collect();
+            let path = format!("{prefix}_{}_{when}.svg", what.replace(' ', "_"));
+            match line_chart(
+                Path::new(&path),
+                &format!("{what} per layer, {when} training"),
+                "layer",
+                &format!("log10 {what}"),
+                &series,
+            ) {
+                Ok(()) => println!("plot written to {path}"),
+                Err(e) => eprintln!("plot failed: {e}"),
+            }
+        };
+    for (when, f) in [
+        ("before", (|s: &Study| &s.before) as fn(&Study) -> &Profile),
+        ("after", |s: &Study| &s.after),
+    ] {
+        plot("activation norm", |p| &p.activation_norms, when, f);
+        plot("gradient norm", |p| &p.gradient_norms, when, f);
+        plot("weight variance", |p| &p.weight_variances, when, f);
+    }
+}
