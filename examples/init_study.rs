@@ -12,6 +12,9 @@ use needle::experiments::Split;
 use needle::plot::{line_chart, Series};
 use needle::Mode;
 
+/// SGD step size of every configuration.
+const LR: f32 = 0.01;
+
 fn main() {
     needle::init();
     let (mut mode, mut steps, mut prefix) = (Mode::Jit, 200usize, String::from("init_study"));
@@ -33,7 +36,7 @@ fn main() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist");
     let train = Split::from_mnist(&Mnist::load_split(&dir, true).expect("MNIST"), Some(20_000));
     let test = Split::from_mnist(&Mnist::load_split(&dir, false).expect("MNIST"), None);
-    println!("50 × Linear(100) + ReLU, weights N(0, c/n), SGD lr 0.01, batch 100, {steps} steps, mode {mode:?}");
+    println!("50 × Linear(100) + ReLU, weights N(0, c/n), SGD lr {LR}, batch 100, {steps} steps, mode {mode:?}");
     let studies = run(
         &train,
         &test,
@@ -42,7 +45,7 @@ fn main() {
         &[1.0, 2.0, 3.0],
         &[Norm::None, Norm::Layer, Norm::Batch],
         steps,
-        0.01,
+        LR,
         100,
         0,
     );

@@ -41,17 +41,20 @@ pub struct EpochOptions {
     pub label: String,
 }
 
-/// Mean softmax cross-entropy and the number of misclassified rows, both as tensors so a
-/// training step reads nothing back before it has run whole.
-fn loss_and_errors(logits: &Tensor, labels: &Tensor) -> (Tensor, Tensor) {
-    let n = logits.shape()[0] as f32;
-    let loss = SoftmaxLoss::new().forward(logits, labels);
-    let onehot = Tensor::one_hot(logits.shape()[1], labels);
-    let correct = (logits * &onehot)
-        .sum(&[1], false)
-        .ge(logits.max(&[1], false))
-        .sum_all();
-    (loss, correct.rsub_scalar(n))
+/// Mean softmax cross-entropy of a batch.
+fn batch_loss(logits: &Tensor, labels: &Tensor) -> Tensor {
+    SoftmaxLoss::new().forward(logits, labels)
+}
+
+/// Misclassified rows (first-index argmax, as numpy; non-finite rows count as wrong).
+fn count_errors(logits: &Tensor, labels: &Tensor) -> usize {
+    let k = logits.shape()[1];
+    logits
+        .to_vec()
+        .chunks(k)
+        .zip(labels.to_vec_i64())
+        .filter(|(row, label)| crate::experiments::argmax(row) != Some(*label as usize))
+        .count()
 }
 
 /// One pass over `loader` with a classifier: training (with `optimizer`: `model.train()`,
@@ -85,19 +88,24 @@ pub fn epoch(
         let (x, y) = (&batch[0], &batch[1]);
         let n = x.shape()[0];
         let x = x.reshape(&[n, x.numel() / n]);
-        let (loss, wrong) = match optimizer.as_deref_mut() {
+        let (loss, logits) = match optimizer.as_deref_mut() {
             Some(opt) => {
                 opt.zero_grad();
-                let (loss, wrong) = loss_and_errors(&model.forward(&x), y);
+                let logits = model.forward(&x);
+                let loss = batch_loss(&logits, y);
                 loss.backward();
                 opt.step();
-                (loss, wrong)
+                (loss, logits)
             }
-            None => no_grad(|| loss_and_errors(&model.forward(&x), y)),
+            None => no_grad(|| {
+                let logits = model.forward(&x);
+                (batch_loss(&logits, y), logits)
+            }),
         };
-        Tensor::realize_all(&[&loss, &wrong]);
+        // One realization: forward, backward and update run together.
+        Tensor::realize_all(&[&loss, &logits]);
         loss_sum += loss.item() as f64 * n as f64;
-        errors += wrong.item() as f64;
+        errors += count_errors(&logits, y) as f64;
         samples += n;
         bar.inc(1);
         let seconds = start.elapsed().as_secs_f64();

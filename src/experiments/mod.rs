@@ -45,7 +45,8 @@ impl Split {
 }
 
 /// Mean softmax loss and error rate of `logits` for `labels`, read back as numbers. A row whose
-/// logits are not all finite counts as an error (its loss shows as inf or NaN).
+/// logits are not all finite counts as an error (its loss shows as inf or NaN); ties go to the
+/// first class, as numpy's argmax.
 pub fn loss_and_error(logits: &Tensor, labels: &Tensor) -> (f64, f64) {
     no_grad(|| {
         let (n, k) = (logits.shape()[0], logits.shape()[1]);
@@ -56,13 +57,25 @@ pub fn loss_and_error(logits: &Tensor, labels: &Tensor) -> (f64, f64) {
         let wrong = values
             .chunks(k)
             .zip(labels.to_vec_i64())
-            .filter(|(row, label)| {
-                let truth = row[*label as usize];
-                !row.iter().all(|v| v.is_finite()) || row.iter().any(|&v| v > truth)
-            })
+            .filter(|(row, label)| argmax(row) != Some(*label as usize))
             .count();
         (loss.item() as f64, wrong as f64 / n.max(1) as f64)
     })
+}
+
+/// Index of the first largest value (numpy's argmax); `None` when a value is not finite, so a
+/// diverged model never counts as right.
+pub fn argmax(row: &[f32]) -> Option<usize> {
+    if !row.iter().all(|v| v.is_finite()) {
+        return None;
+    }
+    let mut best = 0;
+    for (i, &v) in row.iter().enumerate() {
+        if v > row[best] {
+            best = i;
+        }
+    }
+    Some(best)
 }
 
 /// One row of a per-epoch table.
