@@ -18,18 +18,12 @@ const LR: f32 = 0.01;
 fn main() {
     needle::init();
     let (mut mode, mut steps, mut prefix) = (Mode::Jit, 200usize, String::from("init_study"));
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let value = args
-            .next()
-            .unwrap_or_else(|| panic!("{flag} needs a value"));
+    for (flag, value) in needle::cli::flag_pairs() {
         match flag.as_str() {
-            "--mode" => {
-                mode = Mode::parse(&value).unwrap_or_else(|| panic!("unknown mode {value}"))
-            }
-            "--steps" => steps = value.parse().expect("a number"),
+            "--mode" => mode = needle::cli::mode(&value),
+            "--steps" => steps = needle::cli::number(&flag, &value),
             "--prefix" => prefix = value,
-            other => panic!("unknown flag {other}"),
+            other => needle::cli::fail(&format!("unknown flag {other}")),
         }
     }
     needle::set_mode(mode);

@@ -44,20 +44,14 @@ fn main() {
     let mut mode = Mode::Jit;
     let (mut epochs_softmax, mut epochs_nn, mut hidden) = (10usize, 20usize, 400usize);
     let mut plot: Option<PathBuf> = None;
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let value = args
-            .next()
-            .unwrap_or_else(|| panic!("{flag} needs a value"));
+    for (flag, value) in needle::cli::flag_pairs() {
         match flag.as_str() {
-            "--mode" => {
-                mode = Mode::parse(&value).unwrap_or_else(|| panic!("unknown mode {value}"))
-            }
-            "--epochs-softmax" => epochs_softmax = value.parse().expect("a number"),
-            "--epochs-nn" => epochs_nn = value.parse().expect("a number"),
-            "--hidden" => hidden = value.parse().expect("a number"),
+            "--mode" => mode = needle::cli::mode(&value),
+            "--epochs-softmax" => epochs_softmax = needle::cli::number(&flag, &value),
+            "--epochs-nn" => epochs_nn = needle::cli::number(&flag, &value),
+            "--hidden" => hidden = needle::cli::number(&flag, &value),
             "--plot" => plot = Some(PathBuf::from(value)),
-            other => panic!("unknown flag {other}"),
+            other => needle::cli::fail(&format!("unknown flag {other}")),
         }
     }
     needle::set_mode(mode);

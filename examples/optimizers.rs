@@ -14,18 +14,12 @@ use needle::Mode;
 fn main() {
     needle::init();
     let (mut mode, mut epochs, mut plot) = (Mode::Jit, 2usize, PathBuf::from("optimizers.svg"));
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let value = args
-            .next()
-            .unwrap_or_else(|| panic!("{flag} needs a value"));
+    for (flag, value) in needle::cli::flag_pairs() {
         match flag.as_str() {
-            "--mode" => {
-                mode = Mode::parse(&value).unwrap_or_else(|| panic!("unknown mode {value}"))
-            }
-            "--epochs" => epochs = value.parse().expect("a number"),
+            "--mode" => mode = needle::cli::mode(&value),
+            "--epochs" => epochs = needle::cli::number(&flag, &value),
             "--plot" => plot = PathBuf::from(value),
-            other => panic!("unknown flag {other}"),
+            other => needle::cli::fail(&format!("unknown flag {other}")),
         }
     }
     needle::set_mode(mode);

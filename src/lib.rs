@@ -9,6 +9,7 @@ pub use needle_core::*;
 pub use needle_jit as jit;
 pub use needle_macros as macros;
 
+pub mod cli;
 pub mod experiments;
 pub mod plot;
 pub mod train;
