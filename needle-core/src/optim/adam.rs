@@ -109,12 +109,23 @@ impl Moments {
     }
 }
 
+/// Where Adam's weight decay goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Decay {
+    /// Added to the gradient (L2, the course's Adam).
+    Coupled,
+    /// Applied to the parameters beside the Adam step (AdamW).
+    Decoupled,
+}
+
 /// Adam with the course's conventions: L2 weight decay added to the gradient, bias correction
-/// with one global step counter, betas (0.9, 0.999), eps 1e-8.
+/// with one global step counter, betas (0.9, 0.999), eps 1e-8. [`AdamW`] builds the decoupled
+/// variant.
 pub struct Adam {
     params: Vec<Tensor>,
     lr: f32,
     weight_decay: f32,
+    decay: Decay,
     moments: Moments,
 }
 
@@ -126,6 +137,7 @@ impl Adam {
             params,
             lr,
             weight_decay: 0.0,
+            decay: Decay::Coupled,
             moments: Moments::new(n),
         }
     }
@@ -155,6 +167,28 @@ impl Adam {
         self.moments.bias_correction = on;
         self
     }
+
+    fn state_name(&self) -> &'static str {
+        match self.decay {
+            Decay::Coupled => "adam",
+            Decay::Decoupled => "adamw",
+        }
+    }
+}
+
+/// AdamW: Adam with decoupled weight decay, θ ← θ − lr·(m̂/(√v̂+eps) + wd·θ).
+pub struct AdamW;
+
+impl AdamW {
+    /// An [`Adam`] with learning rate `lr` and decoupled weight decay `weight_decay`.
+    #[allow(clippy::new_ret_no_self)] // AdamW is a configuration of Adam, not a separate type
+    pub fn new(params: Vec<Tensor>, lr: f32, weight_decay: f32) -> Adam {
+        Adam {
+            weight_decay,
+            decay: Decay::Decoupled,
+            ..Adam::new(params, lr)
+        }
+    }
 }
 
 impl Optimizer for Adam {
@@ -163,66 +197,20 @@ impl Optimizer for Adam {
         let lr = Tensor::scalar(self.lr);
         for (i, param) in self.params.iter().enumerate() {
             let Some(grad) = param.grad() else { continue };
-            let g = decayed_gradient(param, &grad, self.weight_decay);
-            let d = self.moments.direction(i, &g, &corrections);
-            param.assign(&(&param.detach() - &(&d * &lr)));
-        }
-    }
-
-    fn params(&self) -> &[Tensor] {
-        &self.params
-    }
-
-    fn lr(&self) -> f32 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f32) {
-        self.lr = lr;
-    }
-
-    fn state(&self) -> Vec<(String, Tensor)> {
-        self.moments.state("adam")
-    }
-
-    fn load_state(&mut self, state: &HashMap<String, Tensor>) -> Result<(), StateError> {
-        self.moments.load("adam", &self.params, state)
-    }
-}
-
-/// AdamW: Adam with decoupled weight decay, θ ← θ − lr·(m̂/(√v̂+eps) + wd·θ).
-pub struct AdamW {
-    params: Vec<Tensor>,
-    lr: f32,
-    weight_decay: f32,
-    moments: Moments,
-}
-
-impl AdamW {
-    /// AdamW with learning rate `lr` and decoupled weight decay `weight_decay`.
-    pub fn new(params: Vec<Tensor>, lr: f32, weight_decay: f32) -> AdamW {
-        let n = params.len();
-        AdamW {
-            params,
-            lr,
-            weight_decay,
-            moments: Moments::new(n),
-        }
-    }
-}
-
-impl Optimizer for AdamW {
-    fn step(&mut self) {
-        let corrections = self.moments.begin_step();
-        let lr = Tensor::scalar(self.lr);
-        for (i, param) in self.params.iter().enumerate() {
-            let Some(grad) = param.grad() else { continue };
-            let d = self.moments.direction(i, &grad.detach(), &corrections);
             let theta = param.detach();
-            let d = if self.weight_decay == 0.0 {
-                d
-            } else {
-                &d + &(&theta * self.weight_decay)
+            let d = match self.decay {
+                Decay::Coupled => {
+                    let g = decayed_gradient(param, &grad, self.weight_decay);
+                    self.moments.direction(i, &g, &corrections)
+                }
+                Decay::Decoupled => {
+                    let d = self.moments.direction(i, &grad.detach(), &corrections);
+                    if self.weight_decay == 0.0 {
+                        d
+                    } else {
+                        &d + &(&theta * self.weight_decay)
+                    }
+                }
             };
             param.assign(&(&theta - &(&d * &lr)));
         }
@@ -241,10 +229,10 @@ impl Optimizer for AdamW {
     }
 
     fn state(&self) -> Vec<(String, Tensor)> {
-        self.moments.state("adamw")
+        self.moments.state(self.state_name())
     }
 
     fn load_state(&mut self, state: &HashMap<String, Tensor>) -> Result<(), StateError> {
-        self.moments.load("adamw", &self.params, state)
+        self.moments.load(self.state_name(), &self.params, state)
     }
 }
