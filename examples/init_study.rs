@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use needle::data::Mnist;
-use needle::experiments::init_study::{run, Norm, Profile, Study};
+use needle::experiments::init_study::{run, Config, Profile, Study};
 use needle::experiments::Split;
 use needle::plot::{line_chart, Series};
 use needle::Mode;
@@ -31,18 +31,11 @@ fn main() {
     let train = Split::from_mnist(&Mnist::load_split(&dir, true).expect("MNIST"), Some(20_000));
     let test = Split::from_mnist(&Mnist::load_split(&dir, false).expect("MNIST"), None);
     println!("50 × Linear(100) + ReLU, weights N(0, c/n), SGD lr {LR}, batch 100, {steps} steps, mode {mode:?}");
-    let studies = run(
-        &train,
-        &test,
-        50,
-        100,
-        &[1.0, 2.0, 3.0],
-        &[Norm::None, Norm::Layer, Norm::Batch],
-        steps,
-        LR,
-        100,
-        0,
-    );
+    let config = Config {
+        lr: LR,
+        ..Config::lectures(steps)
+    };
+    let studies = run(&train, &test, &config);
     println!(
         "{:<8} {:>4} | {:>14} {:>14} | {:>14} {:>14} | {:>8}",
         "norm", "c", "‖act₁‖", "‖act₅₀‖", "‖∇W₁‖", "‖∇W₅₀‖", "test err"

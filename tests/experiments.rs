@@ -78,18 +78,11 @@ fn softmax_regression_reproduces_the_course_first_epoch() {
 fn activation_norms_follow_the_initialisation_scale() {
     let (_, train, test) = splits(200, 100);
     let studies = with_mode(Mode::Jit, || {
-        init_study::run(
-            &train,
-            &test,
-            50,
-            100,
-            &[1.0, 2.0, 3.0],
-            &[Norm::None, Norm::Layer],
-            2,
-            0.01,
-            100,
-            0,
-        )
+        let config = init_study::Config {
+            norms: vec![Norm::None, Norm::Layer],
+            ..init_study::Config::lectures(2)
+        };
+        init_study::run(&train, &test, &config)
     });
     let ratio = |i: usize| {
         let a = &studies[i].before.activation_norms;

@@ -127,22 +127,57 @@ impl DeepMlp {
     }
 }
 
-/// Runs every (c, norm) configuration: profile on the first training batch, `steps` SGD steps
-/// (lr `lr`, batch `batch`), profile again, test error. Each configuration starts from
-/// `manual_seed(seed)`.
-#[allow(clippy::too_many_arguments)]
-pub fn run(
-    train: &Split,
-    test: &Split,
-    depth: usize,
-    width: usize,
-    cs: &[f64],
-    norms: &[Norm],
-    steps: usize,
-    lr: f32,
-    batch: usize,
-    seed: u64,
-) -> Vec<Study> {
+/// The grid and the training of a study.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Hidden layers.
+    pub depth: usize,
+    /// Units per hidden layer.
+    pub width: usize,
+    /// Variance factors c of N(0, c/n).
+    pub cs: Vec<f64>,
+    /// Normalisations to compare.
+    pub norms: Vec<Norm>,
+    /// SGD steps between the two profiles.
+    pub steps: usize,
+    /// SGD step size.
+    pub lr: f32,
+    /// Minibatch size.
+    pub batch: usize,
+    /// Seed of every configuration's initialisation.
+    pub seed: u64,
+}
+
+impl Config {
+    /// The lectures' grid: 50 layers of 100, c = 1, 2, 3, none / LayerNorm / BatchNorm, with
+    /// `steps` SGD steps at lr 0.01, batch 100, seed 0.
+    pub fn lectures(steps: usize) -> Config {
+        Config {
+            depth: 50,
+            width: 100,
+            cs: vec![1.0, 2.0, 3.0],
+            norms: vec![Norm::None, Norm::Layer, Norm::Batch],
+            steps,
+            lr: 0.01,
+            batch: 100,
+            seed: 0,
+        }
+    }
+}
+
+/// Runs every (c, norm) configuration: profile on the first training batch, `steps` SGD steps,
+/// profile again, test error. Each configuration starts from `manual_seed(seed)`.
+pub fn run(train: &Split, test: &Split, config: &Config) -> Vec<Study> {
+    let Config {
+        depth,
+        width,
+        steps,
+        lr,
+        batch,
+        seed,
+        ..
+    } = *config;
+    let (cs, norms) = (&config.cs, &config.norms);
     let mut out = Vec::new();
     for &norm in norms {
         for &c in cs {
