@@ -114,8 +114,9 @@ fn run_fused(root: &NodeRef, fused: &std::collections::HashSet<u64>) -> Result<(
     ptrs.push(out.as_mut_ptr());
     for v in &values {
         let data = v.buffer.as_f32();
-        // The kernel only reads through input pointers; the cast to *mut matches its ABI.
-        ptrs.push(data[v.layout.offset..].as_ptr() as *mut f32);
+        // Derived from the whole buffer: a view with negative strides (flip) reads below its
+        // first element. The kernel only reads through input pointers; *mut matches its ABI.
+        ptrs.push(data.as_ptr().wrapping_add(v.layout.offset) as *mut f32);
     }
     if len == 0 {
         root.set_value(Realized::from_f32(out, root.shape()));
