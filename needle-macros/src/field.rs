@@ -1,16 +1,15 @@
 //! Classifying a struct field: parameter, buffer, training flag, config, skipped or sub-module.
 
-use syn::spanned::Spanned;
 use syn::{Attribute, Error, Field, GenericArgument, Ident, PathArguments, Type};
 
-/// How many values a field holds.
-#[derive(Clone)]
+/// How many values a field holds, which decides how they are named.
+#[derive(Clone, Copy)]
 pub enum Arity {
-    /// `T`
+    /// `T`: named by the field.
     One,
-    /// `Option<T>`
+    /// `Option<T>`: named by the field when present.
     Optional,
-    /// `Vec<T>` or `[T; N]`
+    /// `Vec<T>` or `[T; N]`: named `field.0`, `field.1`, …
     Many,
 }
 
@@ -26,7 +25,7 @@ pub enum Kind {
     Config,
     /// Ignored.
     Skip,
-    /// Sub-module(s) whose element type is the given type.
+    /// Sub-module(s); the type is the element type, which must implement `Module`.
     Module(Arity, Box<Type>),
 }
 
@@ -34,7 +33,7 @@ pub enum Kind {
 pub struct Classified {
     /// The field's name.
     pub ident: Ident,
-    /// Its type.
+    /// Its declared type.
     pub ty: Type,
     /// Its role.
     pub kind: Kind,
@@ -47,6 +46,9 @@ fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
     }
 }
 
+/// Matching the last segment only accepts `Tensor`, `needle::Tensor` and `needle_core::Tensor`
+/// alike; a type not recognised by name (an alias, say) falls through to "sub-module", where the
+/// compiler rejects it on the field if it is not one.
 fn is_named(ty: &Type, name: &str) -> bool {
     last_segment(ty).is_some_and(|s| s.ident == name && s.arguments.is_none())
 }
@@ -66,7 +68,10 @@ fn inner_of<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
     }
 }
 
-/// Splits a container type into its arity and element type (`Box<T>` counts as `T`).
+/// Splits a container type into its arity and element type.
+///
+/// `Box<T>` is not unwrapped: needle-core implements `Module` for `Box<M: ?Sized>`, so keeping
+/// the box also covers `Box<dyn Forward>` and unsized type parameters.
 fn container(ty: &Type) -> (Arity, &Type) {
     if let Some(t) = inner_of(ty, "Option") {
         return (Arity::Optional, t);
@@ -78,6 +83,11 @@ fn container(ty: &Type) -> (Arity, &Type) {
         return (Arity::Many, &a.elem);
     }
     (Arity::One, ty)
+}
+
+/// Whether `ty` is itself one of the containers `container` opens.
+fn is_container(ty: &Type) -> bool {
+    !matches!(container(ty).0, Arity::One)
 }
 
 enum Marker {
@@ -111,7 +121,8 @@ fn marker(attrs: &[Attribute]) -> syn::Result<Option<Marker>> {
     Ok(found)
 }
 
-/// Classifies a named field and removes its `#[module]` attributes (they are ours).
+/// Classifies a named field and removes its `#[module]` attributes: they are the macro's, and
+/// left in place they would be an unknown attribute to the compiler.
 pub fn classify(field: &mut Field) -> syn::Result<Classified> {
     let ident = field.ident.clone().expect("named field");
     let marker = marker(&field.attrs)?;
@@ -119,31 +130,27 @@ pub fn classify(field: &mut Field) -> syn::Result<Classified> {
     let ty = field.ty.clone();
     let (arity, elem) = container(&ty);
     let elem_is_tensor = is_named(elem, "Tensor");
+    let nested = || {
+        Error::new_spanned(
+            &ty,
+            "#[module] sees through one level of Vec / Option / array only; wrap the inner collection in its own #[module] struct",
+        )
+    };
     let kind = match marker {
         Some(Marker::Skip) => Kind::Skip,
         Some(Marker::Config) => Kind::Config,
         Some(Marker::Buffer) if elem_is_tensor => Kind::Buffer(arity),
+        Some(Marker::Buffer) if is_container(elem) => return Err(nested()),
         Some(Marker::Buffer) => {
-            return Err(Error::new(
-                ty.span(),
-                "#[module(buffer)] needs a `Tensor` field (or Option/Vec/array of Tensor)",
+            return Err(Error::new_spanned(
+                &ty,
+                "#[module(buffer)] needs a `Tensor` field (or an Option, Vec or array of Tensor); mark other state #[module(skip)]",
             ))
         }
         None if is_named(&ty, "Training") => Kind::Training,
         None if elem_is_tensor => Kind::Param(arity),
-        None => {
-            let elem = match inner_of(elem, "Box") {
-                Some(inner) if !matches!(inner, Type::TraitObject(_)) => inner.clone(),
-                _ => elem.clone(),
-            };
-            if inner_of(&elem, "Vec").is_some() || inner_of(&elem, "Option").is_some() {
-                return Err(Error::new(
-                    ty.span(),
-                    "#[module] does not see through nested containers; wrap the inner collection in its own #[module] struct",
-                ));
-            }
-            Kind::Module(arity, Box::new(elem))
-        }
+        None if is_container(elem) => return Err(nested()),
+        None => Kind::Module(arity, Box::new(elem.clone())),
     };
     Ok(Classified { ident, ty, kind })
 }

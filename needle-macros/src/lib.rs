@@ -1,51 +1,145 @@
-//! needle-macros: the `#[module]` procedural macro of needle-rs.
+//! needle-macros: the `#[module]` attribute of needle-rs, which writes a struct's
+//! `needle_core::nn::Module` implementation from its fields. Use it through `needle::module`
+//! or `needle_core::module`; this crate has nothing else.
 
+mod args;
+mod codegen;
 mod crate_path;
 mod expand;
 mod field;
 
 use proc_macro::TokenStream;
 
-/// Derives `needle_core::nn::Module` for a struct with named fields (generic or not).
+/// Implements `needle_core::nn::Module` for a struct with named fields (generic or not).
 ///
-/// Each field is classified by its `#[module(..)]` marker, else by its type:
+/// The struct is emitted unchanged, except that the `#[module(...)]` attributes on its fields
+/// are removed.
+///
+/// # Fields
+///
+/// Each field's role comes from its `#[module(...)]` option, else from how its type is written
+/// (the last path segment is what counts, so `needle::Tensor` is a `Tensor`):
 ///
 /// | field | role |
 /// | --- | --- |
-/// | `Tensor`, `Option<Tensor>`, `Vec<Tensor>`, `[Tensor; N]` | trainable parameter(s) |
-/// | `#[module(buffer)]` on a tensor field | buffer: saved in checkpoints, not trained |
-/// | `Training` | the module's train/eval flag |
-/// | `#[module(config)]` | configuration: shown in the summary (must be `Debug`), not a tensor |
 /// | `#[module(skip)]` | ignored |
-/// | any other type, or `Vec` / `Option` / array / `Box` of it | sub-module(s) (must implement `Module`) |
+/// | `#[module(config)]` | shown in the summary as `name=value` (`{:?}`, so it must be `Debug`) |
+/// | `#[module(buffer)]` on `Tensor`, `Option<Tensor>`, `Vec<Tensor>`, `[Tensor; N]` | buffer(s): saved, not trained |
+/// | `Training` | the train/eval flag that `train()` / `eval()` set |
+/// | `Tensor`, `Option<Tensor>` (when `Some`), `Vec<Tensor>`, `[Tensor; N]` | trainable parameter(s) |
+/// | `Option<M>`, `Vec<M>`, `[M; N]` | sub-module(s) |
+/// | anything else (`Linear`, `Box<dyn Forward>`, a type parameter `B`) | a sub-module |
 ///
-/// Parameters are visited in field order with dotted names (`blocks.0.linear.weight`), which is
-/// the order optimizers see, as in the course's `parameters()`. A field that is neither a tensor
-/// nor a module does not compile, with the error on that field.
+/// Names are dotted paths: a field's name, `field.i` for the elements of a `Vec` or array
+/// (`blocks.1.lin.weight`), the field's name for the content of an `Option`. Parameters and
+/// buffers are visited strictly in field declaration order, own tensors and sub-modules
+/// interleaved as declared: that is the order optimizers and checkpoints see.
 ///
-/// The generated code names the library through the path the using crate knows it by:
-/// `::needle_core` in needle-core itself (which declares `extern crate self as needle_core`)
-/// and in crates depending on needle-core, `::needle::core` in crates depending only on the
-/// `needle` facade; `#[module(crate = "path")]` overrides it.
+/// `train()` / `eval()` reach the struct's own `Training` field and every sub-module, including
+/// those inside a `Vec`, `Option`, array or `Box`. `is_training()` reads the struct's own flag,
+/// else the first sub-module that has one, else answers `true`. `type_name()` is the struct's
+/// name without generics; `extra_repr()` lists the config fields (`in=4, out=2`), and is left
+/// to the trait's default when there are none.
+///
+/// A sub-module field's type must implement `Module`; when it names a type parameter, the
+/// impl gets the bound (`B: Module`), and a config field naming one gets `T: Debug`. A field
+/// that is neither a tensor nor a module (`lr: f32`) does not compile, and the error
+/// ("`f32` is neither a `Tensor` nor a `Module`") is on that field: mark it `skip` or `config`.
+///
+/// Rejected with an error on the offending item: enums, unions, tuple and unit structs,
+/// unknown options, `buffer` on a non-tensor type, containers nested in containers
+/// (`Vec<Vec<M>>`: give the inner collection its own `#[module]` struct).
+///
+/// # Where the generated code finds needle-core
+///
+/// A proc macro only emits tokens, so it must name needle-core the way the *using* crate can.
+/// It reads the using package's Cargo.toml (via `proc-macro-crate`) and Cargo's variables:
+///
+/// 1. in needle-core's own library target (package `needle-core`, `CARGO_CRATE_NAME` =
+///    `needle_core`, not a binary, not a doctest): `crate`;
+/// 2. in other targets of needle-core (doctests, integration tests, which are separate crates
+///    linking the library): `::needle_core` (needle-core also declares
+///    `extern crate self as needle_core`, so this would be right in the library as well);
+/// 3. in a package that depends on needle-core, under whatever name it is renamed to:
+///    `::that_name` — this includes the `needle` facade package and all its targets, since
+///    it depends on needle-core;
+/// 4. in a package that depends only on the facade `needle` (possibly renamed):
+///    `::needle::core`.
+///
+/// A crate that reaches needle through some other re-export says where it is with
+/// `#[module(crate = "path::to::needle_core")]`, which overrides the rule. That is the only
+/// option the struct-level attribute takes.
+///
+/// # Example
+///
+/// (Not compiled here, since this crate cannot depend on needle; the same model is compiled
+/// and checked in needle's `tests/module_macro.rs`.)
 ///
 /// ```ignore
-/// use needle::prelude::*;
-/// use needle::nn::{Forward, Linear, Training};
+/// use needle::nn::{Module, Training};
+/// use needle::{module, Tensor};
 ///
 /// #[module]
-/// struct Mlp {
-///     layers: Vec<Linear>,
+/// struct Affine {
+///     weight: Tensor,
+///     bias: Option<Tensor>,
+///     #[module(config)]
+///     features: usize,
+/// }
+///
+/// impl Affine {
+///     fn new(features: usize, bias: bool) -> Affine {
+///         Affine {
+///             weight: Tensor::zeros(&[features, features]),
+///             bias: bias.then(|| Tensor::zeros(&[1, features])),
+///             features,
+///         }
+///     }
+/// }
+///
+/// #[module]
+/// struct Model {
+///     input: Affine,
+///     blocks: Vec<Affine>,
 ///     #[module(buffer)]
 ///     steps_seen: Tensor,
 ///     training: Training,
 ///     #[module(config)]
-///     hidden: usize,
+///     depth: usize,
+///     #[module(skip)]
+///     label: String,
 /// }
+///
+/// let model = Model {
+///     input: Affine::new(4, true),
+///     blocks: vec![Affine::new(4, false), Affine::new(4, true)],
+///     steps_seen: Tensor::zeros(&[1]),
+///     training: Training::default(),
+///     depth: 2,
+///     label: "demo".into(),
+/// };
+/// let names: Vec<String> = model.named_parameters().into_iter().map(|(n, _)| n).collect();
+/// assert_eq!(
+///     names,
+///     ["input.weight", "input.bias", "blocks.0.weight", "blocks.1.weight", "blocks.1.bias"]
+/// );
+/// assert_eq!(model.named_buffers()[0].0, "steps_seen");
+/// model.eval();
+/// assert!(!model.is_training());
+/// assert_eq!(
+///     model.summary(),
+///     "Model(\n  depth=2\n  (input): Affine(features=4)\n  (blocks.0): Affine(features=4)\n  (blocks.1): Affine(features=4)\n)"
+/// );
 /// ```
 #[proc_macro_attribute]
 pub fn module(attr: TokenStream, item: TokenStream) -> TokenStream {
-    match expand::expand(attr.into(), item.into()) {
+    let item = proc_macro2::TokenStream::from(item);
+    match expand::expand(attr.into(), item.clone()) {
         Ok(tokens) => tokens.into(),
-        Err(err) => err.to_compile_error().into(),
+        Err(err) => {
+            let mut out = err.to_compile_error();
+            out.extend(expand::fallback(item));
+            out.into()
+        }
     }
 }

@@ -1,7 +1,8 @@
-use needle::module;
+use needle::{module, Tensor};
 
 #[module]
 struct Model {
+    weight: Tensor,
     #[module(buffer)]
     steps: usize,
 }

@@ -3,7 +3,7 @@ use needle::{module, Tensor};
 #[module]
 struct Model {
     weight: Tensor,
-    learning_rate: f32,
+    lr: f32,
 }
 
 fn main() {}

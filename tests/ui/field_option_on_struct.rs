@@ -1,0 +1,8 @@
+use needle::{module, Tensor};
+
+#[module(skip)]
+struct Model {
+    weight: Tensor,
+}
+
+fn main() {}

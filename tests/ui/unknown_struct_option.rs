@@ -1,0 +1,8 @@
+use needle::{module, Tensor};
+
+#[module(frobnicate)]
+struct Model {
+    weight: Tensor,
+}
+
+fn main() {}
