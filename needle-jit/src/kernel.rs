@@ -1,13 +1,13 @@
-//! A fused elementwise kernel: an expression tree over strided inputs, computed for every
-//! element of the output shape in one loop nest.
+//! The pieces of a compiled program: how a kernel reads a buffer ([`Access`]) and the fused
+//! elementwise expression it evaluates per element ([`Kernel`]).
 
 use needle_core::op::{BinaryOp, Op, ScalarOp, UnaryOp};
 
-/// One operation of the fused expression, in evaluation order (operands refer to earlier
-/// entries by index).
+/// One operation of a fused expression, in evaluation order (operands refer to earlier entries
+/// by index).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Expr {
-    /// Load input `slot` at the current index.
+    /// Load kernel input `i` (see [`Kernel::inputs`]) at the current index.
     Input(usize),
     /// Unary function of an earlier entry.
     Unary(UnaryOp, usize),
@@ -17,62 +17,93 @@ pub enum Expr {
     Binary(BinaryOp, usize, usize),
 }
 
-/// How a kernel reads one input: strides (elements) per output axis.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct InputLayout {
-    /// Stride of the input along each output axis (0 for broadcast axes).
-    pub strides: Vec<isize>,
+impl Expr {
+    /// The graph op this entry computes (`None` for loads).
+    pub fn op(&self) -> Option<Op> {
+        match *self {
+            Expr::Input(_) => None,
+            Expr::Unary(u, _) => Some(Op::Unary(u)),
+            Expr::Scalar(s, c, _) => Some(Op::Scalar(s, c)),
+            Expr::Binary(b, _, _) => Some(Op::Binary(b)),
+        }
+    }
 }
 
-/// A fused elementwise kernel: what is compiled and cached.
+/// How generated code addresses a value inside a buffer slot of the program: element
+/// `slot_offset + offset + Σ index[i]·strides[i]`, where `slot_offset` is the slot's runtime
+/// offset (non-zero only for views handed in by the caller).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Access {
+    /// The program's buffer slot.
+    pub slot: usize,
+    /// Stride per axis of the reading loop, in elements (0 on broadcast axes, negative when
+    /// flipped).
+    pub strides: Vec<isize>,
+    /// Element offset relative to the slot's own offset.
+    pub offset: isize,
+}
+
+/// A fused elementwise computation over `shape`: the expression is evaluated for every index
+/// of the shape, reading each input through its [`Access`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Kernel {
-    /// Output shape (the output is written compact, row-major).
+    /// Iteration shape (for an elementwise step, the output's; for a reduction, its input's).
     pub shape: Vec<usize>,
-    /// The inputs' access patterns, by slot.
-    pub inputs: Vec<InputLayout>,
-    /// The expression; the last entry is the output.
+    /// The buffers read, with one stride per axis of `shape`.
+    pub inputs: Vec<Access>,
+    /// The expression; the last entry is the result.
     pub exprs: Vec<Expr>,
 }
 
 impl Kernel {
-    /// A structural key: equal keys compile to the same code. Constants enter by their bits,
-    /// input data by slot only (never by value).
-    pub fn key(&self) -> Vec<u64> {
-        let mut k = vec![self.shape.len() as u64];
-        k.extend(self.shape.iter().map(|&d| d as u64));
-        k.push(self.inputs.len() as u64);
-        for input in &self.inputs {
-            k.extend(input.strides.iter().map(|&s| s as u64));
-        }
-        for e in &self.exprs {
-            match e {
-                Expr::Input(s) => k.extend([1, *s as u64]),
-                Expr::Unary(u, a) => k.extend([2, *u as u64, *a as u64]),
-                Expr::Scalar(s, c, a) => k.extend([3, *s as u64, c.to_bits() as u64, *a as u64]),
-                Expr::Binary(b, x, y) => k.extend([4, *b as u64, *x as u64, *y as u64]),
-            }
-        }
-        k
-    }
-
-    /// A short human-readable description for debug output.
-    pub fn describe(&self) -> String {
+    /// The ops of the expression, comma-separated (for debug output).
+    pub fn ops(&self) -> String {
         let ops: Vec<String> = self
             .exprs
             .iter()
-            .filter_map(|e| match e {
-                Expr::Input(_) => None,
-                Expr::Unary(u, _) => Some(Op::Unary(*u).name()),
-                Expr::Scalar(s, c, _) => Some(Op::Scalar(*s, *c).name()),
-                Expr::Binary(b, _, _) => Some(Op::Binary(*b).name()),
-            })
+            .filter_map(|e| e.op().map(|o| o.name()))
             .collect();
-        format!(
-            "fused[{}] {:?} ({} inputs)",
-            ops.join(","),
-            self.shape,
-            self.inputs.len()
-        )
+        if ops.is_empty() {
+            "copy".into()
+        } else {
+            ops.join(",")
+        }
+    }
+
+    /// Merges neighbouring axes that every input walks as one run, and drops size-1 axes, so
+    /// most kernels become one flat loop. The output is compact, so its axes always merge.
+    /// Only for elementwise kernels: a reduction's row structure fixes its summation order.
+    pub fn collapsed(mut self) -> Kernel {
+        let mut shape: Vec<usize> = Vec::new();
+        let mut strides: Vec<Vec<isize>> = vec![Vec::new(); self.inputs.len()];
+        for (axis, &size) in self.shape.iter().enumerate() {
+            if size == 1 {
+                continue;
+            }
+            let mergeable = !shape.is_empty()
+                && self.inputs.iter().zip(&strides).all(|(a, acc)| {
+                    *acc.last().expect("same length") == a.strides[axis] * size as isize
+                });
+            if mergeable {
+                *shape.last_mut().expect("non-empty") *= size;
+                for (a, acc) in self.inputs.iter().zip(strides.iter_mut()) {
+                    *acc.last_mut().expect("non-empty") = a.strides[axis];
+                }
+            } else {
+                shape.push(size);
+                for (a, acc) in self.inputs.iter().zip(strides.iter_mut()) {
+                    acc.push(a.strides[axis]);
+                }
+            }
+        }
+        if self.shape.contains(&0) {
+            shape = vec![0];
+            strides = vec![vec![0]; self.inputs.len()];
+        }
+        for (a, s) in self.inputs.iter_mut().zip(strides) {
+            a.strides = s;
+        }
+        self.shape = shape;
+        self
     }
 }

@@ -1,139 +1,172 @@
-//! The backend: schedules, compiles (with a cache), checks and runs kernels.
+//! The backend: keys the pending graph, compiles a program on a cache miss, binds buffers and
+//! runs it.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use needle_core::autodiff::topo_nodes;
 use needle_core::backend::{Backend, BackendError};
+use needle_core::layout::Layout;
 use needle_core::node::NodeRef;
-use needle_core::storage::Realized;
+use needle_core::storage::{Buffer, Realized};
+use rustc_hash::FxHashMap;
 
-use crate::codegen::{compile, Compiled};
-use crate::kernel::Kernel;
-use crate::schedule::{build_kernel, inlined, is_elementwise};
+use crate::codegen::{self, args, Code, STATUS_OK, STATUS_OUT_OF_BOUNDS};
+use crate::graph::{node_key, Graph};
+use crate::host::{needle_host_step, RunContext};
+use crate::plan::{Elem, Plan, SlotKind, StepKind};
 
 /// Counters of this thread's JIT activity.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct JitStats {
-    /// Kernels compiled.
+    /// Programs compiled (one per distinct graph structure).
     pub compilations: u64,
-    /// Kernel launches served from the cache.
+    /// Realizations served by an already compiled program.
     pub cache_hits: u64,
-    /// Total time spent compiling.
+    /// Total time spent planning and compiling.
     pub compile_time: Duration,
-    /// Fused kernels run.
+    /// Programs run.
+    pub programs_run: u64,
+    /// Fused kernels (elementwise and reductions) run.
     pub kernels_run: u64,
-    /// Nodes run by the interpreter fallback (reductions, matmul, pad, concat, casts, views).
+    /// Matrix products run through the GEMM.
+    pub matmuls_run: u64,
+    /// Nodes run by the interpreter's kernels from inside programs (pad, concat, casts,
+    /// i64 ops).
     pub fallback_nodes: u64,
 }
 
+/// A compiled program and what it was compiled from.
+pub struct Program {
+    /// The schedule.
+    pub plan: Plan,
+    code: Code,
+    key: Vec<u64>,
+    key_starts: Vec<usize>,
+    /// Planning plus code generation.
+    pub compile_time: Duration,
+    /// Whether generated code checks every index.
+    pub checked: bool,
+    /// Scratch memory for the plan's arena (u64 words for 8-byte alignment), reused by every
+    /// run of the program on this thread.
+    arena: RefCell<Vec<u64>>,
+    /// Per slot: written by an interpreter step (its buffer comes from the interpreter).
+    host_written: Vec<bool>,
+    counts: (u64, u64, u64),
+}
+
+/// A compiled program as data (see [`last_program`]).
+#[derive(Clone, Debug)]
+pub struct ProgramInfo {
+    /// The schedule: steps, the nodes each computes (with source lines), buffers.
+    pub plan: Plan,
+    /// The Cranelift IR of the program, when requested (`NEEDLE_DEBUG=jit-ir` or
+    /// [`set_keep_ir`]).
+    pub ir: Option<String>,
+    /// Planning plus code generation.
+    pub compile_time: Duration,
+    /// Compiled in checked mode.
+    pub checked: bool,
+}
+
 thread_local! {
-    // Per thread: compiled code and counters are only touched by the thread that realizes.
-    static CACHE: RefCell<HashMap<Vec<u64>, Rc<Compiled>>> = RefCell::new(HashMap::new());
-    static STATS: RefCell<JitStats> = RefCell::new(JitStats::default());
+    // Per thread: compiled code, arenas and counters are only touched by the thread that
+    // realizes.
+    static CACHE: RefCell<FxHashMap<Vec<u64>, Rc<Program>>> = RefCell::new(FxHashMap::default());
+    static LAST: RefCell<Option<Rc<Program>>> = const { RefCell::new(None) };
+    static STATS: Cell<JitStats> = Cell::new(JitStats::default());
+    static CHECKED: Cell<Option<bool>> = const { Cell::new(None) };
+    static KEEP_IR: Cell<bool> = const { Cell::new(false) };
 }
 
 /// This thread's counters.
 pub fn stats() -> JitStats {
-    STATS.with(|s| *s.borrow())
+    STATS.with(Cell::get)
 }
 
 /// Resets this thread's counters (the cache is kept).
 pub fn reset_stats() {
-    STATS.with(|s| *s.borrow_mut() = JitStats::default());
+    STATS.with(|s| s.set(JitStats::default()));
 }
 
-fn debug_enabled() -> bool {
-    std::env::var("NEEDLE_DEBUG").is_ok_and(|v| v.split(',').any(|p| p.trim() == "jit"))
+fn bump(f: impl FnOnce(&mut JitStats)) {
+    STATS.with(|s| {
+        let mut v = s.get();
+        f(&mut v);
+        s.set(v);
+    });
+}
+
+/// Drops every compiled program of this thread.
+pub fn clear_cache() {
+    CACHE.with(|c| c.borrow_mut().clear());
+    LAST.with(|l| *l.borrow_mut() = None);
+}
+
+/// Whether this thread compiles checked code (default: `NEEDLE_JIT_CHECKED=1`). In checked
+/// mode generated code compares every index with its buffer's length and stops with
+/// [`BackendError::OutOfBounds`] naming the step, the op and the index.
+pub fn checked() -> bool {
+    CHECKED.with(|c| match c.get() {
+        Some(v) => v,
+        None => {
+            let v = std::env::var("NEEDLE_JIT_CHECKED").is_ok_and(|v| v == "1");
+            c.set(Some(v));
+            v
+        }
+    })
+}
+
+/// Turns checked mode on or off for this thread.
+pub fn set_checked(on: bool) {
+    CHECKED.with(|c| c.set(Some(on)));
+}
+
+/// Runs `f` with checked mode set to `on`, restoring the previous setting afterwards.
+pub fn with_checked<R>(on: bool, f: impl FnOnce() -> R) -> R {
+    let before = checked();
+    set_checked(on);
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            set_checked(self.0);
+        }
+    }
+    let _restore = Restore(before);
+    f()
+}
+
+/// Keep the Cranelift IR of programs compiled from now on (for [`last_program`]).
+pub fn set_keep_ir(on: bool) {
+    KEEP_IR.with(|k| k.set(on));
+}
+
+/// The program that ran last on this thread, as data.
+pub fn last_program() -> Option<ProgramInfo> {
+    LAST.with(|l| {
+        l.borrow().as_ref().map(|p| ProgramInfo {
+            plan: p.plan.clone(),
+            ir: p.code.ir.clone(),
+            compile_time: p.compile_time,
+            checked: p.checked,
+        })
+    })
+}
+
+fn debug_flags() -> (bool, bool) {
+    thread_local! {
+        static FLAGS: (bool, bool) = {
+            let v = std::env::var("NEEDLE_DEBUG").unwrap_or_default();
+            let parts: Vec<&str> = v.split(',').map(str::trim).collect();
+            (parts.iter().any(|p| *p == "jit" || *p == "jit-ir"), parts.contains(&"jit-ir"))
+        };
+    }
+    FLAGS.with(|f| *f)
 }
 
 /// The Cranelift backend (see the crate documentation).
 pub struct JitBackend;
-
-fn kernel_for(kernel: &Kernel) -> Result<Rc<Compiled>, BackendError> {
-    let key = kernel.key();
-    if let Some(c) = CACHE.with(|c| c.borrow().get(&key).cloned()) {
-        STATS.with(|s| s.borrow_mut().cache_hits += 1);
-        return Ok(c);
-    }
-    let start = Instant::now();
-    let compiled = Rc::new(compile(kernel).map_err(|message| BackendError::Other {
-        backend: "jit",
-        message,
-    })?);
-    let elapsed = start.elapsed();
-    STATS.with(|s| {
-        let mut s = s.borrow_mut();
-        s.compilations += 1;
-        s.compile_time += elapsed;
-    });
-    if debug_enabled() {
-        eprintln!(
-            "[needle-jit] compiled {} in {:.3} ms",
-            kernel.describe(),
-            elapsed.as_secs_f64() * 1e3
-        );
-    }
-    CACHE.with(|c| c.borrow_mut().insert(key, compiled.clone()));
-    Ok(compiled)
-}
-
-/// Verifies that every element a kernel reads lies inside its buffer: the generated loops
-/// visit exactly the indices below the shape, so this check bounds every access.
-fn check_bounds(kernel: &Kernel, root: &NodeRef, values: &[Realized]) -> Result<(), BackendError> {
-    for (slot, v) in values.iter().enumerate() {
-        if let Some((lo, hi)) = v.layout.extent() {
-            let len = v.buffer.len();
-            if lo < 0 || hi as usize >= len {
-                return Err(BackendError::OutOfBounds {
-                    backend: "jit",
-                    kernel: kernel.describe(),
-                    op: format!("{} input {slot} (at {})", root.op().name(), root.origin()),
-                    index: if lo < 0 { lo as i64 } else { hi as i64 },
-                    len,
-                });
-            }
-        }
-    }
-    Ok(())
-}
-
-fn run_fused(root: &NodeRef, fused: &std::collections::HashSet<u64>) -> Result<(), BackendError> {
-    let (kernel, inputs) = build_kernel(root, fused);
-    let compiled = kernel_for(&kernel)?;
-    let values: Vec<Realized> = inputs
-        .iter()
-        .map(|n| n.value().expect("realized").clone())
-        .collect();
-    check_bounds(&kernel, root, &values)?;
-    let len: usize = root.shape().iter().product();
-    let mut out: Vec<f32> = Vec::with_capacity(len);
-    let mut ptrs: Vec<*mut f32> = Vec::with_capacity(values.len() + 1);
-    ptrs.push(out.as_mut_ptr());
-    for v in &values {
-        let data = v.buffer.as_f32();
-        // Derived from the whole buffer: a view with negative strides (flip) reads below its
-        // first element. The kernel only reads through input pointers; *mut matches its ABI.
-        ptrs.push(data.as_ptr().wrapping_add(v.layout.offset) as *mut f32);
-    }
-    if len == 0 {
-        root.set_value(Realized::from_f32(out, root.shape()));
-        return Ok(());
-    }
-    // SAFETY: `out` has capacity for exactly the kernel's output, which the loop nest writes
-    // element by element (every index below the shape once) before `set_len` exposes it; every
-    // input's strided extent was checked against its buffer above, and the buffers outlive the
-    // call (held by `values`).
-    unsafe {
-        compiled.run(&ptrs);
-        out.set_len(len);
-    }
-    STATS.with(|s| s.borrow_mut().kernels_run += 1);
-    root.set_value(Realized::from_f32(out, root.shape()));
-    Ok(())
-}
 
 impl Backend for JitBackend {
     fn name(&self) -> &'static str {
@@ -141,28 +174,257 @@ impl Backend for JitBackend {
     }
 
     fn realize(&self, outputs: &[NodeRef]) -> Result<(), BackendError> {
-        let order = topo_nodes(outputs, |n| !n.is_realized());
-        let fused = inlined(&order, outputs);
-        let debug = debug_enabled();
-        for node in &order {
-            if fused.contains(&node.id()) {
-                continue;
+        let checked = checked();
+        let graph = Graph::collect(outputs, checked);
+        let cached = CACHE.with(|c| c.borrow().get(&graph.key).cloned());
+        let program = match cached {
+            Some(p) => {
+                bump(|s| s.cache_hits += 1);
+                p
             }
-            if is_elementwise(node) {
-                run_fused(node, &fused)?;
-            } else {
-                if debug {
-                    eprintln!(
-                        "[needle-jit] interpreter runs {} {:?} (at {})",
-                        node.op().name(),
-                        node.shape(),
-                        node.origin()
-                    );
-                }
-                node.set_value(needle_core::interp::evaluate(node));
-                STATS.with(|s| s.borrow_mut().fallback_nodes += 1);
+            None => {
+                let p = Rc::new(compile_program(&graph, checked)?);
+                CACHE.with(|c| c.borrow_mut().insert(graph.key.clone(), p.clone()));
+                p
+            }
+        };
+        let result = run(&program, &graph);
+        LAST.with(|l| *l.borrow_mut() = Some(program));
+        result
+    }
+}
+
+fn compile_program(graph: &Graph, checked: bool) -> Result<Program, BackendError> {
+    let (debug, debug_ir) = debug_flags();
+    if debug {
+        if let Some(why) = LAST.with(|l| l.borrow().as_ref().map(|p| key_change(p, graph))) {
+            eprintln!("[needle-jit] recompiling: {why}");
+        }
+    }
+    let start = Instant::now();
+    let plan = Plan::new(graph);
+    let planned = start.elapsed();
+    let keep_ir = debug_ir || KEEP_IR.with(Cell::get);
+    let code = codegen::compile(&plan, checked, keep_ir, needle_host_step as *const u8).map_err(
+        |message| BackendError::Other {
+            backend: "jit",
+            message: format!("code generation failed: {message}"),
+        },
+    )?;
+    let compile_time = start.elapsed();
+    bump(|s| {
+        s.compilations += 1;
+        s.compile_time += compile_time;
+    });
+    let mut host_written = vec![false; plan.slots.len()];
+    let (mut kernels, mut matmuls, mut hosts) = (0, 0, 0);
+    for step in &plan.steps {
+        match step.kind {
+            StepKind::Elementwise(_) | StepKind::Reduce { .. } => kernels += 1,
+            StepKind::MatMul { .. } => matmuls += 1,
+            StepKind::Host => {
+                hosts += 1;
+                host_written[step.out] = true;
             }
         }
-        Ok(())
     }
+    if debug {
+        eprintln!(
+            "[needle-jit] compiled a program of {} steps ({kernels} fused kernels, {matmuls} \
+             matmuls, {hosts} interpreter nodes) for {} graph nodes{} in {:.3} ms (plan {:.3} \
+             ms, codegen {:.3} ms)\n{}",
+            plan.steps.len(),
+            graph.nodes.len(),
+            if checked { ", checked" } else { "" },
+            compile_time.as_secs_f64() * 1e3,
+            planned.as_secs_f64() * 1e3,
+            (compile_time - planned).as_secs_f64() * 1e3,
+            plan.describe()
+        );
+        if let Some(ir) = &code.ir {
+            eprintln!("[needle-jit] Cranelift IR:\n{ir}");
+        }
+    }
+    let arena = RefCell::new(vec![0u64; plan.arena_bytes / 8 + 8]);
+    Ok(Program {
+        plan,
+        code,
+        key: graph.key.clone(),
+        key_starts: graph.key_starts.clone(),
+        compile_time,
+        checked,
+        arena,
+        host_written,
+        counts: (kernels, matmuls, hosts),
+    })
+}
+
+/// Which part of the structural key differs between `program` and `graph` (for the
+/// recompile message).
+fn key_change(program: &Program, graph: &Graph) -> String {
+    if program.key.first() != graph.key.first() {
+        return "checked mode changed".into();
+    }
+    let n = program.key_starts.len().min(graph.key_starts.len());
+    for i in 0..n {
+        let old = node_key(&program.key, &program.key_starts, i);
+        let new = graph.node_key(i);
+        if old != new {
+            let was = &program.plan.nodes[i];
+            let node = &graph.nodes[i];
+            let now_op = if graph.is_input[i] {
+                "input".to_string()
+            } else {
+                node.op().name()
+            };
+            let part = if was.op != now_op {
+                "op"
+            } else if was.shape != node.shape() {
+                "shape"
+            } else if graph.is_input[i] {
+                "strides or dtype"
+            } else {
+                "inputs, dtype or constants"
+            };
+            return format!(
+                "node #{i} changed its {part}: was {} {:?} (at {}), now {now_op} {:?} (at {})",
+                was.op,
+                was.shape,
+                was.origin,
+                node.shape(),
+                node.origin()
+            );
+        }
+    }
+    if program.key_starts.len() != graph.key_starts.len() {
+        return format!(
+            "the graph has {} nodes, the last program {}",
+            graph.key_starts.len(),
+            program.key_starts.len()
+        );
+    }
+    "the requested outputs differ".into()
+}
+
+fn fresh_buffer(elem: Elem, len: usize) -> (Arc<Buffer>, u64) {
+    let mut buffer = Arc::new(match elem {
+        Elem::F32 => Buffer::F32(vec![0.0; len]),
+        Elem::I64 => Buffer::I64(vec![0; len]),
+        Elem::F64 => unreachable!("f64 slots are scratch"),
+    });
+    let ptr = match Arc::get_mut(&mut buffer).expect("just created") {
+        Buffer::F32(v) => v.as_mut_ptr() as u64,
+        Buffer::I64(v) => v.as_mut_ptr() as u64,
+    };
+    (buffer, ptr)
+}
+
+fn run(program: &Program, graph: &Graph) -> Result<(), BackendError> {
+    let plan = &program.plan;
+    let mut words = vec![0u64; args::len(plan.slots.len())];
+    let mut owned: Vec<Option<Arc<Buffer>>> = vec![None; plan.slots.len()];
+    let mut arena = program.arena.borrow_mut();
+    // 64-byte aligned start (the plan's offsets are multiples of 64).
+    let arena_base = {
+        let p = arena.as_mut_ptr() as usize;
+        p.div_ceil(64) * 64
+    };
+    for (s, slot) in plan.slots.iter().enumerate() {
+        let r = args::SLOTS + 3 * s;
+        match slot.kind {
+            SlotKind::Input => {
+                let value = graph.nodes[slot.node]
+                    .value()
+                    .expect("inputs are realized")
+                    .clone();
+                words[r] = match &*value.buffer {
+                    Buffer::F32(v) => v.as_ptr() as u64,
+                    Buffer::I64(v) => v.as_ptr() as u64,
+                };
+                words[r + 1] = value.layout.offset as u64;
+                words[r + 2] = value.buffer.len() as u64;
+                owned[s] = Some(value.buffer);
+            }
+            SlotKind::Scratch { offset } => {
+                words[r] = (arena_base + offset) as u64;
+                words[r + 2] = slot.len as u64;
+            }
+            SlotKind::Owned if program.host_written[s] => {}
+            SlotKind::Owned => {
+                let (buffer, ptr) = fresh_buffer(slot.elem, slot.len);
+                words[r] = ptr;
+                words[r + 2] = slot.len as u64;
+                owned[s] = Some(buffer);
+            }
+        }
+    }
+    let mut ctx = RunContext {
+        graph,
+        plan,
+        owned,
+        error: None,
+        panic: None,
+    };
+    words[args::CONTEXT] = &mut ctx as *mut RunContext as u64;
+    // SAFETY: `words` follows the argument-block layout: input slots point into buffers kept
+    // alive by `ctx.owned` (their lengths as stated), owned slots into fresh buffers of their
+    // slot's length (kept by `ctx.owned`), scratch slots into the program's arena, whose size
+    // the plan computed and which this run borrows exclusively; the context outlives the call.
+    // Unchecked code relies on the plan: every access of a kernel was derived from the shape
+    // and layout of the tensor it reads, so it stays inside that tensor's view.
+    let status = unsafe { program.code.run(&mut words) };
+    drop(arena);
+    if let Some(panic) = ctx.panic.take() {
+        std::panic::resume_unwind(panic);
+    }
+    if let Some(error) = ctx.error.take() {
+        return Err(error);
+    }
+    if status == STATUS_OUT_OF_BOUNDS {
+        let step = words[args::ERR_STEP] as usize;
+        let access = words[args::ERR_ACCESS];
+        let s = &plan.steps[step];
+        let node = &plan.nodes[s.node];
+        let what = match access {
+            codegen::OUTPUT_ACCESS => "output".to_string(),
+            codegen::ACCUMULATOR_ACCESS => "accumulator".to_string(),
+            i => format!("input {i}"),
+        };
+        return Err(BackendError::OutOfBounds {
+            backend: "jit",
+            kernel: format!("step {step} ({what})"),
+            op: format!("{} {:?} at {}", node.op, node.shape, node.origin),
+            index: words[args::ERR_INDEX] as i64,
+            len: words[args::ERR_LEN] as usize,
+        });
+    }
+    debug_assert_eq!(status, STATUS_OK);
+    let (kernels, matmuls, hosts) = program.counts;
+    bump(|st| {
+        st.programs_run += 1;
+        st.kernels_run += kernels;
+        st.matmuls_run += matmuls;
+        st.fallback_nodes += hosts;
+    });
+    for &w in &plan.wanted {
+        let node = &graph.nodes[w];
+        if node.is_realized() {
+            continue;
+        }
+        let access = plan.access[w].as_ref().expect("wanted values are stored");
+        let slot = access.slot;
+        let buffer = ctx.owned[slot]
+            .clone()
+            .expect("wanted values have buffers of their own");
+        let slot_offset = words[args::SLOTS + 3 * slot + 1] as isize;
+        node.set_value(Realized {
+            buffer,
+            layout: Layout {
+                shape: node.shape().to_vec(),
+                strides: access.strides.clone(),
+                offset: (slot_offset + access.offset) as usize,
+            },
+        });
+    }
+    Ok(())
 }

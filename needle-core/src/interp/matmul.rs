@@ -31,11 +31,6 @@ pub(super) fn matmul(a: &Realized, b: &Realized, out_shape: &[usize]) -> Realize
     let (la, lb): (&Layout, &Layout) = (&a.layout, &b.layout);
     let (a_rs, a_cs) = (la.strides[nd - 2], la.strides[nd - 1]);
     let (b_rs, b_cs) = (lb.strides[nd - 2], lb.strides[nd - 1]);
-    let parallelism = if m * n * k >= PARALLEL_THRESHOLD {
-        gemm::Parallelism::Rayon(0)
-    } else {
-        gemm::Parallelism::None
-    };
     let (da, db) = (a.buffer.as_f32(), b.buffer.as_f32());
     let mut batch_index = vec![0usize; batch_shape.len()];
     for batch in 0..batches {
@@ -70,28 +65,13 @@ pub(super) fn matmul(a: &Realized, b: &Realized, out_shape: &[usize]) -> Realize
             );
             // SAFETY: strides are non-negative (compacted above), so the first and last
             // elements bound every address read; both were checked against the buffers. `dst`
-            // is an exclusive m×n row-major slice. `read_dst = false` means `dst` is only written.
+            // is an exclusive m×n row-major slice.
             unsafe {
-                gemm::gemm(
-                    m,
-                    n,
-                    k,
+                gemm_raw(
+                    [m, n, k],
                     dst.as_mut_ptr(),
-                    1,
-                    n as isize,
-                    false,
-                    da.as_ptr().offset(a_off),
-                    a_cs,
-                    a_rs,
-                    db.as_ptr().offset(b_off),
-                    b_cs,
-                    b_rs,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    parallelism,
+                    (da.as_ptr().offset(a_off), a_rs, a_cs),
+                    (db.as_ptr().offset(b_off), b_rs, b_cs),
                 );
             }
         }
@@ -104,4 +84,51 @@ pub(super) fn matmul(a: &Realized, b: &Realized, out_shape: &[usize]) -> Realize
         }
     }
     Realized::from_f32(out, out_shape)
+}
+
+/// One `m×k · k×n` product into a compact row-major `m×n` destination, with the operands read
+/// through (pointer, row stride, column stride) in elements: the single GEMM call of every
+/// backend, so the interpreter and the JIT's compiled programs give identical bits.
+/// Multithreaded above [`PARALLEL_THRESHOLD`] multiply-adds.
+///
+/// # Safety
+/// `dst` must be valid for `m·n` writes; every element `a + i·rs + p·cs` (`i < m`, `p < k`)
+/// and `b + p·rs + j·cs` (`p < k`, `j < n`) must be readable; strides must be non-negative;
+/// `k > 0`.
+pub unsafe fn gemm_raw(
+    [m, n, k]: [usize; 3],
+    dst: *mut f32,
+    (a, a_rs, a_cs): (*const f32, isize, isize),
+    (b, b_rs, b_cs): (*const f32, isize, isize),
+) {
+    let parallelism = if m * n * k >= PARALLEL_THRESHOLD {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: forwarded from the caller's contract; `read_dst = false` means `dst` is only
+    // written.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            n as isize,
+            false,
+            a,
+            a_cs,
+            a_rs,
+            b,
+            b_cs,
+            b_rs,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
 }

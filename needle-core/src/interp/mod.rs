@@ -6,6 +6,7 @@
 
 pub mod elementwise;
 mod matmul;
+pub use matmul::gemm_raw;
 mod movement;
 mod reduce;
 

@@ -1,0 +1,262 @@
+//! Fused expressions: one element (scalar f32) or four consecutive elements (f32x4) at a time.
+//!
+//! Every op has exactly the interpreter's semantics: IEEE arithmetic and sqrt are exact in
+//! both forms; relu, maximum and the comparison masks use compare-and-select with the
+//! interpreter's NaN rules; transcendental functions call the interpreter's own scalar
+//! functions (once per lane in vector code), so results are bit-identical to eager mode.
+
+use cranelift_codegen::ir::condcodes::FloatCC;
+use cranelift_codegen::ir::{types, Endianness, InstBuilder, MemFlagsData, Value};
+use needle_core::op::{BinaryOp, ScalarOp, UnaryOp};
+
+use super::{Base, Emitter};
+use crate::kernel::{Expr, Kernel};
+
+/// Lanes of the vector loop.
+pub const LANES: usize = 4;
+
+/// True when the innermost loop can run f32x4: every input reads its innermost axis
+/// contiguously or broadcast, and the axis is long enough to fill a vector.
+pub fn vectorizable(kernel: &Kernel) -> bool {
+    kernel.shape.last().is_some_and(|&n| n >= LANES)
+        && kernel
+            .inputs
+            .iter()
+            .all(|a| matches!(a.strides.last(), Some(0) | Some(1)))
+}
+
+impl Emitter<'_, '_> {
+    fn call(&mut self, name: &str, args: &[Value]) -> Value {
+        let f = self
+            .helpers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .expect("declared helper")
+            .1;
+        let inst = self.b.ins().call(f, args);
+        self.b.inst_results(inst)[0]
+    }
+
+    /// The helper implementing a transcendental op, if `e` is one.
+    fn helper_of(e: &Expr) -> Option<&'static str> {
+        match e {
+            Expr::Unary(UnaryOp::Exp, _) => Some("needle_exp"),
+            Expr::Unary(UnaryOp::Log, _) => Some("needle_log"),
+            Expr::Unary(UnaryOp::Tanh, _) => Some("needle_tanh"),
+            Expr::Unary(UnaryOp::Sigmoid, _) => Some("needle_sigmoid"),
+            Expr::Scalar(ScalarOp::Pow, _, _) => Some("needle_powf"),
+            _ => None,
+        }
+    }
+
+    /// The kernel's value at `index` (one value per axis).
+    pub(super) fn scalar_expr(
+        &mut self,
+        kernel: &Kernel,
+        bases: &[Base],
+        index: &[Value],
+    ) -> Value {
+        let mut values: Vec<Value> = Vec::with_capacity(kernel.exprs.len());
+        for e in &kernel.exprs {
+            let v = match *e {
+                Expr::Input(i) => {
+                    let addr = self.address(&bases[i], index, &kernel.inputs[i].strides, i as u64);
+                    self.b
+                        .ins()
+                        .load(types::F32, MemFlagsData::trusted(), addr, 0)
+                }
+                _ => self.scalar_op(e, &values),
+            };
+            values.push(v);
+        }
+        *values.last().expect("non-empty kernel")
+    }
+
+    fn scalar_op(&mut self, e: &Expr, values: &[Value]) -> Value {
+        if let Some(name) = Self::helper_of(e) {
+            return match *e {
+                Expr::Scalar(_, c, a) => {
+                    let k = self.b.ins().f32const(c);
+                    self.call(name, &[values[a], k])
+                }
+                Expr::Unary(_, a) => self.call(name, &[values[a]]),
+                _ => unreachable!(),
+            };
+        }
+        match *e {
+            Expr::Unary(op, a) => {
+                let x = values[a];
+                match op {
+                    UnaryOp::Neg => self.b.ins().fneg(x),
+                    UnaryOp::Sqrt => self.b.ins().sqrt(x),
+                    UnaryOp::Relu => {
+                        let zero = self.b.ins().f32const(0.0);
+                        let pos = self.b.ins().fcmp(FloatCC::GreaterThan, x, zero);
+                        self.b.ins().select(pos, x, zero)
+                    }
+                    _ => unreachable!("transcendental ops call helpers"),
+                }
+            }
+            Expr::Scalar(op, c, a) => {
+                let k = self.b.ins().f32const(c);
+                match op {
+                    ScalarOp::RDiv => self.b.ins().fdiv(k, values[a]),
+                    _ => self.scalar_binary(scalar_as_binary(op), values[a], k),
+                }
+            }
+            Expr::Binary(op, x, y) => self.scalar_binary(op, values[x], values[y]),
+            Expr::Input(_) => unreachable!("loads are emitted by the caller"),
+        }
+    }
+
+    fn scalar_binary(&mut self, op: BinaryOp, x: Value, y: Value) -> Value {
+        let b = &mut self.b;
+        let mask = |b: &mut cranelift_frontend::FunctionBuilder, cc: FloatCC| {
+            let c = b.ins().fcmp(cc, x, y);
+            let one = b.ins().f32const(1.0);
+            let zero = b.ins().f32const(0.0);
+            b.ins().select(c, one, zero)
+        };
+        match op {
+            BinaryOp::Add => b.ins().fadd(x, y),
+            BinaryOp::Sub => b.ins().fsub(x, y),
+            BinaryOp::Mul => b.ins().fmul(x, y),
+            BinaryOp::Div => b.ins().fdiv(x, y),
+            BinaryOp::Max => {
+                // The interpreter's `if x is NaN or x > y { x } else { y }`.
+                let nan = b.ins().fcmp(FloatCC::Unordered, x, x);
+                let gt = b.ins().fcmp(FloatCC::GreaterThan, x, y);
+                let c = b.ins().bor(nan, gt);
+                b.ins().select(c, x, y)
+            }
+            other => mask(b, comparison(other)),
+        }
+    }
+
+    /// The kernel's values at `index` and the three following elements of the innermost axis.
+    pub(super) fn vector_expr(
+        &mut self,
+        kernel: &Kernel,
+        bases: &[Base],
+        index: &[Value],
+    ) -> Value {
+        let flags = MemFlagsData::new().with_notrap();
+        let mut values: Vec<Value> = Vec::with_capacity(kernel.exprs.len());
+        for e in &kernel.exprs {
+            let v = match *e {
+                Expr::Input(i) => {
+                    let strides = &kernel.inputs[i].strides;
+                    let addr = self.address(&bases[i], index, strides, i as u64);
+                    if strides.last() == Some(&0) {
+                        let x = self.b.ins().load(types::F32, flags, addr, 0);
+                        self.b.ins().splat(types::F32X4, x)
+                    } else {
+                        self.b.ins().load(types::F32X4, flags, addr, 0)
+                    }
+                }
+                _ if Self::helper_of(e).is_some() => self.per_lane(e, &values),
+                Expr::Unary(op, a) => {
+                    let x = values[a];
+                    match op {
+                        UnaryOp::Neg => self.b.ins().fneg(x),
+                        UnaryOp::Sqrt => self.b.ins().sqrt(x),
+                        UnaryOp::Relu => {
+                            let zero = self.splat(0.0);
+                            let pos = self.b.ins().fcmp(FloatCC::GreaterThan, x, zero);
+                            self.vselect(pos, x, zero)
+                        }
+                        _ => unreachable!("transcendental ops run per lane"),
+                    }
+                }
+                Expr::Scalar(op, c, a) => {
+                    let k = self.splat(c);
+                    match op {
+                        ScalarOp::RDiv => self.b.ins().fdiv(k, values[a]),
+                        _ => self.vector_binary(scalar_as_binary(op), values[a], k),
+                    }
+                }
+                Expr::Binary(op, x, y) => self.vector_binary(op, values[x], values[y]),
+            };
+            values.push(v);
+        }
+        *values.last().expect("non-empty kernel")
+    }
+
+    /// A transcendental op on each lane through the scalar helper.
+    fn per_lane(&mut self, e: &Expr, values: &[Value]) -> Value {
+        let (src, scalar_e) = match *e {
+            Expr::Unary(u, a) => (a, Expr::Unary(u, 0)),
+            Expr::Scalar(s, c, a) => (a, Expr::Scalar(s, c, 0)),
+            _ => unreachable!("only unary and scalar ops call helpers"),
+        };
+        let mut out = values[src];
+        for lane in 0..LANES as u8 {
+            let x = self.b.ins().extractlane(values[src], lane);
+            let r = self.scalar_op(&scalar_e, &[x]);
+            out = self.b.ins().insertlane(out, r, lane);
+        }
+        out
+    }
+
+    fn splat(&mut self, c: f32) -> Value {
+        let k = self.b.ins().f32const(c);
+        self.b.ins().splat(types::F32X4, k)
+    }
+
+    /// Lane-wise `mask ? x : y` for a vector comparison result (all-ones or all-zeros lanes).
+    fn vselect(&mut self, mask: Value, x: Value, y: Value) -> Value {
+        let flags = MemFlagsData::new().with_endianness(Endianness::Little);
+        let mask = self.b.ins().bitcast(types::F32X4, flags, mask);
+        self.b.ins().bitselect(mask, x, y)
+    }
+
+    fn vector_binary(&mut self, op: BinaryOp, x: Value, y: Value) -> Value {
+        match op {
+            BinaryOp::Add => self.b.ins().fadd(x, y),
+            BinaryOp::Sub => self.b.ins().fsub(x, y),
+            BinaryOp::Mul => self.b.ins().fmul(x, y),
+            BinaryOp::Div => self.b.ins().fdiv(x, y),
+            BinaryOp::Max => {
+                let nan = self.b.ins().fcmp(FloatCC::Unordered, x, x);
+                let gt = self.b.ins().fcmp(FloatCC::GreaterThan, x, y);
+                let c = self.b.ins().bor(nan, gt);
+                self.vselect(c, x, y)
+            }
+            other => {
+                let c = self.b.ins().fcmp(comparison(other), x, y);
+                let (one, zero) = (self.splat(1.0), self.splat(0.0));
+                self.vselect(c, one, zero)
+            }
+        }
+    }
+}
+
+fn comparison(op: BinaryOp) -> FloatCC {
+    match op {
+        BinaryOp::Eq => FloatCC::Equal,
+        BinaryOp::Ne => FloatCC::NotEqual,
+        BinaryOp::Gt => FloatCC::GreaterThan,
+        BinaryOp::Ge => FloatCC::GreaterThanOrEqual,
+        BinaryOp::Lt => FloatCC::LessThan,
+        BinaryOp::Le => FloatCC::LessThanOrEqual,
+        other => unreachable!("{other:?} is not a comparison"),
+    }
+}
+
+/// The binary op a scalar op applies with the constant as right operand (all but `RDiv` and
+/// `Pow`, which are handled separately).
+fn scalar_as_binary(op: ScalarOp) -> BinaryOp {
+    match op {
+        ScalarOp::Add => BinaryOp::Add,
+        ScalarOp::Mul => BinaryOp::Mul,
+        ScalarOp::Div => BinaryOp::Div,
+        ScalarOp::Max => BinaryOp::Max,
+        ScalarOp::Eq => BinaryOp::Eq,
+        ScalarOp::Ne => BinaryOp::Ne,
+        ScalarOp::Gt => BinaryOp::Gt,
+        ScalarOp::Ge => BinaryOp::Ge,
+        ScalarOp::Lt => BinaryOp::Lt,
+        ScalarOp::Le => BinaryOp::Le,
+        ScalarOp::RDiv | ScalarOp::Pow => unreachable!("handled by the caller"),
+    }
+}

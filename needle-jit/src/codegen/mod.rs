@@ -1,0 +1,451 @@
+//! Cranelift code generation: a whole [`Plan`] becomes one function in one `JITModule`.
+//!
+//! The function is `extern "C" fn(args: *mut u64) -> u32`. `args` is the program's argument
+//! block ([`args`] gives the layout): the run context, an error record, and per buffer slot its
+//! pointer, element offset and length. Fused elementwise kernels and reductions are loop nests
+//! in the function; matmuls and interpreter-run nodes are calls to [`crate::host`]'s entry
+//! point, which reads the same block. Transcendental functions call the interpreter's scalar
+//! functions, so results are bit-identical to eager mode.
+
+mod expr;
+mod reduce;
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{
+    types, AbiParam, Block, FuncRef, InstBuilder, MemFlagsData, UserFuncName, Value,
+};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{default_libcall_names, Linkage, Module};
+
+use crate::kernel::{Access, Kernel};
+use crate::math::helpers;
+use crate::plan::{Elem, Plan, StepKind};
+
+/// Layout of the argument block (indices of u64 words).
+pub mod args {
+    /// Pointer to the run context (host steps).
+    pub const CONTEXT: usize = 0;
+    /// Checked mode: the step that made an out-of-bounds access.
+    pub const ERR_STEP: usize = 1;
+    /// Checked mode: which access (kernel input number, or [`super::OUTPUT_ACCESS`]).
+    pub const ERR_ACCESS: usize = 2;
+    /// Checked mode: the offending element index.
+    pub const ERR_INDEX: usize = 3;
+    /// Checked mode: the buffer's length.
+    pub const ERR_LEN: usize = 4;
+    /// First slot record: slot `s` has its pointer at `SLOTS + 3s`, its element offset at
+    /// `SLOTS + 3s + 1` and its length in elements at `SLOTS + 3s + 2`.
+    pub const SLOTS: usize = 5;
+
+    /// Words of the block for `slots` slots.
+    pub fn len(slots: usize) -> usize {
+        SLOTS + 3 * slots
+    }
+}
+
+/// The access number reported for a kernel's output store.
+pub const OUTPUT_ACCESS: u64 = 1 << 20;
+/// The access number reported for a reduction's accumulator.
+pub const ACCUMULATOR_ACCESS: u64 = (1 << 20) + 1;
+
+/// The entry's status: success.
+pub const STATUS_OK: u32 = 0;
+/// The entry's status: a host step failed (its error is in the run context).
+pub const STATUS_HOST_ERROR: u32 = 1;
+/// The entry's status: checked code found an out-of-bounds index (recorded in the block).
+pub const STATUS_OUT_OF_BOUNDS: u32 = 2;
+
+/// Compiled machine code of a program.
+pub struct Code {
+    // Owns the machine code; never read otherwise.
+    _module: JITModule,
+    entry: extern "C" fn(*mut u64) -> u32,
+    /// The Cranelift IR, when requested.
+    pub ir: Option<String>,
+}
+
+impl Code {
+    /// Runs the program on an argument block.
+    ///
+    /// # Safety
+    /// `args` must hold [`args::len`] words laid out as [`args`] describes, with valid pointers
+    /// for every slot (lengths as stated; outputs writable) and the run context the host steps
+    /// expect.
+    pub unsafe fn run(&self, args: &mut [u64]) -> u32 {
+        (self.entry)(args.as_mut_ptr())
+    }
+}
+
+fn new_module(host_step: *const u8) -> Result<JITModule, String> {
+    let mut flags = settings::builder();
+    flags.set("opt_level", "speed").map_err(|e| e.to_string())?;
+    flags.set("is_pic", "false").map_err(|e| e.to_string())?;
+    flags
+        .set("use_colocated_libcalls", "false")
+        .map_err(|e| e.to_string())?;
+    let isa = cranelift_native::builder()
+        .map_err(|e| format!("host not supported by Cranelift: {e}"))?
+        .finish(settings::Flags::new(flags))
+        .map_err(|e| e.to_string())?;
+    let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
+    for (name, addr, _) in helpers() {
+        builder.symbol(name, addr);
+    }
+    builder.symbol("needle_host_step", host_step);
+    Ok(JITModule::new(builder))
+}
+
+/// Compiles `plan` into one function. `host_step` is the address of the host entry point
+/// (`extern "C" fn(*mut u64, u64) -> u32`). In `checked` mode every load and store compares
+/// its index with the buffer's length first.
+pub fn compile(
+    plan: &Plan,
+    checked: bool,
+    keep_ir: bool,
+    host_step: *const u8,
+) -> Result<Code, String> {
+    let mut module = new_module(host_step)?;
+    let ptr = module.target_config().pointer_type();
+    let mut helper_ids = Vec::new();
+    for (name, _, arity) in helpers() {
+        let mut sig = module.make_signature();
+        for _ in 0..arity {
+            sig.params.push(AbiParam::new(types::F32));
+        }
+        sig.returns.push(AbiParam::new(types::F32));
+        let id = module
+            .declare_function(name, Linkage::Import, &sig)
+            .map_err(|e| e.to_string())?;
+        helper_ids.push((name, id));
+    }
+    let mut host_sig = module.make_signature();
+    host_sig.params.push(AbiParam::new(ptr));
+    host_sig.params.push(AbiParam::new(types::I64));
+    host_sig.returns.push(AbiParam::new(types::I32));
+    let host_id = module
+        .declare_function("needle_host_step", Linkage::Import, &host_sig)
+        .map_err(|e| e.to_string())?;
+    let mut sig = module.make_signature();
+    sig.params.push(AbiParam::new(ptr));
+    sig.returns.push(AbiParam::new(types::I32));
+    let func_id = module
+        .declare_function("program", Linkage::Local, &sig)
+        .map_err(|e| e.to_string())?;
+    let mut ctx = module.make_context();
+    ctx.func.signature = sig;
+    ctx.func.name = UserFuncName::user(0, func_id.as_u32());
+    let mut fctx = FunctionBuilderContext::new();
+    {
+        let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+        let helper_refs: Vec<(&'static str, FuncRef)> = helper_ids
+            .iter()
+            .map(|(n, id)| (*n, module.declare_func_in_func(*id, b.func)))
+            .collect();
+        let host = module.declare_func_in_func(host_id, b.func);
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        let oob = b.create_block();
+        for _ in 0..4 {
+            b.append_block_param(oob, types::I64);
+        }
+        let fail = b.create_block();
+        b.append_block_param(fail, types::I32);
+        b.switch_to_block(entry);
+        let args_ptr = b.block_params(entry)[0];
+        let mut e = Emitter {
+            b: &mut b,
+            args: args_ptr,
+            helpers: &helper_refs,
+            checked,
+            oob,
+            step: 0,
+        };
+        for (s, step) in plan.steps.iter().enumerate() {
+            e.step = s;
+            let out = Access {
+                slot: step.out,
+                strides: Vec::new(),
+                offset: 0,
+            };
+            match &step.kind {
+                StepKind::Elementwise(kernel) => e.elementwise(kernel, &out),
+                StepKind::Reduce {
+                    op,
+                    axes,
+                    body,
+                    acc,
+                } => e.reduce(*op, axes, body, &out, *acc),
+                StepKind::MatMul { .. } | StepKind::Host => {
+                    let index = e.b.ins().iconst(types::I64, s as i64);
+                    let call = e.b.ins().call(host, &[args_ptr, index]);
+                    let status = e.b.inst_results(call)[0];
+                    let next = e.b.create_block();
+                    e.b.ins().brif(status, fail, &[status.into()], next, &[]);
+                    e.b.switch_to_block(next);
+                }
+            }
+        }
+        let ok = b.ins().iconst(types::I32, STATUS_OK as i64);
+        b.ins().return_(&[ok]);
+        // Out of bounds: record (step, access, index, length) and return.
+        b.switch_to_block(oob);
+        let params = b.block_params(oob).to_vec();
+        let flags = MemFlagsData::trusted();
+        for (word, v) in [
+            args::ERR_STEP,
+            args::ERR_ACCESS,
+            args::ERR_INDEX,
+            args::ERR_LEN,
+        ]
+        .into_iter()
+        .zip(params)
+        {
+            b.ins().store(flags, v, args_ptr, (word * 8) as i32);
+        }
+        let status = b.ins().iconst(types::I32, STATUS_OUT_OF_BOUNDS as i64);
+        b.ins().return_(&[status]);
+        b.switch_to_block(fail);
+        let status = b.block_params(fail)[0];
+        b.ins().return_(&[status]);
+        b.seal_all_blocks();
+        b.finalize(module.target_config());
+    }
+    let ir = keep_ir.then(|| ctx.func.display().to_string());
+    module
+        .define_function(func_id, &mut ctx)
+        .map_err(|e| format!("{e:?}"))?;
+    module.clear_context(&mut ctx);
+    module.finalize_definitions().map_err(|e| e.to_string())?;
+    let code = module.get_finalized_function(func_id);
+    // SAFETY: `code` is the finalized machine code of a function declared with the signature
+    // (pointer) -> i32 in this ISA's C calling convention; the module is kept alive with it.
+    let entry = unsafe { std::mem::transmute::<*const u8, extern "C" fn(*mut u64) -> u32>(code) };
+    Ok(Code {
+        _module: module,
+        entry,
+        ir,
+    })
+}
+
+/// Where an access's data starts, resolved at the beginning of a step.
+#[derive(Clone, Copy)]
+pub(crate) struct Base {
+    /// Address of the access's element 0 (`slot pointer + (slot offset + offset)·size`).
+    ptr: Value,
+    /// The slot's pointer.
+    slot_ptr: Value,
+    /// Element index of the access's element 0 within the slot's buffer.
+    first: Value,
+    /// The buffer's length in elements.
+    len: Value,
+    /// Bytes per element.
+    size: i64,
+}
+
+/// Emits the steps of a program into one function.
+pub(crate) struct Emitter<'a, 'f> {
+    b: &'a mut FunctionBuilder<'f>,
+    args: Value,
+    helpers: &'a [(&'static str, FuncRef)],
+    checked: bool,
+    /// Out-of-bounds exit (checked mode), with (step, access, index, length).
+    oob: Block,
+    step: usize,
+}
+
+impl Emitter<'_, '_> {
+    fn load_arg(&mut self, word: usize) -> Value {
+        // Not `readonly`: host steps rewrite slot records between kernels.
+        self.b.ins().load(
+            types::I64,
+            MemFlagsData::trusted(),
+            self.args,
+            (word * 8) as i32,
+        )
+    }
+
+    /// Resolves `access` (of elements of `elem`) at the current position.
+    fn base(&mut self, access: &Access, elem: Elem) -> Base {
+        let record = args::SLOTS + 3 * access.slot;
+        let slot_ptr = self.load_arg(record);
+        let offset = self.load_arg(record + 1);
+        let len = self.load_arg(record + 2);
+        let first = self.b.ins().iadd_imm_s(offset, access.offset as i64);
+        let size = elem.size() as i64;
+        let bytes = self.b.ins().imul_imm_s(first, size);
+        let ptr = self.b.ins().iadd(slot_ptr, bytes);
+        Base {
+            ptr,
+            slot_ptr,
+            first,
+            len,
+            size,
+        }
+    }
+
+    /// Address of the element at `index` (one value per axis) through `strides`; in checked
+    /// mode, first verifies the element index lies in the buffer (`access` names it in the
+    /// error).
+    fn address(&mut self, base: &Base, index: &[Value], strides: &[isize], access: u64) -> Value {
+        if !self.checked {
+            let mut addr = base.ptr;
+            for (&i, &s) in index.iter().zip(strides) {
+                if s != 0 {
+                    let off = self.b.ins().imul_imm_s(i, s as i64 * base.size);
+                    addr = self.b.ins().iadd(addr, off);
+                }
+            }
+            return addr;
+        }
+        let mut element = base.first;
+        for (&i, &s) in index.iter().zip(strides) {
+            if s != 0 {
+                let off = self.b.ins().imul_imm_s(i, s as i64);
+                element = self.b.ins().iadd(element, off);
+            }
+        }
+        // Unsigned: a negative index is a huge one.
+        let inside = self
+            .b
+            .ins()
+            .icmp(IntCC::UnsignedLessThan, element, base.len);
+        let ok = self.b.create_block();
+        let step = self.b.ins().iconst(types::I64, self.step as i64);
+        let which = self.b.ins().iconst(types::I64, access as i64);
+        self.b.ins().brif(
+            inside,
+            ok,
+            &[],
+            self.oob,
+            &[step.into(), which.into(), element.into(), base.len.into()],
+        );
+        self.b.switch_to_block(ok);
+        let bytes = self.b.ins().imul_imm_s(element, base.size);
+        self.b.ins().iadd(base.slot_ptr, bytes)
+    }
+
+    /// One loop per axis of `shape[level..]`, calling `body` with the full index innermost.
+    fn loops(
+        &mut self,
+        shape: &[usize],
+        index: &mut Vec<Value>,
+        body: &mut dyn FnMut(&mut Self, &[Value]),
+    ) {
+        let level = index.len();
+        if level == shape.len() {
+            body(self, index);
+            return;
+        }
+        let header = self.b.create_block();
+        let inner = self.b.create_block();
+        let exit = self.b.create_block();
+        self.b.append_block_param(header, types::I64);
+        let zero = self.b.ins().iconst(types::I64, 0);
+        self.b.ins().jump(header, &[zero.into()]);
+        self.b.switch_to_block(header);
+        let i = self.b.block_params(header)[0];
+        let more = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::SignedLessThan, i, shape[level] as i64);
+        self.b.ins().brif(more, inner, &[], exit, &[]);
+        self.b.switch_to_block(inner);
+        index.push(i);
+        self.loops(shape, index, body);
+        index.pop();
+        let next = self.b.ins().iadd_imm_s(i, 1);
+        self.b.ins().jump(header, &[next.into()]);
+        self.b.switch_to_block(exit);
+    }
+
+    fn bases(&mut self, kernel: &Kernel) -> Vec<Base> {
+        kernel
+            .inputs
+            .iter()
+            .map(|a| self.base(a, Elem::F32))
+            .collect()
+    }
+
+    /// A fused elementwise kernel writing its result compactly to `out`.
+    fn elementwise(&mut self, kernel: &Kernel, out: &Access) {
+        let bases = self.bases(kernel);
+        let out_base = self.base(out, Elem::F32);
+        let out_strides = needle_core::shape::contiguous_strides(&kernel.shape);
+        let vector = !self.checked && expr::vectorizable(kernel);
+        let outer = if vector {
+            &kernel.shape[..kernel.shape.len() - 1]
+        } else {
+            &kernel.shape[..]
+        };
+        let mut index = Vec::new();
+        self.loops(outer, &mut index, &mut |e, index| {
+            if vector {
+                e.vector_row(kernel, &bases, &out_base, &out_strides, index);
+            } else {
+                let v = e.scalar_expr(kernel, &bases, index);
+                let addr = e.address(&out_base, index, &out_strides, OUTPUT_ACCESS);
+                e.b.ins().store(MemFlagsData::trusted(), v, addr, 0);
+            }
+        });
+    }
+
+    /// The innermost axis of a vectorizable kernel: f32x4 steps, then a scalar tail.
+    fn vector_row(
+        &mut self,
+        kernel: &Kernel,
+        bases: &[Base],
+        out: &Base,
+        out_strides: &[isize],
+        index: &[Value],
+    ) {
+        const LANES: i64 = expr::LANES as i64;
+        let n = *kernel
+            .shape
+            .last()
+            .expect("vectorized kernels have an axis") as i64;
+        let (vhead, vbody, shead, sbody, exit) = (
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+        );
+        self.b.append_block_param(vhead, types::I64);
+        self.b.append_block_param(shead, types::I64);
+        let zero = self.b.ins().iconst(types::I64, 0);
+        self.b.ins().jump(vhead, &[zero.into()]);
+        self.b.switch_to_block(vhead);
+        let i = self.b.block_params(vhead)[0];
+        let end = self.b.ins().iadd_imm_s(i, LANES);
+        let fits = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::SignedLessThanOrEqual, end, n);
+        self.b.ins().brif(fits, vbody, &[], shead, &[i.into()]);
+        self.b.switch_to_block(vbody);
+        let mut full = index.to_vec();
+        full.push(i);
+        let v = self.vector_expr(kernel, bases, &full);
+        let addr = self.address(out, &full, out_strides, OUTPUT_ACCESS);
+        // Not 16-byte aligned in general: no `aligned` flag.
+        self.b
+            .ins()
+            .store(MemFlagsData::new().with_notrap(), v, addr, 0);
+        self.b.ins().jump(vhead, &[end.into()]);
+        self.b.switch_to_block(shead);
+        let j = self.b.block_params(shead)[0];
+        let more = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, j, n);
+        self.b.ins().brif(more, sbody, &[], exit, &[]);
+        self.b.switch_to_block(sbody);
+        full.pop();
+        full.push(j);
+        let v = self.scalar_expr(kernel, bases, &full);
+        let addr = self.address(out, &full, out_strides, OUTPUT_ACCESS);
+        self.b.ins().store(MemFlagsData::trusted(), v, addr, 0);
+        let next = self.b.ins().iadd_imm_s(j, 1);
+        self.b.ins().jump(shead, &[next.into()]);
+        self.b.switch_to_block(exit);
+    }
+}

@@ -1,0 +1,154 @@
+//! Reductions with their elementwise producer fused in.
+//!
+//! The loops follow the interpreter's order exactly, so sums are bit-identical: the input is
+//! walked in logical order one innermost row at a time; when the innermost axis is reduced, a
+//! row is summed in an f64 register and then added to its output's f64 accumulator, otherwise
+//! each element is added to its own output's accumulator (consecutive outputs, independent
+//! chains). The accumulators are rounded to f32 once at the end. Max folds each element into
+//! its output in logical order with the interpreter's NaN rule.
+
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
+use needle_core::op::ReduceOp;
+use needle_core::shape::contiguous_strides;
+
+use super::{Emitter, ACCUMULATOR_ACCESS, OUTPUT_ACCESS};
+use crate::kernel::{Access, Kernel};
+use crate::plan::Elem;
+
+impl Emitter<'_, '_> {
+    /// Reduces `body` over `axes` into `out` (compact over the kept shape).
+    pub(super) fn reduce(
+        &mut self,
+        op: ReduceOp,
+        axes: &[usize],
+        body: &Kernel,
+        out: &Access,
+        acc: Option<usize>,
+    ) {
+        // A 0-d input is one row of one element (as in the interpreter).
+        let mut body = body.clone();
+        if body.shape.is_empty() {
+            body.shape.push(1);
+            for a in &mut body.inputs {
+                a.strides.push(0);
+            }
+        }
+        let nd = body.shape.len();
+        let mut out_shape = body.shape.clone();
+        for &a in axes {
+            out_shape[a] = 1;
+        }
+        let mut out_strides = contiguous_strides(&out_shape);
+        for &a in axes {
+            out_strides[a] = 0;
+        }
+        let n_out = out_shape.iter().product::<usize>();
+        let bases = self.bases(&body);
+        let out_base = self.base(out, Elem::F32);
+        let flat = [1isize];
+        match op {
+            ReduceOp::Max => {
+                let init = self.b.ins().f32const(f32::NEG_INFINITY);
+                self.fill(&out_base, n_out, init, OUTPUT_ACCESS);
+                let mut index = Vec::new();
+                self.loops(&body.shape, &mut index, &mut |e, index| {
+                    let v = e.scalar_expr(&body, &bases, index);
+                    let addr = e.address(&out_base, index, &out_strides, OUTPUT_ACCESS);
+                    let flags = MemFlagsData::trusted();
+                    let cur = e.b.ins().load(types::F32, flags, addr, 0);
+                    let gt = e.b.ins().fcmp(FloatCC::GreaterThan, v, cur);
+                    let nan = e.b.ins().fcmp(FloatCC::Unordered, v, v);
+                    let take = e.b.ins().bor(gt, nan);
+                    let new = e.b.ins().select(take, v, cur);
+                    e.b.ins().store(flags, new, addr, 0);
+                });
+            }
+            ReduceOp::Sum => {
+                let acc = Access {
+                    slot: acc.expect("sums have an accumulator"),
+                    strides: Vec::new(),
+                    offset: 0,
+                };
+                let acc_base = self.base(&acc, Elem::F64);
+                let zero = self.b.ins().f64const(0.0);
+                self.fill(&acc_base, n_out, zero, ACCUMULATOR_ACCESS);
+                let inner = body.shape[nd - 1] as i64;
+                let inner_reduced = out_strides[nd - 1] == 0;
+                let mut index = Vec::new();
+                self.loops(&body.shape[..nd - 1], &mut index, &mut |e, outer| {
+                    if inner_reduced {
+                        let zero_index = e.b.ins().iconst(types::I64, 0);
+                        let mut at = outer.to_vec();
+                        at.push(zero_index);
+                        let addr = e.address(&acc_base, &at, &out_strides, ACCUMULATOR_ACCESS);
+                        let row = e.row_sum(&body, &bases, outer, inner);
+                        let flags = MemFlagsData::trusted();
+                        let old = e.b.ins().load(types::F64, flags, addr, 0);
+                        let new = e.b.ins().fadd(old, row);
+                        e.b.ins().store(flags, new, addr, 0);
+                    } else {
+                        let mut index = outer.to_vec();
+                        e.loops(&body.shape[..nd], &mut index, &mut |e, full| {
+                            let v = e.scalar_expr(&body, &bases, full);
+                            let v = e.b.ins().fpromote(types::F64, v);
+                            let addr = e.address(&acc_base, full, &out_strides, ACCUMULATOR_ACCESS);
+                            let flags = MemFlagsData::trusted();
+                            let old = e.b.ins().load(types::F64, flags, addr, 0);
+                            let new = e.b.ins().fadd(old, v);
+                            e.b.ins().store(flags, new, addr, 0);
+                        });
+                    }
+                });
+                // Round once.
+                let shape = [n_out];
+                let mut index = Vec::new();
+                self.loops(&shape, &mut index, &mut |e, i| {
+                    let flags = MemFlagsData::trusted();
+                    let src = e.address(&acc_base, i, &flat, ACCUMULATOR_ACCESS);
+                    let v = e.b.ins().load(types::F64, flags, src, 0);
+                    let v = e.b.ins().fdemote(types::F32, v);
+                    let dst = e.address(&out_base, i, &flat, OUTPUT_ACCESS);
+                    e.b.ins().store(flags, v, dst, 0);
+                });
+            }
+        }
+    }
+
+    /// Stores `value` into the first `n` elements of `base`.
+    fn fill(&mut self, base: &super::Base, n: usize, value: Value, access: u64) {
+        let mut index = Vec::new();
+        self.loops(&[n], &mut index, &mut |e, i| {
+            let addr = e.address(base, i, &[1], access);
+            e.b.ins().store(MemFlagsData::trusted(), value, addr, 0);
+        });
+    }
+
+    /// Σ over the innermost axis of `body` at the outer position `outer`, in f64, in order.
+    fn row_sum(&mut self, body: &Kernel, bases: &[super::Base], outer: &[Value], n: i64) -> Value {
+        let header = self.b.create_block();
+        let inner = self.b.create_block();
+        let exit = self.b.create_block();
+        self.b.append_block_param(header, types::I64);
+        self.b.append_block_param(header, types::F64);
+        self.b.append_block_param(exit, types::F64);
+        let zero = self.b.ins().iconst(types::I64, 0);
+        let start = self.b.ins().f64const(0.0);
+        self.b.ins().jump(header, &[zero.into(), start.into()]);
+        self.b.switch_to_block(header);
+        let j = self.b.block_params(header)[0];
+        let s = self.b.block_params(header)[1];
+        let more = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, j, n);
+        self.b.ins().brif(more, inner, &[], exit, &[s.into()]);
+        self.b.switch_to_block(inner);
+        let mut index = outer.to_vec();
+        index.push(j);
+        let v = self.scalar_expr(body, bases, &index);
+        let v = self.b.ins().fpromote(types::F64, v);
+        let s2 = self.b.ins().fadd(s, v);
+        let next = self.b.ins().iadd_imm_s(j, 1);
+        self.b.ins().jump(header, &[next.into(), s2.into()]);
+        self.b.switch_to_block(exit);
+        self.b.block_params(exit)[0]
+    }
+}

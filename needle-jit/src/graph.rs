@@ -1,0 +1,147 @@
+//! The pending graph as the JIT sees it: its nodes in execution order and its structural key.
+//!
+//! Two realizations with equal keys run the same compiled program: the key holds every node's
+//! op (with constants by their bits), dtype, shape and inputs, and for the realized tensors the
+//! graph reads (its inputs) dtype, shape and strides — never their data or buffer offsets,
+//! which the program takes at run time. Runtime scalars (learning rates, Adam's bias
+//! corrections, dropout masks) are such inputs, so changing them never recompiles.
+
+use std::collections::HashMap;
+
+use needle_core::autodiff::topo_nodes;
+use needle_core::node::NodeRef;
+use needle_core::op::Op;
+use needle_core::DType;
+
+/// A pending graph, ready to be keyed, planned and run.
+pub struct Graph {
+    /// Realized inputs (first seen) and pending nodes, each after everything it reads.
+    pub nodes: Vec<NodeRef>,
+    /// Per node: its inputs' positions in `nodes`.
+    pub inputs: Vec<Vec<usize>>,
+    /// Per node: whether the caller asked for its value.
+    pub wanted: Vec<bool>,
+    /// Per node: whether it is a realized tensor the program reads.
+    pub is_input: Vec<bool>,
+    /// The structural key.
+    pub key: Vec<u64>,
+    /// Where each node's part of `key` starts (to report which node changed on a recompile).
+    pub key_starts: Vec<usize>,
+}
+
+impl Graph {
+    /// Collects the pending ancestors of `outputs` and keys them.
+    pub fn collect(outputs: &[NodeRef], checked: bool) -> Graph {
+        let order = topo_nodes(outputs, |n| !n.is_realized());
+        let mut graph = Graph {
+            nodes: Vec::with_capacity(order.len() + 16),
+            inputs: Vec::with_capacity(order.len() + 16),
+            wanted: Vec::with_capacity(order.len() + 16),
+            is_input: Vec::with_capacity(order.len() + 16),
+            key: Vec::with_capacity(order.len() * 8),
+            key_starts: Vec::with_capacity(order.len() + 16),
+        };
+        graph.key.push(checked as u64);
+        let mut position: HashMap<u64, usize> = HashMap::with_capacity(order.len() * 2);
+        for node in order {
+            let mut inputs = Vec::with_capacity(node.num_inputs());
+            for i in 0..node.num_inputs() {
+                let input = node.input(i);
+                let at = match position.get(&input.id()) {
+                    Some(&at) => at,
+                    None => {
+                        let at = graph.push_input(input.clone());
+                        position.insert(input.id(), at);
+                        at
+                    }
+                };
+                inputs.push(at);
+            }
+            position.insert(node.id(), graph.nodes.len());
+            graph.key_starts.push(graph.key.len());
+            op_key(node.op(), &mut graph.key);
+            push_shape(&mut graph.key, node.dtype(), node.shape());
+            graph.key.push(inputs.len() as u64);
+            graph.key.extend(inputs.iter().map(|&i| i as u64));
+            graph.nodes.push(node);
+            graph.inputs.push(inputs);
+            graph.wanted.push(false);
+            graph.is_input.push(false);
+        }
+        for out in outputs {
+            if let Some(&at) = position.get(&out.id()) {
+                if !graph.wanted[at] {
+                    graph.wanted[at] = true;
+                    graph.key.push(u64::MAX - at as u64);
+                }
+            }
+        }
+        graph
+    }
+
+    fn push_input(&mut self, node: NodeRef) -> usize {
+        self.key_starts.push(self.key.len());
+        self.key.push(0);
+        push_shape(&mut self.key, node.dtype(), node.shape());
+        let layout = &node.value().expect("graph inputs are realized").layout;
+        self.key.extend(layout.strides.iter().map(|&s| s as u64));
+        self.nodes.push(node);
+        self.inputs.push(Vec::new());
+        self.wanted.push(false);
+        self.is_input.push(true);
+        self.nodes.len() - 1
+    }
+
+    /// The part of the key that belongs to node `i`.
+    pub fn node_key(&self, i: usize) -> &[u64] {
+        node_key(&self.key, &self.key_starts, i)
+    }
+}
+
+/// The part of `key` that belongs to node `i`.
+pub fn node_key<'k>(key: &'k [u64], starts: &[usize], i: usize) -> &'k [u64] {
+    let end = starts.get(i + 1).copied().unwrap_or(key.len());
+    &key[starts[i]..end]
+}
+
+fn push_shape(key: &mut Vec<u64>, dtype: DType, shape: &[usize]) {
+    key.push(dtype as u64);
+    key.push(shape.len() as u64);
+    key.extend(shape.iter().map(|&d| d as u64));
+}
+
+fn op_key(op: &Op, key: &mut Vec<u64>) {
+    match op {
+        Op::Leaf => key.push(1),
+        Op::Unary(u) => key.extend([2, *u as u64]),
+        Op::Scalar(s, c) => key.extend([3, *s as u64, c.to_bits() as u64]),
+        Op::Binary(b) => key.extend([4, *b as u64]),
+        Op::Reduce(r, axes) => {
+            key.extend([5, *r as u64, axes.len() as u64]);
+            key.extend(axes.iter().map(|&a| a as u64));
+        }
+        Op::MatMul => key.push(6),
+        Op::Reshape => key.push(7),
+        Op::Permute(p) => {
+            key.extend([8, p.len() as u64]);
+            key.extend(p.iter().map(|&a| a as u64));
+        }
+        Op::Expand => key.push(9),
+        Op::Slice { starts, steps } => {
+            key.extend([10, starts.len() as u64]);
+            key.extend(starts.iter().chain(steps).map(|&a| a as u64));
+        }
+        Op::Flip(axes) => {
+            key.extend([11, axes.len() as u64]);
+            key.extend(axes.iter().map(|&a| a as u64));
+        }
+        Op::Pad(spec) => {
+            key.extend([12, spec.len() as u64]);
+            for &(a, b, c) in spec {
+                key.extend([a as u64, b as u64, c as u64]);
+            }
+        }
+        Op::Concat(axis) => key.extend([13, *axis as u64]),
+        Op::Cast(d) => key.extend([14, *d as u64]),
+    }
+}

@@ -1,0 +1,214 @@
+//! Steps a compiled program hands back to Rust: matrix products (the gemm crate, reading the
+//! program's buffers through strides) and nodes run by the interpreter's kernels.
+//!
+//! Generated code calls [`needle_host_step`] with its argument block; the block's first word
+//! points to the [`RunContext`] of the run in progress.
+
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use needle_core::backend::BackendError;
+use needle_core::layout::Layout;
+use needle_core::storage::{Buffer, Realized};
+
+use crate::codegen::{args, STATUS_HOST_ERROR, STATUS_OK};
+use crate::graph::Graph;
+use crate::kernel::Access;
+use crate::plan::{Plan, StepKind};
+
+/// What host steps need during one run of a program.
+pub struct RunContext<'a> {
+    /// The graph being run (the nodes the plan's positions refer to).
+    pub graph: &'a Graph,
+    /// Its plan.
+    pub plan: &'a Plan,
+    /// Per slot: the buffer, for slots whose data becomes (or is) a tensor's value.
+    pub owned: Vec<Option<Arc<Buffer>>>,
+    /// The error of a failed host step.
+    pub error: Option<BackendError>,
+    /// The panic of a host step, re-raised after the program returns.
+    pub panic: Option<Box<dyn Any + Send>>,
+}
+
+/// The host entry point called by generated code: runs step `step` of the program.
+///
+/// Returns [`STATUS_OK`], or [`STATUS_HOST_ERROR`] with the error (or panic) stored in the
+/// context. Panics never unwind through generated code.
+pub extern "C" fn needle_host_step(block: *mut u64, step: u64) -> u32 {
+    // SAFETY: generated code passes the argument block `run` built: its first word points to
+    // the live `RunContext` of this run, which nothing else touches while the program runs.
+    let ctx = unsafe { &mut *(*block as *mut RunContext) };
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: `block` holds `args::len(slots)` words (built by `run`) and stays valid for
+        // the call.
+        let words =
+            unsafe { std::slice::from_raw_parts_mut(block, args::len(ctx.plan.slots.len())) };
+        ctx.run_step(words, step as usize)
+    }));
+    match outcome {
+        Ok(Ok(())) => STATUS_OK,
+        Ok(Err(e)) => {
+            ctx.error = Some(e);
+            STATUS_HOST_ERROR
+        }
+        Err(panic) => {
+            ctx.panic = Some(panic);
+            STATUS_HOST_ERROR
+        }
+    }
+}
+
+/// The runtime offset, pointer and length of slot `slot` in the argument block.
+fn slot_record(words: &[u64], slot: usize) -> (u64, isize, usize) {
+    let r = args::SLOTS + 3 * slot;
+    (words[r], words[r + 1] as isize, words[r + 2] as usize)
+}
+
+impl RunContext<'_> {
+    fn run_step(&mut self, words: &mut [u64], step: usize) -> Result<(), BackendError> {
+        let plan = self.plan;
+        let s = &plan.steps[step];
+        match &s.kind {
+            StepKind::MatMul { a, b, k } => {
+                self.matmul(words, step, a, b, *k);
+                Ok(())
+            }
+            StepKind::Host => self.interpret(words, step),
+            _ => unreachable!("only matmul and interpreter steps run on the host"),
+        }
+    }
+
+    /// Sets the value of every pending input of node `i` (the interpreter reads values).
+    fn bind_inputs(&mut self, words: &[u64], i: usize) {
+        for &src in &self.graph.inputs[i] {
+            let node = &self.graph.nodes[src];
+            if node.is_realized() {
+                continue;
+            }
+            let access = self.plan.access[src]
+                .as_ref()
+                .expect("interpreter inputs are stored");
+            let buffer = self.owned[access.slot]
+                .clone()
+                .expect("interpreter inputs have buffers of their own");
+            let (_, slot_offset, _) = slot_record(words, access.slot);
+            node.set_value(Realized {
+                buffer,
+                layout: Layout {
+                    shape: node.shape().to_vec(),
+                    strides: access.strides.clone(),
+                    offset: (slot_offset + access.offset) as usize,
+                },
+            });
+        }
+    }
+
+    fn interpret(&mut self, words: &mut [u64], step: usize) -> Result<(), BackendError> {
+        let s = &self.plan.steps[step];
+        let i = s.node;
+        self.bind_inputs(words, i);
+        let node = &self.graph.nodes[i];
+        let mut value = needle_core::interp::evaluate(node);
+        if !value.layout.is_contiguous() {
+            value = match &*value.buffer {
+                Buffer::F32(_) => Realized::from_f32(value.to_f32_vec(), node.shape()),
+                Buffer::I64(_) => Realized::from_i64(value.to_i64_vec(), node.shape()),
+            };
+        }
+        let r = args::SLOTS + 3 * s.out;
+        words[r] = match &*value.buffer {
+            Buffer::F32(v) => v.as_ptr() as u64,
+            Buffer::I64(v) => v.as_ptr() as u64,
+        };
+        words[r + 1] = value.layout.offset as u64;
+        words[r + 2] = value.buffer.len() as u64;
+        self.owned[s.out] = Some(value.buffer.clone());
+        node.set_value(value);
+        Ok(())
+    }
+
+    /// `out = a · b` per batch through the gemm crate. Panics (reported as the step's error)
+    /// when an operand's extent leaves its buffer: generated code cannot check inside the GEMM.
+    fn matmul(&mut self, words: &[u64], step: usize, a: &Access, b: &Access, k: usize) {
+        let s = &self.plan.steps[step];
+        let out_shape = self.graph.nodes[s.node].shape();
+        let nd = out_shape.len();
+        let (m, n) = (out_shape[nd - 2], out_shape[nd - 1]);
+        let batch_shape = &out_shape[..nd - 2];
+        let batches: usize = batch_shape.iter().product();
+        let (out_ptr, _, out_len) = slot_record(words, s.out);
+        assert!(
+            out_len >= batches * m * n,
+            "matmul: output buffer too small"
+        );
+        let out_ptr = out_ptr as *mut f32;
+        if m * n == 0 || batches == 0 {
+            return;
+        }
+        let operand = |acc: &Access, rows: usize, cols: usize| {
+            let (ptr, slot_offset, len) = slot_record(words, acc.slot);
+            let first = slot_offset + acc.offset;
+            let last = first
+                + acc.strides[..nd - 2]
+                    .iter()
+                    .zip(batch_shape)
+                    .map(|(&st, &d)| st * (d as isize - 1))
+                    .sum::<isize>()
+                + acc.strides[nd - 2] * (rows as isize - 1)
+                + acc.strides[nd - 1] * (cols as isize - 1);
+            assert!(
+                first >= 0 && (last as usize) < len,
+                "matmul operand (slot {}) reads elements {first}..={last} of a buffer of {len}",
+                acc.slot
+            );
+            (ptr as *const f32, first)
+        };
+        let (pa, fa) = operand(a, m, k);
+        let (pb, fb) = operand(b, k, n);
+        let mut batch_index = vec![0usize; batch_shape.len()];
+        for batch in 0..batches {
+            let offset = |acc: &Access, first: isize| {
+                first
+                    + batch_index
+                        .iter()
+                        .zip(&acc.strides)
+                        .map(|(&i, &st)| i as isize * st)
+                        .sum::<isize>()
+            };
+            // SAFETY: the output slot holds at least `batches·m·n` elements (asserted above).
+            let dst = unsafe { out_ptr.add(batch * m * n) };
+            if k == 0 {
+                // SAFETY: `dst` is valid for `m·n` writes (see above).
+                unsafe { std::ptr::write_bytes(dst, 0, m * n) };
+            } else {
+                // SAFETY: strides are non-negative (the planner copies flipped operands), so
+                // the first and last elements, checked against the buffers above, bound every
+                // element read; `dst` is an exclusive `m·n` block of the output slot.
+                unsafe {
+                    needle_core::interp::gemm_raw(
+                        [m, n, k],
+                        dst,
+                        (
+                            pa.offset(offset(a, fa)),
+                            a.strides[nd - 2],
+                            a.strides[nd - 1],
+                        ),
+                        (
+                            pb.offset(offset(b, fb)),
+                            b.strides[nd - 2],
+                            b.strides[nd - 1],
+                        ),
+                    );
+                }
+            }
+            for ax in (0..batch_index.len()).rev() {
+                batch_index[ax] += 1;
+                if batch_index[ax] < batch_shape[ax] {
+                    break;
+                }
+                batch_index[ax] = 0;
+            }
+        }
+    }
+}

@@ -1,0 +1,691 @@
+//! Scheduling: which graph node is computed by which step of the program, and in which buffer
+//! every value lives. The plan is plain data ([`Plan`]), printed by `NEEDLE_DEBUG=jit` and
+//! returned by [`crate::last_plan`].
+//!
+//! Rules:
+//! - Views (reshape of a viewable layout, permute, broadcast, slice, flip) and pending
+//!   assignments cost nothing: they only change how consumers address the buffer.
+//! - An elementwise node is *inlined* into its consumer when that consumer is elementwise or a
+//!   reduction of it, it has no other consumer and nobody asked for its value. It is then never
+//!   written to memory. Recomputation is never chosen: a node with two consumers is written
+//!   once and read twice, since a reload costs less than recomputing a chain per consumer.
+//! - Matmul is a call to the GEMM (reading transposed operands through strides); its epilogue
+//!   (bias, activation) is the following fused elementwise kernel.
+//! - Padding, concatenation, casts and anything on i64 data run the interpreter's kernel for
+//!   that node from inside the program (the documented per-node fallback).
+//! - Intermediate buffers live in an arena owned by the compiled program, reused across steps
+//!   by liveness; values the caller asked for (and values the interpreter must see) get buffers
+//!   of their own.
+
+use std::fmt::Write as _;
+
+use needle_core::layout::Layout;
+use needle_core::op::{Op, ReduceOp};
+use needle_core::shape::{contiguous_strides, numel};
+use needle_core::DType;
+
+use crate::graph::Graph;
+use crate::kernel::{Access, Expr, Kernel};
+
+/// Element type of a buffer slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Elem {
+    /// f32 (tensors).
+    F32,
+    /// i64 (labels, indices).
+    I64,
+    /// f64 (reduction accumulators).
+    F64,
+}
+
+impl Elem {
+    /// Bytes per element.
+    pub fn size(self) -> usize {
+        match self {
+            Elem::F32 => 4,
+            Elem::I64 | Elem::F64 => 8,
+        }
+    }
+}
+
+/// Where a slot's memory comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlotKind {
+    /// A realized tensor handed in by the caller (read only).
+    Input,
+    /// A fresh buffer that becomes a tensor's value (requested, or read by the interpreter).
+    Owned,
+    /// Program-internal: a region of the program's arena, `offset` bytes in.
+    Scratch {
+        /// Byte offset in the arena.
+        offset: usize,
+    },
+}
+
+/// A buffer the program reads or writes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Slot {
+    /// Where its memory comes from.
+    pub kind: SlotKind,
+    /// Element type.
+    pub elem: Elem,
+    /// Elements (for inputs: the view's element count; the buffer's length comes at run time).
+    pub len: usize,
+    /// The graph node whose value it holds.
+    pub node: usize,
+}
+
+/// What a step computes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StepKind {
+    /// A fused loop nest writing `kernel`'s result, compact, over `kernel.shape`.
+    Elementwise(Kernel),
+    /// A reduction of the fused expression `body` (over the input's shape) into the output
+    /// slot, accumulating in the interpreter's order (f64 for sums, in `acc`).
+    Reduce {
+        /// Sum or max.
+        op: ReduceOp,
+        /// Reduced axes of `body.shape`.
+        axes: Vec<usize>,
+        /// The fused producer.
+        body: Kernel,
+        /// f64 accumulator slot (sums).
+        acc: Option<usize>,
+    },
+    /// `out[..., m, n] = a[..., m, k] · b[..., k, n]` through the GEMM.
+    MatMul {
+        /// Left operand, strides over its full shape.
+        a: Access,
+        /// Right operand, strides over its full shape.
+        b: Access,
+        /// Inner dimension.
+        k: usize,
+    },
+    /// The interpreter's kernel for the node (run from inside the program).
+    Host,
+}
+
+/// One step of the program.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    /// What it computes.
+    pub kind: StepKind,
+    /// The graph node whose value it writes.
+    pub node: usize,
+    /// Graph nodes computed inline (never written to memory), in evaluation order.
+    pub inlined: Vec<usize>,
+    /// Output slot (compact over the node's shape).
+    pub out: usize,
+}
+
+/// How a graph node is obtained.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Placement {
+    /// A realized tensor read by the program.
+    Input,
+    /// Computed by a step and stored.
+    Stored(usize),
+    /// Computed inside the given step, never stored.
+    Inlined(usize),
+    /// A view of another value: no computation.
+    View,
+}
+
+/// A description of a graph node for debug output and the inspection API.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeInfo {
+    /// Op name.
+    pub op: String,
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// The user's source line that recorded it.
+    pub origin: String,
+    /// How the program obtains it.
+    pub placement: Placement,
+}
+
+/// The schedule of one pending graph.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    /// The graph's nodes, by position (inputs and pending nodes).
+    pub nodes: Vec<NodeInfo>,
+    /// Per node, where its value can be read (`None` for inlined nodes).
+    pub access: Vec<Option<Access>>,
+    /// Buffer slots.
+    pub slots: Vec<Slot>,
+    /// Steps, in execution order.
+    pub steps: Vec<Step>,
+    /// Bytes of the arena holding the scratch slots.
+    pub arena_bytes: usize,
+    /// Nodes whose values are delivered to the caller.
+    pub wanted: Vec<usize>,
+}
+
+fn is_elementwise(graph: &Graph, i: usize) -> bool {
+    let n = &graph.nodes[i];
+    !graph.is_input[i]
+        && n.dtype() == DType::F32
+        && matches!(n.op(), Op::Unary(_) | Op::Scalar(..) | Op::Binary(_))
+}
+
+fn is_reduce(graph: &Graph, i: usize) -> bool {
+    !graph.is_input[i] && matches!(graph.nodes[i].op(), Op::Reduce(..))
+}
+
+/// Offsets of view layouts are computed with this bias, so that a relative offset that goes
+/// below the slot's start (a flip of a flipped input) stays representable in `Layout`'s
+/// `usize` while the `Layout` methods (which only add to the offset) do the arithmetic.
+const OFFSET_BIAS: usize = 1 << 40;
+
+fn view_access(op: &Op, input: &Access, in_shape: &[usize], shape: &[usize]) -> Option<Access> {
+    let layout = Layout {
+        shape: in_shape.to_vec(),
+        strides: input.strides.clone(),
+        offset: (OFFSET_BIAS as isize + input.offset) as usize,
+    };
+    let view = match op {
+        Op::Leaf => layout,
+        Op::Reshape => layout.reshape(shape)?,
+        Op::Permute(p) => layout.permute(p),
+        Op::Expand => layout.expand(shape),
+        Op::Slice { starts, steps } => layout.slice(starts, steps, shape),
+        Op::Flip(axes) => layout.flip(axes),
+        _ => unreachable!("not a view op"),
+    };
+    Some(Access {
+        slot: input.slot,
+        strides: view.strides,
+        offset: view.offset as isize - OFFSET_BIAS as isize,
+    })
+}
+
+struct Planner<'g> {
+    graph: &'g Graph,
+    plan: Plan,
+    inlinable: Vec<bool>,
+    last_use: Vec<usize>,
+    /// Expression index of each node already emitted into the kernel being built.
+    memo: std::collections::HashMap<usize, usize>,
+}
+
+impl Plan {
+    /// Schedules `graph`.
+    pub fn new(graph: &Graph) -> Plan {
+        let n = graph.nodes.len();
+        let mut consumers: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (c, inputs) in graph.inputs.iter().enumerate() {
+            for &i in inputs {
+                if consumers[i].last() != Some(&c) {
+                    consumers[i].push(c);
+                }
+            }
+        }
+        let inlinable = (0..n)
+            .map(|i| {
+                is_elementwise(graph, i)
+                    && !graph.wanted[i]
+                    && matches!(consumers[i].as_slice(), [c] if is_elementwise(graph, *c) || is_reduce(graph, *c))
+            })
+            .collect();
+        let nodes = graph
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, node)| NodeInfo {
+                op: if graph.is_input[i] {
+                    "input".into()
+                } else {
+                    node.op().name()
+                },
+                shape: node.shape().to_vec(),
+                origin: node.origin().to_string(),
+                placement: Placement::Input,
+            })
+            .collect();
+        let mut planner = Planner {
+            graph,
+            plan: Plan {
+                nodes,
+                access: vec![None; n],
+                slots: Vec::new(),
+                steps: Vec::new(),
+                arena_bytes: 0,
+                wanted: (0..n).filter(|&i| graph.wanted[i]).collect(),
+            },
+            inlinable,
+            last_use: Vec::new(),
+            memo: std::collections::HashMap::new(),
+        };
+        for i in 0..n {
+            planner.place(i);
+        }
+        planner.assign_memory();
+        planner.plan
+    }
+
+    /// The schedule as text: one line per step with its nodes and their source lines.
+    pub fn describe(&self) -> String {
+        let mut s = String::new();
+        for (i, step) in self.steps.iter().enumerate() {
+            let node = &self.nodes[step.node];
+            let slot = &self.slots[step.out];
+            let what = match &step.kind {
+                StepKind::Elementwise(k) => format!("fused [{}] over {:?}", k.ops(), k.shape),
+                StepKind::Reduce { op, axes, body, .. } => format!(
+                    "reduce {:?}{:?} of [{}] over {:?}",
+                    op,
+                    axes,
+                    body.ops(),
+                    body.shape
+                ),
+                StepKind::MatMul { k, .. } => {
+                    format!("matmul {:?} (k={k}) via the gemm crate", node.shape)
+                }
+                StepKind::Host => format!("interpreter kernel for {}", node.op),
+            };
+            let place = match slot.kind {
+                SlotKind::Owned => "new buffer".to_string(),
+                SlotKind::Scratch { offset } => format!("arena+{offset}"),
+                SlotKind::Input => "input".to_string(),
+            };
+            let _ = writeln!(s, "  step {i}: {what} -> slot {} ({place})", step.out);
+            for &n in step.inlined.iter().chain(std::iter::once(&step.node)) {
+                let info = &self.nodes[n];
+                let _ = writeln!(
+                    s,
+                    "      #{n} {} {:?} at {}{}",
+                    info.op,
+                    info.shape,
+                    info.origin,
+                    if n == step.node { "" } else { " (inlined)" }
+                );
+            }
+        }
+        let _ = writeln!(
+            s,
+            "  {} steps, {} slots, arena {} bytes",
+            self.steps.len(),
+            self.slots.len(),
+            self.arena_bytes
+        );
+        s
+    }
+}
+
+impl Planner<'_> {
+    fn new_slot(&mut self, kind: SlotKind, elem: Elem, len: usize, node: usize) -> usize {
+        self.plan.slots.push(Slot {
+            kind,
+            elem,
+            len,
+            node,
+        });
+        self.plan.slots.len() - 1
+    }
+
+    fn scratch(&mut self, elem: Elem, len: usize, node: usize) -> usize {
+        self.new_slot(SlotKind::Scratch { offset: 0 }, elem, len, node)
+    }
+
+    fn push_step(&mut self, kind: StepKind, node: usize, inlined: Vec<usize>, out: usize) -> usize {
+        self.plan.steps.push(Step {
+            kind,
+            node,
+            inlined,
+            out,
+        });
+        self.plan.steps.len() - 1
+    }
+
+    fn shape(&self, i: usize) -> &[usize] {
+        self.graph.nodes[i].shape()
+    }
+
+    /// Stores node `i` compactly in a new slot.
+    fn stored(&mut self, i: usize, elem: Elem) -> usize {
+        let slot = self.scratch(elem, numel(self.shape(i)), i);
+        self.plan.access[i] = Some(Access {
+            slot,
+            strides: contiguous_strides(self.shape(i)),
+            offset: 0,
+        });
+        slot
+    }
+
+    fn place(&mut self, i: usize) {
+        let graph = self.graph;
+        let node = &graph.nodes[i];
+        if graph.is_input[i] {
+            let slot = self.new_slot(
+                SlotKind::Input,
+                elem_of(node.dtype()),
+                numel(node.shape()),
+                i,
+            );
+            let layout = &node.value().expect("inputs are realized").layout;
+            self.plan.access[i] = Some(Access {
+                slot,
+                strides: layout.strides.clone(),
+                offset: 0,
+            });
+            self.plan.nodes[i].placement = Placement::Input;
+            return;
+        }
+        if self.inlinable[i] {
+            // Placed when its consumer's step is built.
+            return;
+        }
+        let inputs = &graph.inputs[i];
+        let op = node.op();
+        if op.is_view() || (*op == Op::Leaf && inputs.len() == 1) {
+            let src = inputs[0];
+            let access = self.plan.access[src]
+                .clone()
+                .expect("view of a stored value");
+            if let Some(a) = view_access(op, &access, self.shape(src), node.shape()) {
+                self.plan.access[i] = Some(a);
+                self.plan.nodes[i].placement = Placement::View;
+                return;
+            }
+            if node.dtype() == DType::F32 {
+                // A reshape the layout cannot express: copy in logical order, which is the
+                // reshaped tensor's compact layout.
+                self.copy_step(i, src, access);
+                return;
+            }
+        }
+        let step_index = self.plan.steps.len();
+        self.memo.clear();
+        match op {
+            Op::Unary(_) | Op::Scalar(..) | Op::Binary(_) if is_elementwise(graph, i) => {
+                let mut kernel = Kernel {
+                    shape: node.shape().to_vec(),
+                    inputs: Vec::new(),
+                    exprs: Vec::new(),
+                };
+                let mut inlined = Vec::new();
+                self.emit(i, true, &mut kernel, &mut inlined, step_index);
+                let out = self.stored(i, Elem::F32);
+                self.push_step(StepKind::Elementwise(kernel.collapsed()), i, inlined, out);
+            }
+            Op::Reduce(r, axes) if node.dtype() == DType::F32 => {
+                let src = inputs[0];
+                let mut body = Kernel {
+                    shape: self.shape(src).to_vec(),
+                    inputs: Vec::new(),
+                    exprs: Vec::new(),
+                };
+                let mut inlined = Vec::new();
+                let root_inline = self.inlinable[src];
+                self.emit(src, root_inline, &mut body, &mut inlined, step_index);
+                let out = self.stored(i, Elem::F32);
+                let acc =
+                    (*r == ReduceOp::Sum).then(|| self.scratch(Elem::F64, numel(node.shape()), i));
+                self.push_step(
+                    StepKind::Reduce {
+                        op: *r,
+                        axes: axes.clone(),
+                        body,
+                        acc,
+                    },
+                    i,
+                    inlined,
+                    out,
+                );
+            }
+            Op::MatMul => {
+                let a = self.gemm_operand(inputs[0]);
+                let b = self.gemm_operand(inputs[1]);
+                let nd = node.shape().len();
+                let k = self.shape(inputs[0])[nd - 1];
+                let out = self.stored(i, Elem::F32);
+                let step_index = self.push_step(StepKind::MatMul { a, b, k }, i, Vec::new(), out);
+                self.plan.nodes[i].placement = Placement::Stored(step_index);
+                return;
+            }
+            _ => {
+                let out = self.stored(i, elem_of(node.dtype()));
+                self.plan.slots[out].kind = SlotKind::Owned;
+                for &src in inputs {
+                    let slot = self.plan.access[src].as_ref().expect("stored input").slot;
+                    if self.plan.slots[slot].kind != SlotKind::Input {
+                        self.plan.slots[slot].kind = SlotKind::Owned;
+                    }
+                }
+                self.push_step(StepKind::Host, i, Vec::new(), out);
+            }
+        }
+        self.plan.nodes[i].placement = Placement::Stored(step_index);
+    }
+
+    /// A GEMM operand: its access, or a compact copy when a stride is negative (flipped
+    /// views; the GEMM reads non-negative strides only).
+    fn gemm_operand(&mut self, i: usize) -> Access {
+        let access = self.plan.access[i].clone().expect("stored operand");
+        if access.strides.iter().all(|&s| s >= 0) {
+            return access;
+        }
+        let shape = self.shape(i).to_vec();
+        let slot = self.scratch(Elem::F32, numel(&shape), i);
+        self.push_step(
+            StepKind::Elementwise(copy_kernel(&shape, access)),
+            i,
+            Vec::new(),
+            slot,
+        );
+        Access {
+            slot,
+            strides: contiguous_strides(&shape),
+            offset: 0,
+        }
+    }
+
+    /// Node `i` as a compact copy of `src` (read through `access`), in logical order.
+    fn copy_step(&mut self, i: usize, src: usize, access: Access) {
+        let kernel = copy_kernel(self.shape(src), access);
+        let out = self.stored(i, Elem::F32);
+        let step = self.push_step(StepKind::Elementwise(kernel), i, Vec::new(), out);
+        self.plan.nodes[i].placement = Placement::Stored(step);
+    }
+
+    /// Appends the expression of node `i` to `kernel`: computed in place when `compute`,
+    /// otherwise loaded from where it is stored.
+    fn emit(
+        &mut self,
+        i: usize,
+        compute: bool,
+        kernel: &mut Kernel,
+        inlined: &mut Vec<usize>,
+        step: usize,
+    ) -> usize {
+        if let Some(&at) = self.memo.get(&i) {
+            return at;
+        }
+        let at = self.emit_new(i, compute, kernel, inlined, step);
+        self.memo.insert(i, at);
+        at
+    }
+
+    fn emit_new(
+        &mut self,
+        i: usize,
+        compute: bool,
+        kernel: &mut Kernel,
+        inlined: &mut Vec<usize>,
+        step: usize,
+    ) -> usize {
+        if !compute {
+            let access = self.plan.access[i].clone().expect("stored kernel input");
+            let slot = match kernel.inputs.iter().position(|a| *a == access) {
+                Some(s) => s,
+                None => {
+                    kernel.inputs.push(access);
+                    kernel.inputs.len() - 1
+                }
+            };
+            if let Some(at) = kernel.exprs.iter().position(|e| *e == Expr::Input(slot)) {
+                return at;
+            }
+            kernel.exprs.push(Expr::Input(slot));
+            return kernel.exprs.len() - 1;
+        }
+        let graph = self.graph;
+        let args: Vec<usize> = graph.inputs[i]
+            .iter()
+            .map(|&src| {
+                let inline = self.inlinable[src];
+                self.emit(src, inline, kernel, inlined, step)
+            })
+            .collect();
+        let expr = match graph.nodes[i].op() {
+            Op::Unary(u) => Expr::Unary(*u, args[0]),
+            Op::Scalar(s, c) => Expr::Scalar(*s, *c, args[0]),
+            Op::Binary(b) => Expr::Binary(*b, args[0], args[1]),
+            other => unreachable!("only elementwise ops are fused, found {}", other.name()),
+        };
+        kernel.exprs.push(expr);
+        if self.inlinable[i] {
+            inlined.push(i);
+            self.plan.nodes[i].placement = Placement::Inlined(step);
+        }
+        kernel.exprs.len() - 1
+    }
+
+    /// Marks requested values' buffers as owned and packs the scratch slots into the arena by
+    /// liveness: a slot's bytes are reused once the last step reading it has run.
+    fn assign_memory(&mut self) {
+        for &w in &self.plan.wanted {
+            if let Some(a) = &self.plan.access[w] {
+                let slot = a.slot;
+                if self.plan.slots[slot].kind != SlotKind::Input {
+                    self.plan.slots[slot].kind = SlotKind::Owned;
+                }
+            }
+        }
+        let nslots = self.plan.slots.len();
+        self.last_use = vec![0; nslots];
+        for (s, step) in self.plan.steps.iter().enumerate() {
+            for slot in step_reads(step) {
+                self.last_use[slot] = s;
+            }
+        }
+        let mut arena = Arena::default();
+        let mut live_until: Vec<(usize, usize)> = Vec::new(); // (slot, last step)
+        for s in 0..self.plan.steps.len() {
+            let step = &self.plan.steps[s];
+            let mut writes = vec![step.out];
+            if let StepKind::Reduce { acc: Some(a), .. } = step.kind {
+                writes.push(a);
+            }
+            for w in writes {
+                let slot = &mut self.plan.slots[w];
+                if let SlotKind::Scratch { .. } = slot.kind {
+                    let offset = arena.alloc(slot.len * slot.elem.size());
+                    slot.kind = SlotKind::Scratch { offset };
+                    live_until.push((w, self.last_use[w].max(s)));
+                }
+            }
+            live_until.retain(|&(slot, until)| {
+                if until == s {
+                    let SlotKind::Scratch { offset } = self.plan.slots[slot].kind else {
+                        unreachable!()
+                    };
+                    let slot = &self.plan.slots[slot];
+                    arena.free(offset, slot.len * slot.elem.size());
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+        self.plan.arena_bytes = arena.top;
+    }
+}
+
+/// Slots a step reads.
+pub fn step_reads(step: &Step) -> Vec<usize> {
+    match &step.kind {
+        StepKind::Elementwise(k) => k.inputs.iter().map(|a| a.slot).collect(),
+        StepKind::Reduce { body, .. } => body.inputs.iter().map(|a| a.slot).collect(),
+        StepKind::MatMul { a, b, .. } => vec![a.slot, b.slot],
+        StepKind::Host => Vec::new(),
+    }
+}
+
+fn copy_kernel(shape: &[usize], access: Access) -> Kernel {
+    Kernel {
+        shape: shape.to_vec(),
+        inputs: vec![access],
+        exprs: vec![Expr::Input(0)],
+    }
+    .collapsed()
+}
+
+fn elem_of(dtype: DType) -> Elem {
+    match dtype {
+        DType::F32 => Elem::F32,
+        DType::I64 => Elem::I64,
+    }
+}
+
+/// First-fit allocation of byte ranges (64-byte aligned, so vectors never share a cache line
+/// between two live buffers).
+#[derive(Default)]
+struct Arena {
+    free: Vec<(usize, usize)>,
+    top: usize,
+}
+
+const ALIGN: usize = 64;
+
+impl Arena {
+    fn alloc(&mut self, bytes: usize) -> usize {
+        let size = bytes.div_ceil(ALIGN).max(1) * ALIGN;
+        if let Some(k) = self.free.iter().position(|&(_, len)| len >= size) {
+            let (start, len) = self.free[k];
+            if len == size {
+                self.free.remove(k);
+            } else {
+                self.free[k] = (start + size, len - size);
+            }
+            return start;
+        }
+        let start = self.top;
+        self.top += size;
+        start
+    }
+
+    fn free(&mut self, start: usize, bytes: usize) {
+        let size = bytes.div_ceil(ALIGN).max(1) * ALIGN;
+        let at = self.free.partition_point(|&(s, _)| s < start);
+        self.free.insert(at, (start, size));
+        // Merge with the neighbours.
+        if at + 1 < self.free.len() && self.free[at].0 + self.free[at].1 == self.free[at + 1].0 {
+            self.free[at].1 += self.free[at + 1].1;
+            self.free.remove(at + 1);
+        }
+        if at > 0 && self.free[at - 1].0 + self.free[at - 1].1 == self.free[at].0 {
+            self.free[at - 1].1 += self.free[at].1;
+            self.free.remove(at);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Arena;
+
+    #[test]
+    fn arena_reuses_freed_ranges_and_merges_neighbours() {
+        let mut a = Arena::default();
+        let x = a.alloc(100);
+        let y = a.alloc(64);
+        let z = a.alloc(10);
+        assert_eq!((x, y, z), (0, 128, 192));
+        a.free(x, 100);
+        a.free(y, 64);
+        // The two freed neighbours merged into one 192-byte range.
+        assert_eq!(a.alloc(150), 0);
+        assert_eq!(a.top, 256);
+    }
+}
