@@ -53,6 +53,20 @@ pub struct Kernel {
     pub inputs: Vec<Access>,
     /// The expression; the last entry is the result.
     pub exprs: Vec<Expr>,
+    /// Values stored (elementwise kernels; compact over `shape`, in the slot given). A
+    /// reduction's body stores nothing itself: its last entry is what is reduced.
+    pub outputs: Vec<Output>,
+}
+
+/// A value a kernel stores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Output {
+    /// The expression entry stored.
+    pub expr: usize,
+    /// The slot written (compact over the kernel's shape).
+    pub slot: usize,
+    /// The graph node whose value it is.
+    pub node: usize,
 }
 
 impl Kernel {
@@ -68,6 +82,65 @@ impl Kernel {
         } else {
             ops.join(",")
         }
+    }
+
+    /// Appends `other` (a kernel over the same shape, whose inputs are all available when this
+    /// one runs) so that one loop computes both. `other`'s loads of this kernel's outputs
+    /// become references to the computed values. Returns false (changing nothing) when
+    /// `other` reads one of this kernel's outputs through a different access (another
+    /// element), which one loop cannot provide.
+    pub fn absorb(&mut self, other: &Kernel) -> bool {
+        let identity = needle_core::shape::contiguous_strides(&self.shape);
+        let own_outputs = self.outputs.clone();
+        let own = |a: &Access| own_outputs.iter().find(|o| o.slot == a.slot).copied();
+        for a in &other.inputs {
+            if own(a).is_some() && (a.strides != identity || a.offset != 0) {
+                return false;
+            }
+        }
+        let mut map = Vec::with_capacity(other.exprs.len());
+        for e in &other.exprs {
+            let new = match *e {
+                Expr::Input(k) => {
+                    let access = &other.inputs[k];
+                    match own(access) {
+                        Some(o) => o.expr,
+                        None => self.load(access),
+                    }
+                }
+                Expr::Unary(u, x) => self.push(Expr::Unary(u, map[x])),
+                Expr::Scalar(op, c, x) => self.push(Expr::Scalar(op, c, map[x])),
+                Expr::Binary(op, x, y) => self.push(Expr::Binary(op, map[x], map[y])),
+            };
+            map.push(new);
+        }
+        for o in &other.outputs {
+            self.outputs.push(Output {
+                expr: map[o.expr],
+                ..*o
+            });
+        }
+        true
+    }
+
+    /// The entry loading `access` (added when new).
+    pub fn load(&mut self, access: &Access) -> usize {
+        let input = match self.inputs.iter().position(|a| a == access) {
+            Some(i) => i,
+            None => {
+                self.inputs.push(access.clone());
+                self.inputs.len() - 1
+            }
+        };
+        match self.exprs.iter().position(|e| *e == Expr::Input(input)) {
+            Some(at) => at,
+            None => self.push(Expr::Input(input)),
+        }
+    }
+
+    fn push(&mut self, e: Expr) -> usize {
+        self.exprs.push(e);
+        self.exprs.len() - 1
     }
 
     /// Merges neighbouring axes that every input walks as one run, and drops size-1 axes, so

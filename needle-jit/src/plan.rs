@@ -25,7 +25,7 @@ use needle_core::shape::{contiguous_strides, numel};
 use needle_core::DType;
 
 use crate::graph::Graph;
-use crate::kernel::{Access, Expr, Kernel};
+use crate::kernel::{Access, Expr, Kernel, Output};
 
 /// Element type of a buffer slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +91,12 @@ pub enum StepKind {
         body: Kernel,
         /// f64 accumulator slot (sums).
         acc: Option<usize>,
+        /// Elementwise consumers of the result computed as it is finalized (a kernel over the
+        /// output shape; its loads of the output slot at the same element read the result).
+        epilogue: Option<Kernel>,
+        /// Whether the result itself is stored (false when only the epilogue reads it; max
+        /// reductions always store, the output is their accumulator).
+        store: bool,
     },
     /// `out[..., m, n] = a[..., m, k] · b[..., k, n]` through the GEMM.
     MatMul {
@@ -171,6 +177,11 @@ fn is_elementwise(graph: &Graph, i: usize) -> bool {
 fn is_reduce(graph: &Graph, i: usize) -> bool {
     !graph.is_input[i] && matches!(graph.nodes[i].op(), Op::Reduce(..))
 }
+
+/// Limits of multi-output fusion: beyond these a joined loop holds more live values than
+/// registers, and spills cost more than the pass it saves.
+const MAX_FUSED_INPUTS: usize = 12;
+const MAX_FUSED_EXPRS: usize = 96;
 
 /// Offsets of view layouts are computed with this bias, so that a relative offset that goes
 /// below the slot's start (a flip of a flipped input) stays representable in `Layout`'s
@@ -259,6 +270,10 @@ impl Plan {
         for i in 0..n {
             planner.place(i);
         }
+        planner.mark_owned();
+        planner.merge_kernels();
+        planner.drop_dead_stores();
+        planner.finish_placements();
         planner.assign_memory();
         planner.plan
     }
@@ -271,12 +286,22 @@ impl Plan {
             let slot = &self.slots[step.out];
             let what = match &step.kind {
                 StepKind::Elementwise(k) => format!("fused [{}] over {:?}", k.ops(), k.shape),
-                StepKind::Reduce { op, axes, body, .. } => format!(
-                    "reduce {:?}{:?} of [{}] over {:?}",
+                StepKind::Reduce {
+                    op,
+                    axes,
+                    body,
+                    epilogue,
+                    ..
+                } => format!(
+                    "reduce {:?}{:?} of [{}] over {:?}{}",
                     op,
                     axes,
                     body.ops(),
-                    body.shape
+                    body.shape,
+                    epilogue
+                        .as_ref()
+                        .map(|k| format!(", then [{}]", k.ops()))
+                        .unwrap_or_default()
                 ),
                 StepKind::MatMul { k, .. } => {
                     format!("matmul {:?} (k={k}) via the gemm crate", node.shape)
@@ -288,8 +313,19 @@ impl Plan {
                 SlotKind::Scratch { offset } => format!("arena+{offset}"),
                 SlotKind::Input => "input".to_string(),
             };
-            let _ = writeln!(s, "  step {i}: {what} -> slot {} ({place})", step.out);
-            for &n in step.inlined.iter().chain(std::iter::once(&step.node)) {
+            let outs: Vec<usize> = match &step.kind {
+                StepKind::Elementwise(k) => k.outputs.iter().map(|o| o.node).collect(),
+                _ => vec![step.node],
+            };
+            let slots = match &step.kind {
+                StepKind::Elementwise(k) if k.outputs.len() > 1 => format!(
+                    "slots {:?}",
+                    k.outputs.iter().map(|o| o.slot).collect::<Vec<_>>()
+                ),
+                _ => format!("slot {} ({place})", step.out),
+            };
+            let _ = writeln!(s, "  step {i}: {what} -> {slots}");
+            for &n in step.inlined.iter().chain(&outs) {
                 let info = &self.nodes[n];
                 let _ = writeln!(
                     s,
@@ -297,7 +333,7 @@ impl Plan {
                     info.op,
                     info.shape,
                     info.origin,
-                    if n == step.node { "" } else { " (inlined)" }
+                    if outs.contains(&n) { "" } else { " (inlined)" }
                 );
             }
         }
@@ -402,11 +438,17 @@ impl Planner<'_> {
                     shape: node.shape().to_vec(),
                     inputs: Vec::new(),
                     exprs: Vec::new(),
+                    outputs: Vec::new(),
                 };
                 let mut inlined = Vec::new();
-                self.emit(i, true, &mut kernel, &mut inlined, step_index);
+                let expr = self.emit(i, true, &mut kernel, &mut inlined, step_index);
                 let out = self.stored(i, Elem::F32);
-                self.push_step(StepKind::Elementwise(kernel.collapsed()), i, inlined, out);
+                kernel.outputs.push(Output {
+                    expr,
+                    slot: out,
+                    node: i,
+                });
+                self.push_step(StepKind::Elementwise(kernel), i, inlined, out);
             }
             Op::Reduce(r, axes) if node.dtype() == DType::F32 => {
                 let src = inputs[0];
@@ -414,6 +456,7 @@ impl Planner<'_> {
                     shape: self.shape(src).to_vec(),
                     inputs: Vec::new(),
                     exprs: Vec::new(),
+                    outputs: Vec::new(),
                 };
                 let mut inlined = Vec::new();
                 let root_inline = self.inlinable[src];
@@ -427,6 +470,8 @@ impl Planner<'_> {
                         axes: axes.clone(),
                         body,
                         acc,
+                        epilogue: None,
+                        store: true,
                     },
                     i,
                     inlined,
@@ -468,7 +513,7 @@ impl Planner<'_> {
         let shape = self.shape(i).to_vec();
         let slot = self.scratch(Elem::F32, numel(&shape), i);
         self.push_step(
-            StepKind::Elementwise(copy_kernel(&shape, access)),
+            StepKind::Elementwise(copy_kernel(&shape, access, slot, i)),
             i,
             Vec::new(),
             slot,
@@ -482,8 +527,8 @@ impl Planner<'_> {
 
     /// Node `i` as a compact copy of `src` (read through `access`), in logical order.
     fn copy_step(&mut self, i: usize, src: usize, access: Access) {
-        let kernel = copy_kernel(self.shape(src), access);
         let out = self.stored(i, Elem::F32);
+        let kernel = copy_kernel(self.shape(src), access, out, i);
         let step = self.push_step(StepKind::Elementwise(kernel), i, Vec::new(), out);
         self.plan.nodes[i].placement = Placement::Stored(step);
     }
@@ -551,9 +596,8 @@ impl Planner<'_> {
         kernel.exprs.len() - 1
     }
 
-    /// Marks requested values' buffers as owned and packs the scratch slots into the arena by
-    /// liveness: a slot's bytes are reused once the last step reading it has run.
-    fn assign_memory(&mut self) {
+    /// Gives requested values buffers of their own.
+    fn mark_owned(&mut self) {
         for &w in &self.plan.wanted {
             if let Some(a) = &self.plan.access[w] {
                 let slot = a.slot;
@@ -562,6 +606,190 @@ impl Planner<'_> {
                 }
             }
         }
+    }
+
+    /// Multi-output fusion: an elementwise step joins an earlier one over the same shape when
+    /// all its inputs exist by then and the two share data (it reads the earlier step's output
+    /// at the same element, or they read a common buffer). One loop then computes both, and a
+    /// value only the joined step read is never reloaded (nor, see [`Self::drop_dead_stores`],
+    /// stored). This is what turns an optimizer's per-parameter updates (gradient with weight
+    /// decay, both moments, the parameter) into one pass.
+    fn merge_kernels(&mut self) {
+        let steps = std::mem::take(&mut self.plan.steps);
+        let mut producer: std::collections::HashMap<usize, usize> = Default::default();
+        let mut merged: Vec<Step> = Vec::with_capacity(steps.len());
+        'steps: for step in steps {
+            if let StepKind::Elementwise(k) = &step.kind {
+                let ready = k
+                    .inputs
+                    .iter()
+                    .filter_map(|a| producer.get(&a.slot).copied())
+                    .max()
+                    .unwrap_or(0);
+                for at in (ready..merged.len()).rev() {
+                    let target = &mut merged[at];
+                    if let StepKind::Reduce { epilogue, .. } = &mut target.kind {
+                        let result = target.out;
+                        let out_shape = self.graph.nodes[target.node].shape();
+                        let identity = Access {
+                            slot: result,
+                            strides: contiguous_strides(out_shape),
+                            offset: 0,
+                        };
+                        let reads_result = k.inputs.contains(&identity);
+                        let other_view =
+                            k.inputs.iter().any(|a| a.slot == result && *a != identity);
+                        if out_shape == k.shape.as_slice() && reads_result && !other_view {
+                            match epilogue {
+                                None => {
+                                    *epilogue = Some(k.clone());
+                                }
+                                Some(e) => {
+                                    let mut joined = e.clone();
+                                    if !joined.absorb(k) {
+                                        continue;
+                                    }
+                                    *e = joined;
+                                }
+                            }
+                            target.inlined.extend(&step.inlined);
+                            for o in &k.outputs {
+                                producer.insert(o.slot, at);
+                            }
+                            continue 'steps;
+                        }
+                        continue;
+                    }
+                    let StepKind::Elementwise(into) = &mut target.kind else {
+                        continue;
+                    };
+                    let related = k.inputs.iter().any(|a| {
+                        into.outputs.iter().any(|o| o.slot == a.slot)
+                            || into.inputs.iter().any(|b| b.slot == a.slot)
+                    });
+                    if into.shape != k.shape
+                        || !related
+                        || into.inputs.len() + k.inputs.len() > MAX_FUSED_INPUTS
+                        || into.exprs.len() + k.exprs.len() > MAX_FUSED_EXPRS
+                    {
+                        continue;
+                    }
+                    let mut joined = into.clone();
+                    if joined.absorb(k) {
+                        *into = joined;
+                        target.inlined.extend(&step.inlined);
+                        for o in &k.outputs {
+                            producer.insert(o.slot, at);
+                        }
+                        continue 'steps;
+                    }
+                }
+            }
+            let at = merged.len();
+            match &step.kind {
+                StepKind::Elementwise(k) => {
+                    for o in &k.outputs {
+                        producer.insert(o.slot, at);
+                    }
+                }
+                _ => {
+                    producer.insert(step.out, at);
+                }
+            }
+            merged.push(step);
+        }
+        self.plan.steps = merged;
+    }
+
+    /// Removes stores nobody reads (values computed and consumed inside one fused loop).
+    fn drop_dead_stores(&mut self) {
+        let mut read = vec![false; self.plan.slots.len()];
+        for step in &self.plan.steps {
+            for slot in step_reads(step) {
+                read[slot] = true;
+            }
+        }
+        for step in self.plan.steps.iter_mut() {
+            let slots = &self.plan.slots;
+            let k = match &mut step.kind {
+                StepKind::Elementwise(k) => k,
+                StepKind::Reduce {
+                    op,
+                    epilogue: Some(k),
+                    store,
+                    ..
+                } => {
+                    *store = *op == ReduceOp::Max
+                        || read[step.out]
+                        || !matches!(slots[step.out].kind, SlotKind::Scratch { .. });
+                    k
+                }
+                _ => continue,
+            };
+            let (keep, dead): (Vec<Output>, Vec<Output>) = k.outputs.iter().partition(|o| {
+                read[o.slot] || !matches!(slots[o.slot].kind, SlotKind::Scratch { .. })
+            });
+            for o in dead {
+                self.plan.access[o.node] = None;
+                step.inlined.push(o.node);
+            }
+            k.outputs = keep;
+            let first = k.outputs.first().copied();
+            if let (StepKind::Elementwise(_), Some(first)) = (&step.kind, first) {
+                step.out = first.slot;
+                step.node = first.node;
+            }
+        }
+        self.plan
+            .steps
+            .retain(|s| !matches!(&s.kind, StepKind::Elementwise(k) if k.outputs.is_empty()));
+        for step in &mut self.plan.steps {
+            let kernel = match &mut step.kind {
+                StepKind::Elementwise(k) => Some(k),
+                StepKind::Reduce { epilogue, .. } => epilogue.as_mut(),
+                _ => None,
+            };
+            if let Some(k) = kernel {
+                *k = std::mem::replace(
+                    k,
+                    Kernel {
+                        shape: Vec::new(),
+                        inputs: Vec::new(),
+                        exprs: Vec::new(),
+                        outputs: Vec::new(),
+                    },
+                )
+                .collapsed();
+            }
+        }
+    }
+
+    /// Records which step computes each node (after merging renumbered the steps).
+    fn finish_placements(&mut self) {
+        for (s, step) in self.plan.steps.iter().enumerate() {
+            for &n in &step.inlined {
+                self.plan.nodes[n].placement = Placement::Inlined(s);
+            }
+            match &step.kind {
+                StepKind::Elementwise(k) => {
+                    for o in &k.outputs {
+                        self.plan.nodes[o.node].placement = Placement::Stored(s);
+                    }
+                }
+                StepKind::Reduce { epilogue, .. } => {
+                    self.plan.nodes[step.node].placement = Placement::Stored(s);
+                    for o in epilogue.iter().flat_map(|k| &k.outputs) {
+                        self.plan.nodes[o.node].placement = Placement::Stored(s);
+                    }
+                }
+                _ => self.plan.nodes[step.node].placement = Placement::Stored(s),
+            }
+        }
+    }
+
+    /// Packs the scratch slots into the arena by liveness: a slot's bytes are reused once the
+    /// last step reading it has run.
+    fn assign_memory(&mut self) {
         let nslots = self.plan.slots.len();
         self.last_use = vec![0; nslots];
         for (s, step) in self.plan.steps.iter().enumerate() {
@@ -573,10 +801,18 @@ impl Planner<'_> {
         let mut live_until: Vec<(usize, usize)> = Vec::new(); // (slot, last step)
         for s in 0..self.plan.steps.len() {
             let step = &self.plan.steps[s];
-            let mut writes = vec![step.out];
-            if let StepKind::Reduce { acc: Some(a), .. } = step.kind {
-                writes.push(a);
-            }
+            let writes: Vec<usize> = match &step.kind {
+                StepKind::Elementwise(k) => k.outputs.iter().map(|o| o.slot).collect(),
+                StepKind::Reduce { acc, epilogue, .. } => std::iter::once(step.out)
+                    .chain(*acc)
+                    .chain(
+                        epilogue
+                            .iter()
+                            .flat_map(|k| k.outputs.iter().map(|o| o.slot)),
+                    )
+                    .collect(),
+                _ => vec![step.out],
+            };
             for w in writes {
                 let slot = &mut self.plan.slots[w];
                 if let SlotKind::Scratch { .. } = slot.kind {
@@ -606,19 +842,33 @@ impl Planner<'_> {
 pub fn step_reads(step: &Step) -> Vec<usize> {
     match &step.kind {
         StepKind::Elementwise(k) => k.inputs.iter().map(|a| a.slot).collect(),
-        StepKind::Reduce { body, .. } => body.inputs.iter().map(|a| a.slot).collect(),
+        StepKind::Reduce { body, epilogue, .. } => body
+            .inputs
+            .iter()
+            .map(|a| a.slot)
+            .chain(
+                epilogue
+                    .iter()
+                    .flat_map(|k| k.inputs.iter().map(|a| a.slot))
+                    .filter(|&slot| slot != step.out),
+            )
+            .collect(),
         StepKind::MatMul { a, b, .. } => vec![a.slot, b.slot],
         StepKind::Host => Vec::new(),
     }
 }
 
-fn copy_kernel(shape: &[usize], access: Access) -> Kernel {
+fn copy_kernel(shape: &[usize], access: Access, slot: usize, node: usize) -> Kernel {
     Kernel {
         shape: shape.to_vec(),
         inputs: vec![access],
         exprs: vec![Expr::Input(0)],
+        outputs: vec![Output {
+            expr: 0,
+            slot,
+            node,
+        }],
     }
-    .collapsed()
 }
 
 fn elem_of(dtype: DType) -> Elem {

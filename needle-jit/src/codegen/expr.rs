@@ -49,16 +49,23 @@ impl Emitter<'_, '_> {
         }
     }
 
-    /// The kernel's value at `index` (one value per axis).
+    /// Every entry of the expression at `index` (one value per axis).
     pub(super) fn scalar_expr(
         &mut self,
         kernel: &Kernel,
         bases: &[Base],
         index: &[Value],
-    ) -> Value {
+    ) -> Vec<Value> {
         let mut values: Vec<Value> = Vec::with_capacity(kernel.exprs.len());
         for e in &kernel.exprs {
             let v = match *e {
+                Expr::Input(i)
+                    if self
+                        .substitute
+                        .is_some_and(|(s, _)| s == kernel.inputs[i].slot) =>
+                {
+                    self.substitute.expect("checked").1
+                }
                 Expr::Input(i) => {
                     let addr = self.address(&bases[i], index, &kernel.inputs[i].strides, i as u64);
                     self.b
@@ -69,7 +76,7 @@ impl Emitter<'_, '_> {
             };
             values.push(v);
         }
-        *values.last().expect("non-empty kernel")
+        values
     }
 
     fn scalar_op(&mut self, e: &Expr, values: &[Value]) -> Value {
@@ -133,13 +140,14 @@ impl Emitter<'_, '_> {
         }
     }
 
-    /// The kernel's values at `index` and the three following elements of the innermost axis.
+    /// Every entry of the expression at `index` and the three following elements of the
+    /// innermost axis.
     pub(super) fn vector_expr(
         &mut self,
         kernel: &Kernel,
         bases: &[Base],
         index: &[Value],
-    ) -> Value {
+    ) -> Vec<Value> {
         let flags = MemFlagsData::new().with_notrap();
         let mut values: Vec<Value> = Vec::with_capacity(kernel.exprs.len());
         for e in &kernel.exprs {
@@ -179,7 +187,7 @@ impl Emitter<'_, '_> {
             };
             values.push(v);
         }
-        *values.last().expect("non-empty kernel")
+        values
     }
 
     /// A transcendental op on each lane through the scalar helper.

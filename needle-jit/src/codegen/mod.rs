@@ -11,13 +11,17 @@ mod expr;
 mod reduce;
 
 use cranelift_codegen::ir::condcodes::IntCC;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir::{
-    types, AbiParam, Block, FuncRef, InstBuilder, MemFlagsData, UserFuncName, Value,
+    types, AbiParam, Block, FuncRef, Function, InstBuilder, MemFlagsData, UserFuncName, Value,
 };
 use cranelift_codegen::settings::{self, Configurable};
+use cranelift_codegen::Context;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
-use cranelift_module::{default_libcall_names, Linkage, Module};
+use cranelift_module::{default_libcall_names, FuncId, Linkage, Module, ModuleReloc};
 
 use crate::kernel::{Access, Kernel};
 use crate::math::helpers;
@@ -78,9 +82,19 @@ impl Code {
     }
 }
 
-fn new_module(host_step: *const u8) -> Result<JITModule, String> {
+fn new_module(host_step: *const u8, verify: bool) -> Result<JITModule, String> {
     let mut flags = settings::builder();
-    flags.set("opt_level", "speed").map_err(|e| e.to_string())?;
+    // The IR verifier costs about as much as code generation: it runs in checked mode (the
+    // test suite's), not in production.
+    flags
+        .set("enable_verifier", if verify { "true" } else { "false" })
+        .map_err(|e| e.to_string())?;
+    flags
+        .set(
+            "opt_level",
+            &std::env::var("NEEDLE_JIT_OPT").unwrap_or("speed".into()),
+        )
+        .map_err(|e| e.to_string())?;
     flags.set("is_pic", "false").map_err(|e| e.to_string())?;
     flags
         .set("use_colocated_libcalls", "false")
@@ -97,7 +111,22 @@ fn new_module(host_step: *const u8) -> Result<JITModule, String> {
     Ok(JITModule::new(builder))
 }
 
-/// Compiles `plan` into one function. `host_step` is the address of the host entry point
+/// Imported functions, declared once per module.
+struct Imports {
+    helpers: Vec<(&'static str, FuncId)>,
+    host: FuncId,
+}
+
+/// Below this many steps a program is one function compiled on the calling thread; above,
+/// its steps are split into chunk functions compiled on two threads (Cranelift compiles a
+/// function on one core, and a program of a hundred kernels takes tens of milliseconds).
+const PARALLEL_STEPS: usize = 12;
+/// Chunk functions per program above [`PARALLEL_STEPS`]: more than the two threads, so a
+/// chunk of heavy kernels does not leave one thread idle.
+const CHUNKS: usize = 6;
+
+/// Compiles `plan` into one module: chunk functions holding consecutive steps, and the entry
+/// function calling them in order. `host_step` is the address of the host entry point
 /// (`extern "C" fn(*mut u64, u64) -> u32`). In `checked` mode every load and store compares
 /// its index with the buffer's length first.
 pub fn compile(
@@ -106,7 +135,7 @@ pub fn compile(
     keep_ir: bool,
     host_step: *const u8,
 ) -> Result<Code, String> {
-    let mut module = new_module(host_step)?;
+    let mut module = new_module(host_step, checked)?;
     let ptr = module.target_config().pointer_type();
     let mut helper_ids = Vec::new();
     for (name, _, arity) in helpers() {
@@ -124,101 +153,112 @@ pub fn compile(
     host_sig.params.push(AbiParam::new(ptr));
     host_sig.params.push(AbiParam::new(types::I64));
     host_sig.returns.push(AbiParam::new(types::I32));
-    let host_id = module
+    let host = module
         .declare_function("needle_host_step", Linkage::Import, &host_sig)
         .map_err(|e| e.to_string())?;
+    let imports = Imports {
+        helpers: helper_ids,
+        host,
+    };
     let mut sig = module.make_signature();
     sig.params.push(AbiParam::new(ptr));
     sig.returns.push(AbiParam::new(types::I32));
-    let func_id = module
+    let chunks = split(plan);
+    let mut chunk_ids = Vec::new();
+    for c in 0..chunks.len() {
+        chunk_ids.push(
+            module
+                .declare_function(&format!("chunk{c}"), Linkage::Local, &sig)
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    let main_id = module
         .declare_function("program", Linkage::Local, &sig)
         .map_err(|e| e.to_string())?;
-    let mut ctx = module.make_context();
-    ctx.func.signature = sig;
-    ctx.func.name = UserFuncName::user(0, func_id.as_u32());
     let mut fctx = FunctionBuilderContext::new();
-    {
-        let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
-        let helper_refs: Vec<(&'static str, FuncRef)> = helper_ids
-            .iter()
-            .map(|(n, id)| (*n, module.declare_func_in_func(*id, b.func)))
-            .collect();
-        let host = module.declare_func_in_func(host_id, b.func);
-        let entry = b.create_block();
-        b.append_block_params_for_function_params(entry);
-        let oob = b.create_block();
-        for _ in 0..4 {
-            b.append_block_param(oob, types::I64);
-        }
-        let fail = b.create_block();
-        b.append_block_param(fail, types::I32);
-        b.switch_to_block(entry);
-        let args_ptr = b.block_params(entry)[0];
-        let mut e = Emitter {
-            b: &mut b,
-            args: args_ptr,
-            helpers: &helper_refs,
+    let mut functions = Vec::with_capacity(chunks.len());
+    for (range, &id) in chunks.iter().zip(&chunk_ids) {
+        let mut func =
+            Function::with_name_signature(UserFuncName::user(0, id.as_u32()), sig.clone());
+        build_chunk(
+            &mut module,
+            &mut func,
+            &mut fctx,
+            &imports,
+            plan,
+            range.clone(),
             checked,
-            oob,
-            step: 0,
-        };
-        for (s, step) in plan.steps.iter().enumerate() {
-            e.step = s;
-            let out = Access {
-                slot: step.out,
-                strides: Vec::new(),
-                offset: 0,
-            };
-            match &step.kind {
-                StepKind::Elementwise(kernel) => e.elementwise(kernel, &out),
-                StepKind::Reduce {
-                    op,
-                    axes,
-                    body,
-                    acc,
-                } => e.reduce(*op, axes, body, &out, *acc),
-                StepKind::MatMul { .. } | StepKind::Host => {
-                    let index = e.b.ins().iconst(types::I64, s as i64);
-                    let call = e.b.ins().call(host, &[args_ptr, index]);
-                    let status = e.b.inst_results(call)[0];
-                    let next = e.b.create_block();
-                    e.b.ins().brif(status, fail, &[status.into()], next, &[]);
-                    e.b.switch_to_block(next);
-                }
-            }
-        }
-        let ok = b.ins().iconst(types::I32, STATUS_OK as i64);
-        b.ins().return_(&[ok]);
-        // Out of bounds: record (step, access, index, length) and return.
-        b.switch_to_block(oob);
-        let params = b.block_params(oob).to_vec();
-        let flags = MemFlagsData::trusted();
-        for (word, v) in [
-            args::ERR_STEP,
-            args::ERR_ACCESS,
-            args::ERR_INDEX,
-            args::ERR_LEN,
-        ]
-        .into_iter()
-        .zip(params)
-        {
-            b.ins().store(flags, v, args_ptr, (word * 8) as i32);
-        }
-        let status = b.ins().iconst(types::I32, STATUS_OUT_OF_BOUNDS as i64);
-        b.ins().return_(&[status]);
-        b.switch_to_block(fail);
-        let status = b.block_params(fail)[0];
-        b.ins().return_(&[status]);
-        b.seal_all_blocks();
-        b.finalize(module.target_config());
+        );
+        functions.push((id, func));
     }
-    let ir = keep_ir.then(|| ctx.func.display().to_string());
+    let mut main =
+        Function::with_name_signature(UserFuncName::user(0, main_id.as_u32()), sig.clone());
+    build_main(&mut module, &mut main, &mut fctx, &chunk_ids);
+    let ir = keep_ir.then(|| {
+        functions
+            .iter()
+            .map(|(_, f)| f.display().to_string())
+            .chain(std::iter::once(main.display().to_string()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    // Compile the chunks, on two threads when there are several.
+    let isa = module.isa();
+    let compile_one = |(id, func): &(FuncId, Function)| -> Result<Compiled, String> {
+        let mut ctx = Context::for_function(func.clone());
+        let code = ctx
+            .compile(isa, &mut ControlPlane::default())
+            .map_err(|e| format!("{:?}", e.inner))?;
+        let alignment = (code.buffer.alignment as u64)
+            .max(isa.function_alignment().minimum as u64)
+            .max(isa.symbol_alignment());
+        let relocs = code
+            .buffer
+            .relocs()
+            .iter()
+            .map(|r| ModuleReloc::from_mach_reloc(r, func, *id))
+            .collect();
+        Ok(Compiled {
+            bytes: code.code_buffer().to_vec(),
+            alignment,
+            relocs,
+        })
+    };
+    let compiled: Vec<Result<Compiled, String>> = if functions.len() == 1 {
+        vec![compile_one(&functions[0])]
+    } else {
+        let next = AtomicUsize::new(0);
+        let work = || {
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= functions.len() {
+                    return done;
+                }
+                done.push((i, compile_one(&functions[i])));
+            }
+        };
+        let mut results: Vec<(usize, Result<Compiled, String>)> = std::thread::scope(|s| {
+            let helper = s.spawn(work);
+            let mut mine = work();
+            mine.extend(helper.join().expect("compile thread"));
+            mine
+        });
+        results.sort_by_key(|(i, _)| *i);
+        results.into_iter().map(|(_, r)| r).collect()
+    };
+    for ((id, _), code) in functions.iter().zip(compiled) {
+        let code = code?;
+        module
+            .define_function_bytes(*id, code.alignment, &code.bytes, &code.relocs)
+            .map_err(|e| e.to_string())?;
+    }
+    let mut ctx = Context::for_function(main);
     module
-        .define_function(func_id, &mut ctx)
+        .define_function(main_id, &mut ctx)
         .map_err(|e| format!("{e:?}"))?;
-    module.clear_context(&mut ctx);
     module.finalize_definitions().map_err(|e| e.to_string())?;
-    let code = module.get_finalized_function(func_id);
+    let code = module.get_finalized_function(main_id);
     // SAFETY: `code` is the finalized machine code of a function declared with the signature
     // (pointer) -> i32 in this ISA's C calling convention; the module is kept alive with it.
     let entry = unsafe { std::mem::transmute::<*const u8, extern "C" fn(*mut u64) -> u32>(code) };
@@ -227,6 +267,165 @@ pub fn compile(
         entry,
         ir,
     })
+}
+
+/// Machine code of one function, ready to be placed in the module.
+struct Compiled {
+    bytes: Vec<u8>,
+    alignment: u64,
+    relocs: Vec<ModuleReloc>,
+}
+
+/// Consecutive step ranges of about equal weight (fused expressions dominate compile time).
+fn split(plan: &Plan) -> Vec<std::ops::Range<usize>> {
+    let n = plan.steps.len();
+    if n < PARALLEL_STEPS {
+        return std::iter::once(0..n).collect();
+    }
+    let weight = |s: &crate::plan::Step| -> usize {
+        match &s.kind {
+            StepKind::Elementwise(k) => 4 + k.exprs.len(),
+            StepKind::Reduce { body, epilogue, .. } => {
+                8 + body.exprs.len() + epilogue.as_ref().map_or(0, |k| k.exprs.len())
+            }
+            _ => 1,
+        }
+    };
+    let total: usize = plan.steps.iter().map(weight).sum();
+    let target = total.div_ceil(CHUNKS);
+    let mut chunks = Vec::new();
+    let (mut start, mut acc) = (0, 0);
+    for (i, s) in plan.steps.iter().enumerate() {
+        acc += weight(s);
+        if acc >= target && chunks.len() + 1 < CHUNKS {
+            chunks.push(start..i + 1);
+            start = i + 1;
+            acc = 0;
+        }
+    }
+    if start < n {
+        chunks.push(start..n);
+    }
+    chunks
+}
+
+/// The entry function: calls each chunk in order, returning the first non-zero status.
+fn build_main(
+    module: &mut JITModule,
+    func: &mut Function,
+    fctx: &mut FunctionBuilderContext,
+    chunks: &[FuncId],
+) {
+    let mut b = FunctionBuilder::new(func, fctx);
+    let refs: Vec<FuncRef> = chunks
+        .iter()
+        .map(|&id| module.declare_func_in_func(id, b.func))
+        .collect();
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    let fail = b.create_block();
+    b.append_block_param(fail, types::I32);
+    b.switch_to_block(entry);
+    let args_ptr = b.block_params(entry)[0];
+    for f in refs {
+        let call = b.ins().call(f, &[args_ptr]);
+        let status = b.inst_results(call)[0];
+        let next = b.create_block();
+        b.ins().brif(status, fail, &[status.into()], next, &[]);
+        b.switch_to_block(next);
+    }
+    let ok = b.ins().iconst(types::I32, STATUS_OK as i64);
+    b.ins().return_(&[ok]);
+    b.switch_to_block(fail);
+    let status = b.block_params(fail)[0];
+    b.ins().return_(&[status]);
+    b.seal_all_blocks();
+    b.finalize(module.target_config());
+}
+
+/// One chunk function: the steps in `range`, in order.
+fn build_chunk(
+    module: &mut JITModule,
+    func: &mut Function,
+    fctx: &mut FunctionBuilderContext,
+    imports: &Imports,
+    plan: &Plan,
+    range: std::ops::Range<usize>,
+    checked: bool,
+) {
+    let mut b = FunctionBuilder::new(func, fctx);
+    let helper_refs: Vec<(&'static str, FuncRef)> = imports
+        .helpers
+        .iter()
+        .map(|(n, id)| (*n, module.declare_func_in_func(*id, b.func)))
+        .collect();
+    let host = module.declare_func_in_func(imports.host, b.func);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    let oob = b.create_block();
+    for _ in 0..4 {
+        b.append_block_param(oob, types::I64);
+    }
+    let fail = b.create_block();
+    b.append_block_param(fail, types::I32);
+    b.switch_to_block(entry);
+    let args_ptr = b.block_params(entry)[0];
+    let mut e = Emitter {
+        b: &mut b,
+        args: args_ptr,
+        helpers: &helper_refs,
+        checked,
+        oob,
+        step: 0,
+        substitute: None,
+    };
+    for s in range {
+        let step = &plan.steps[s];
+        e.step = s;
+        match &step.kind {
+            StepKind::Elementwise(kernel) => e.elementwise(kernel),
+            StepKind::Reduce {
+                op,
+                axes,
+                body,
+                acc,
+                epilogue,
+                store,
+            } => e.reduce(*op, axes, body, (step.out, *store), *acc, epilogue.as_ref()),
+            StepKind::MatMul { .. } | StepKind::Host => {
+                let index = e.b.ins().iconst(types::I64, s as i64);
+                let call = e.b.ins().call(host, &[args_ptr, index]);
+                let status = e.b.inst_results(call)[0];
+                let next = e.b.create_block();
+                e.b.ins().brif(status, fail, &[status.into()], next, &[]);
+                e.b.switch_to_block(next);
+            }
+        }
+    }
+    let ok = b.ins().iconst(types::I32, STATUS_OK as i64);
+    b.ins().return_(&[ok]);
+    // Out of bounds: record (step, access, index, length) and return.
+    b.switch_to_block(oob);
+    let params = b.block_params(oob).to_vec();
+    let flags = MemFlagsData::trusted();
+    for (word, v) in [
+        args::ERR_STEP,
+        args::ERR_ACCESS,
+        args::ERR_INDEX,
+        args::ERR_LEN,
+    ]
+    .into_iter()
+    .zip(params)
+    {
+        b.ins().store(flags, v, args_ptr, (word * 8) as i32);
+    }
+    let status = b.ins().iconst(types::I32, STATUS_OUT_OF_BOUNDS as i64);
+    b.ins().return_(&[status]);
+    b.switch_to_block(fail);
+    let status = b.block_params(fail)[0];
+    b.ins().return_(&[status]);
+    b.seal_all_blocks();
+    b.finalize(module.target_config());
 }
 
 /// Where an access's data starts, resolved at the beginning of a step.
@@ -253,6 +452,8 @@ pub(crate) struct Emitter<'a, 'f> {
     /// Out-of-bounds exit (checked mode), with (step, access, index, length).
     oob: Block,
     step: usize,
+    /// While emitting a reduction's epilogue: loads of this slot read this value instead.
+    substitute: Option<(usize, Value)>,
 }
 
 impl Emitter<'_, '_> {
@@ -368,10 +569,21 @@ impl Emitter<'_, '_> {
             .collect()
     }
 
-    /// A fused elementwise kernel writing its result compactly to `out`.
-    fn elementwise(&mut self, kernel: &Kernel, out: &Access) {
+    /// A fused elementwise kernel storing its outputs compactly.
+    fn elementwise(&mut self, kernel: &Kernel) {
         let bases = self.bases(kernel);
-        let out_base = self.base(out, Elem::F32);
+        let outs: Vec<(usize, Base)> = kernel
+            .outputs
+            .iter()
+            .map(|o| {
+                let access = Access {
+                    slot: o.slot,
+                    strides: Vec::new(),
+                    offset: 0,
+                };
+                (o.expr, self.base(&access, Elem::F32))
+            })
+            .collect();
         let out_strides = needle_core::shape::contiguous_strides(&kernel.shape);
         let vector = !self.checked && expr::vectorizable(kernel);
         let outer = if vector {
@@ -382,13 +594,26 @@ impl Emitter<'_, '_> {
         let mut index = Vec::new();
         self.loops(outer, &mut index, &mut |e, index| {
             if vector {
-                e.vector_row(kernel, &bases, &out_base, &out_strides, index);
+                e.vector_row(kernel, &bases, &outs, &out_strides, index);
             } else {
-                let v = e.scalar_expr(kernel, &bases, index);
-                let addr = e.address(&out_base, index, &out_strides, OUTPUT_ACCESS);
-                e.b.ins().store(MemFlagsData::trusted(), v, addr, 0);
+                let values = e.scalar_expr(kernel, &bases, index);
+                e.store_outputs(&values, &outs, index, &out_strides, MemFlagsData::trusted());
             }
         });
+    }
+
+    fn store_outputs(
+        &mut self,
+        values: &[Value],
+        outs: &[(usize, Base)],
+        index: &[Value],
+        strides: &[isize],
+        flags: MemFlagsData,
+    ) {
+        for (expr, base) in outs {
+            let addr = self.address(base, index, strides, OUTPUT_ACCESS);
+            self.b.ins().store(flags, values[*expr], addr, 0);
+        }
     }
 
     /// The innermost axis of a vectorizable kernel: f32x4 steps, then a scalar tail.
@@ -396,7 +621,7 @@ impl Emitter<'_, '_> {
         &mut self,
         kernel: &Kernel,
         bases: &[Base],
-        out: &Base,
+        outs: &[(usize, Base)],
         out_strides: &[isize],
         index: &[Value],
     ) {
@@ -423,17 +648,25 @@ impl Emitter<'_, '_> {
             .b
             .ins()
             .icmp_imm_s(IntCC::SignedLessThanOrEqual, end, n);
-        self.b.ins().brif(fits, vbody, &[], shead, &[i.into()]);
+        // The length is known: without a remainder there is no scalar tail to emit.
+        let tail = n % LANES != 0;
+        if tail {
+            self.b.ins().brif(fits, vbody, &[], shead, &[i.into()]);
+        } else {
+            self.b.ins().brif(fits, vbody, &[], exit, &[]);
+        }
         self.b.switch_to_block(vbody);
         let mut full = index.to_vec();
         full.push(i);
-        let v = self.vector_expr(kernel, bases, &full);
-        let addr = self.address(out, &full, out_strides, OUTPUT_ACCESS);
+        let values = self.vector_expr(kernel, bases, &full);
         // Not 16-byte aligned in general: no `aligned` flag.
-        self.b
-            .ins()
-            .store(MemFlagsData::new().with_notrap(), v, addr, 0);
+        let unaligned = MemFlagsData::new().with_notrap();
+        self.store_outputs(&values, outs, &full, out_strides, unaligned);
         self.b.ins().jump(vhead, &[end.into()]);
+        if !tail {
+            self.b.switch_to_block(exit);
+            return;
+        }
         self.b.switch_to_block(shead);
         let j = self.b.block_params(shead)[0];
         let more = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, j, n);
@@ -441,9 +674,8 @@ impl Emitter<'_, '_> {
         self.b.switch_to_block(sbody);
         full.pop();
         full.push(j);
-        let v = self.scalar_expr(kernel, bases, &full);
-        let addr = self.address(out, &full, out_strides, OUTPUT_ACCESS);
-        self.b.ins().store(MemFlagsData::trusted(), v, addr, 0);
+        let values = self.scalar_expr(kernel, bases, &full);
+        self.store_outputs(&values, outs, &full, out_strides, MemFlagsData::trusted());
         let next = self.b.ins().iadd_imm_s(j, 1);
         self.b.ins().jump(shead, &[next.into()]);
         self.b.switch_to_block(exit);

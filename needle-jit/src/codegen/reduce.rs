@@ -23,9 +23,16 @@ impl Emitter<'_, '_> {
         op: ReduceOp,
         axes: &[usize],
         body: &Kernel,
-        out: &Access,
+        (out, store): (usize, bool),
         acc: Option<usize>,
+        epilogue: Option<&Kernel>,
     ) {
+        let out_slot = out;
+        let out = &Access {
+            slot: out,
+            strides: Vec::new(),
+            offset: 0,
+        };
         // A 0-d input is one row of one element (as in the interpreter).
         let mut body = body.clone();
         if body.shape.is_empty() {
@@ -53,7 +60,10 @@ impl Emitter<'_, '_> {
                 self.fill(&out_base, n_out, init, OUTPUT_ACCESS);
                 let mut index = Vec::new();
                 self.loops(&body.shape, &mut index, &mut |e, index| {
-                    let v = e.scalar_expr(&body, &bases, index);
+                    let v = *e
+                        .scalar_expr(&body, &bases, index)
+                        .last()
+                        .expect("non-empty");
                     let addr = e.address(&out_base, index, &out_strides, OUTPUT_ACCESS);
                     let flags = MemFlagsData::trusted();
                     let cur = e.b.ins().load(types::F32, flags, addr, 0);
@@ -63,6 +73,12 @@ impl Emitter<'_, '_> {
                     let new = e.b.ins().select(take, v, cur);
                     e.b.ins().store(flags, new, addr, 0);
                 });
+                if let Some(epi) = epilogue {
+                    self.finalize(epi, out_slot, |e, index, strides| {
+                        let addr = e.address(&out_base, index, strides, OUTPUT_ACCESS);
+                        e.b.ins().load(types::F32, MemFlagsData::trusted(), addr, 0)
+                    });
+                }
             }
             ReduceOp::Sum => {
                 let acc = Access {
@@ -90,7 +106,10 @@ impl Emitter<'_, '_> {
                     } else {
                         let mut index = outer.to_vec();
                         e.loops(&body.shape[..nd], &mut index, &mut |e, full| {
-                            let v = e.scalar_expr(&body, &bases, full);
+                            let v = *e
+                                .scalar_expr(&body, &bases, full)
+                                .last()
+                                .expect("non-empty");
                             let v = e.b.ins().fpromote(types::F64, v);
                             let addr = e.address(&acc_base, full, &out_strides, ACCUMULATOR_ACCESS);
                             let flags = MemFlagsData::trusted();
@@ -100,19 +119,61 @@ impl Emitter<'_, '_> {
                         });
                     }
                 });
-                // Round once.
-                let shape = [n_out];
-                let mut index = Vec::new();
-                self.loops(&shape, &mut index, &mut |e, i| {
+                // Round once (then run the epilogue on the result).
+                let round = |e: &mut Self, index: &[Value], strides: &[isize]| {
                     let flags = MemFlagsData::trusted();
-                    let src = e.address(&acc_base, i, &flat, ACCUMULATOR_ACCESS);
+                    let src = e.address(&acc_base, index, strides, ACCUMULATOR_ACCESS);
                     let v = e.b.ins().load(types::F64, flags, src, 0);
                     let v = e.b.ins().fdemote(types::F32, v);
-                    let dst = e.address(&out_base, i, &flat, OUTPUT_ACCESS);
-                    e.b.ins().store(flags, v, dst, 0);
-                });
+                    if store {
+                        let dst = e.address(&out_base, index, strides, OUTPUT_ACCESS);
+                        e.b.ins().store(flags, v, dst, 0);
+                    }
+                    v
+                };
+                match epilogue {
+                    Some(epi) => self.finalize(epi, out_slot, round),
+                    None => {
+                        let mut index = Vec::new();
+                        self.loops(&[n_out], &mut index, &mut |e, i| {
+                            round(e, i, &flat);
+                        });
+                    }
+                }
             }
         }
+    }
+
+    /// Runs `epilogue` over the reduction's output, with `result(index, strides)` giving the
+    /// reduced value at a position (strides: the compact strides of the epilogue's shape).
+    fn finalize(
+        &mut self,
+        epilogue: &Kernel,
+        out_slot: usize,
+        result: impl Fn(&mut Self, &[Value], &[isize]) -> Value,
+    ) {
+        let bases = self.bases(epilogue);
+        let outs: Vec<(usize, super::Base)> = epilogue
+            .outputs
+            .iter()
+            .map(|o| {
+                let access = Access {
+                    slot: o.slot,
+                    strides: Vec::new(),
+                    offset: 0,
+                };
+                (o.expr, self.base(&access, Elem::F32))
+            })
+            .collect();
+        let strides = contiguous_strides(&epilogue.shape);
+        let mut index = Vec::new();
+        self.loops(&epilogue.shape, &mut index, &mut |e, index| {
+            let r = result(e, index, &strides);
+            e.substitute = Some((out_slot, r));
+            let values = e.scalar_expr(epilogue, &bases, index);
+            e.substitute = None;
+            e.store_outputs(&values, &outs, index, &strides, MemFlagsData::trusted());
+        });
     }
 
     /// Stores `value` into the first `n` elements of `base`.
@@ -143,7 +204,10 @@ impl Emitter<'_, '_> {
         self.b.switch_to_block(inner);
         let mut index = outer.to_vec();
         index.push(j);
-        let v = self.scalar_expr(body, bases, &index);
+        let v = *self
+            .scalar_expr(body, bases, &index)
+            .last()
+            .expect("non-empty");
         let v = self.b.ins().fpromote(types::F64, v);
         let s2 = self.b.ins().fadd(s, v);
         let next = self.b.ins().iadd_imm_s(j, 1);
