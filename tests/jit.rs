@@ -1,5 +1,6 @@
-//! The JIT backend: kernel caching, compile-once training loops, and differential testing
-//! against the interpreter on random graphs (forward and backward).
+//! The JIT backend: program caching, compile-once training loops, the schedule as data, and
+//! differential testing against the interpreter on random graphs (forward and backward, in
+//! unchecked and checked mode).
 
 mod common;
 
@@ -35,16 +36,19 @@ fn fused_kernels_are_compiled_once_and_cached() {
 }
 
 #[test]
-fn a_training_loop_compiles_only_in_its_first_steps() {
+fn a_hundred_training_steps_compile_once_plus_once_for_a_short_batch() {
     with_mode(Mode::Jit, || {
         manual_seed(0);
         let model = mlp_resnet(20, 16, 2, 5, Norm::BatchNorm, 0.1);
         let mut opt = Adam::new(model.parameters(), 1e-3).weight_decay(1e-3);
-        let x = Tensor::randn(&[10, 20]);
-        let y = Tensor::randint(0, 5, &[10]);
+        let data = Tensor::randn(&[1007, 20]);
+        let labels = Tensor::randint(0, 5, &[1007]);
         let mut compilations = Vec::new();
         reset_stats();
-        for _ in 0..20 {
+        for i in 0..101 {
+            let rows = if i < 100 { 10 } else { 7 };
+            let x = data.slice(0, i * 10, i * 10 + rows, 1);
+            let y = labels.slice(0, i * 10, i * 10 + rows, 1);
             opt.zero_grad();
             let loss = SoftmaxLoss::new().forward(&model.forward(&x), &y);
             loss.backward();
@@ -52,13 +56,88 @@ fn a_training_loop_compiles_only_in_its_first_steps() {
             loss.item();
             compilations.push(stats().compilations);
         }
-        // Adam's step counter, the learning rate and dropout masks are inputs, not constants.
-        assert!(compilations[1] > 0);
+        // Adam's step counter, the learning rate, the batch's offset in the data and dropout
+        // masks are inputs, not constants: one program serves every full batch.
+        assert_eq!(compilations[0], 1, "{:?}", stats());
         assert_eq!(
-            compilations[2], compilations[19],
+            compilations[99], 1,
             "recompiled during training: {compilations:?}"
         );
+        assert_eq!(compilations[100], 2, "the short last batch compiles once");
+        let s = stats();
+        assert_eq!(s.cache_hits, 99);
+        assert_eq!(s.programs_run, 101);
     });
+}
+
+#[test]
+fn a_reduction_joins_the_producer_it_shares_with_another_consumer() {
+    // softmax over axis 0: exp(x - max) is read by the sum and by the division, so it is
+    // stored; the sum's loop computes and stores it. A regression test: the joined step once
+    // shared arena space between the stored value and the accumulator.
+    let f = || {
+        manual_seed(3);
+        let x = Tensor::randn(&[2, 5]);
+        let m = x.max(&[0], true);
+        let y = (&x - &m.broadcast_to(&[2, 5])).exp();
+        let s = y.sum(&[0], true);
+        let d = &y / &s.broadcast_to(&[2, 5]);
+        vec![d.sum_all()]
+    };
+    common::in_both_modes(f);
+    with_mode(Mode::Jit, || {
+        f()[0].realize();
+    });
+    let program = needle::jit::last_program().expect("a program ran");
+    let kinds: Vec<String> = program
+        .plan
+        .steps
+        .iter()
+        .map(|s| match &s.kind {
+            needle::jit::StepKind::Reduce { body, .. } => format!("reduce[{}]", body.ops()),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["reduce[copy]", "reduce[sub,exp]", "reduce[div]"],
+        "{}",
+        program.plan.describe()
+    );
+}
+
+#[test]
+fn the_schedule_and_the_ir_are_available_as_data() {
+    needle::jit::set_keep_ir(true);
+    let out = with_mode(Mode::Jit, || {
+        let x = Tensor::from_vec(vec![1.0, -2.0, 3.0, -4.0], &[2, 2]);
+        let w = Tensor::from_vec(vec![0.5, 1.0, -1.0, 2.0], &[2, 2]);
+        let h = x.matmul(&w).relu();
+        (&h * 3.0).sum(&[1], true).to_vec()
+    });
+    needle::jit::set_keep_ir(false);
+    assert_eq!(out, vec![7.5, 16.5]);
+    let program = needle::jit::last_program().expect("a program ran");
+    let plan = &program.plan;
+    // matmul, then relu and the scaling fused into the reduction.
+    assert_eq!(plan.steps.len(), 2, "{}", plan.describe());
+    assert!(matches!(
+        plan.steps[0].kind,
+        needle::jit::StepKind::MatMul { .. }
+    ));
+    let text = plan.describe();
+    assert!(
+        text.contains("relu") && text.contains("tests/jit.rs"),
+        "{text}"
+    );
+    let relu = plan
+        .nodes
+        .iter()
+        .find(|n| n.op == "relu")
+        .expect("relu node");
+    assert_eq!(relu.placement, needle::jit::Placement::Inlined(1));
+    let ir = program.ir.expect("IR kept");
+    assert!(ir.contains("function") && ir.contains("call"), "{ir}");
 }
 
 /// A small deterministic generator for graph structure (data comes from the seeded stream).
@@ -170,12 +249,26 @@ fn random_graphs_agree_with_the_interpreter() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(600);
+    let steps: usize = std::env::var("NEEDLE_FUZZ_STEPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(12);
     for seed in 0..graphs {
         let interp: Vec<Vec<f32>> = with_mode(Mode::Lazy, || {
-            random_graph(seed, 12).iter().map(|t| t.to_vec()).collect()
+            random_graph(seed, steps)
+                .iter()
+                .map(|t| t.to_vec())
+                .collect()
         });
-        let jit: Vec<Vec<f32>> = with_mode(Mode::Jit, || {
-            random_graph(seed, 12).iter().map(|t| t.to_vec()).collect()
+        // Unchecked for even seeds, checked (bounds checks in generated code) for odd ones.
+        let checked = seed % 2 == 1;
+        let jit: Vec<Vec<f32>> = needle::jit::with_checked(checked, || {
+            with_mode(Mode::Jit, || {
+                random_graph(seed, steps)
+                    .iter()
+                    .map(|t| t.to_vec())
+                    .collect()
+            })
         });
         for (k, (a, b)) in interp.iter().zip(&jit).enumerate() {
             let same = a.len() == b.len()
@@ -184,7 +277,7 @@ fn random_graphs_agree_with_the_interpreter() {
                     .all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()));
             assert!(
                 same,
-                "graph {seed}, output {k}: interpreter {a:?} vs JIT {b:?}"
+                "graph {seed}, output {k}: interpreter {a:?} vs JIT {b:?} (checked: {checked})"
             );
         }
     }

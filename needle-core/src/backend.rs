@@ -93,6 +93,21 @@ pub fn pending_assignments() -> usize {
     })
 }
 
+/// True when `node` is realized, or is a view (or pending assignment) of a realized tensor —
+/// in which case it is realized now, sharing its source's buffer.
+fn resolve_view(node: &NodeRef) -> bool {
+    if node.is_realized() {
+        return true;
+    }
+    let op = node.op();
+    let is_view = op.is_view() || (*op == crate::op::Op::Leaf && node.num_inputs() == 1);
+    if is_view && resolve_view(&node.input(0)) {
+        node.set_value(crate::interp::evaluate(node));
+        return true;
+    }
+    false
+}
+
 /// Computes the values of `nodes` (and of every pending assignment) with the current mode's
 /// backend: the interpreter in eager and lazy mode, the registered JIT in JIT mode.
 ///
@@ -100,7 +115,12 @@ pub fn pending_assignments() -> usize {
 /// value cannot be returned without it.
 #[track_caller]
 pub fn realize_nodes(nodes: &[NodeRef]) {
-    let mut outputs: Vec<NodeRef> = nodes.iter().filter(|n| !n.is_realized()).cloned().collect();
+    // Views of realized tensors need no computation: resolved here, so reading a batch's
+    // labels (a slice of the dataset) does not also run the pending updates mid-step.
+    let mut outputs: Vec<NodeRef> = nodes.iter().filter(|n| !resolve_view(n)).cloned().collect();
+    if outputs.is_empty() {
+        return;
+    }
     PENDING_ASSIGNMENTS.with(|p| {
         let mut p = p.borrow_mut();
         p.retain(|w| w.upgrade().is_some_and(|n| !n.is_realized()));

@@ -44,6 +44,16 @@ impl Graph {
         graph.key.push(checked as u64);
         let mut position: HashMap<u64, usize> = HashMap::with_capacity(order.len() * 2);
         for node in order {
+            // A view of a realized tensor (a batch sliced from a dataset, a transposed weight)
+            // is resolved now: it becomes an input whose offset the program takes at run time,
+            // so slicing at a new position does not change the key.
+            let is_view = node.op().is_view() || (*node.op() == Op::Leaf && node.num_inputs() == 1);
+            if is_view && (0..node.num_inputs()).all(|i| node.input(i).is_realized()) {
+                node.set_value(needle_core::interp::evaluate(&node));
+                let at = graph.push_input(node.clone());
+                position.insert(node.id(), at);
+                continue;
+            }
             let mut inputs = Vec::with_capacity(node.num_inputs());
             for i in 0..node.num_inputs() {
                 let input = node.input(i);

@@ -88,14 +88,15 @@ impl Kernel {
     /// one runs) so that one loop computes both. `other`'s loads of this kernel's outputs
     /// become references to the computed values. Returns false (changing nothing) when
     /// `other` reads one of this kernel's outputs through a different access (another
-    /// element), which one loop cannot provide.
-    pub fn absorb(&mut self, other: &Kernel) -> bool {
+    /// element), which one loop cannot provide. On success, returns where each of `other`'s
+    /// entries now is.
+    pub fn absorb(&mut self, other: &Kernel) -> Option<Vec<usize>> {
         let identity = needle_core::shape::contiguous_strides(&self.shape);
         let own_outputs = self.outputs.clone();
         let own = |a: &Access| own_outputs.iter().find(|o| o.slot == a.slot).copied();
         for a in &other.inputs {
             if own(a).is_some() && (a.strides != identity || a.offset != 0) {
-                return false;
+                return None;
             }
         }
         let mut map = Vec::with_capacity(other.exprs.len());
@@ -120,7 +121,7 @@ impl Kernel {
                 ..*o
             });
         }
-        true
+        Some(map)
     }
 
     /// The entry loading `access` (added when new).

@@ -87,8 +87,11 @@ pub enum StepKind {
         op: ReduceOp,
         /// Reduced axes of `body.shape`.
         axes: Vec<usize>,
-        /// The fused producer.
+        /// The fused producer. Its `outputs` (values of elementwise producers other steps
+        /// need) are stored as the loop passes.
         body: Kernel,
+        /// The entry of `body` that is reduced.
+        value: usize,
         /// f64 accumulator slot (sums).
         acc: Option<usize>,
         /// Elementwise consumers of the result computed as it is finalized (a kernel over the
@@ -460,7 +463,7 @@ impl Planner<'_> {
                 };
                 let mut inlined = Vec::new();
                 let root_inline = self.inlinable[src];
-                self.emit(src, root_inline, &mut body, &mut inlined, step_index);
+                let value = self.emit(src, root_inline, &mut body, &mut inlined, step_index);
                 let out = self.stored(i, Elem::F32);
                 let acc =
                     (*r == ReduceOp::Sum).then(|| self.scratch(Elem::F64, numel(node.shape()), i));
@@ -469,6 +472,7 @@ impl Planner<'_> {
                         op: *r,
                         axes: axes.clone(),
                         body,
+                        value,
                         acc,
                         epilogue: None,
                         store: true,
@@ -636,7 +640,12 @@ impl Planner<'_> {
                             strides: contiguous_strides(out_shape),
                             offset: 0,
                         };
-                        let reads_result = k.inputs.contains(&identity);
+                        let reads_result = k.inputs.contains(&identity)
+                            || epilogue.as_ref().is_some_and(|e| {
+                                k.inputs
+                                    .iter()
+                                    .any(|a| e.outputs.iter().any(|o| o.slot == a.slot))
+                            });
                         let other_view =
                             k.inputs.iter().any(|a| a.slot == result && *a != identity);
                         if out_shape == k.shape.as_slice() && reads_result && !other_view {
@@ -646,7 +655,7 @@ impl Planner<'_> {
                                 }
                                 Some(e) => {
                                     let mut joined = e.clone();
-                                    if !joined.absorb(k) {
+                                    if joined.absorb(k).is_none() {
                                         continue;
                                     }
                                     *e = joined;
@@ -675,7 +684,7 @@ impl Planner<'_> {
                         continue;
                     }
                     let mut joined = into.clone();
-                    if joined.absorb(k) {
+                    if joined.absorb(k).is_some() {
                         *into = joined;
                         target.inlined.extend(&step.inlined);
                         for o in &k.outputs {
@@ -685,20 +694,66 @@ impl Planner<'_> {
                     }
                 }
             }
-            let at = merged.len();
-            match &step.kind {
-                StepKind::Elementwise(k) => {
-                    for o in &k.outputs {
-                        producer.insert(o.slot, at);
+            let step = match self.join_producer(step, &mut merged, &producer) {
+                Ok(at) => {
+                    for slot in step_writes(&merged[at]) {
+                        producer.insert(slot, at);
                     }
+                    continue 'steps;
                 }
-                _ => {
-                    producer.insert(step.out, at);
-                }
+                Err(step) => *step,
+            };
+            let at = merged.len();
+            for slot in step_writes(&step) {
+                producer.insert(slot, at);
             }
             merged.push(step);
         }
         self.plan.steps = merged;
+    }
+
+    /// A reduction joins the elementwise step that produces what it reduces (a value other
+    /// steps also read, so it was stored): the reduction's loop then computes and stores it,
+    /// and reduces it in the same pass. Returns where the joined step is, or the step back.
+    fn join_producer(
+        &self,
+        mut step: Step,
+        merged: &mut [Step],
+        producer: &std::collections::HashMap<usize, usize>,
+    ) -> Result<usize, Box<Step>> {
+        let StepKind::Reduce { body, value, .. } = &mut step.kind else {
+            return Err(Box::new(step));
+        };
+        let ready = body
+            .inputs
+            .iter()
+            .filter_map(|a| producer.get(&a.slot).copied())
+            .max()
+            .unwrap_or(0);
+        let Some(StepKind::Elementwise(into)) = merged.get(ready).map(|s| &s.kind) else {
+            return Err(Box::new(step));
+        };
+        let reads_it = body
+            .inputs
+            .iter()
+            .any(|a| into.outputs.iter().any(|o| o.slot == a.slot));
+        if into.shape != body.shape
+            || !reads_it
+            || into.inputs.len() + body.inputs.len() > MAX_FUSED_INPUTS
+            || into.exprs.len() + body.exprs.len() > MAX_FUSED_EXPRS
+        {
+            return Err(Box::new(step));
+        }
+        let mut joined = into.clone();
+        let Some(map) = joined.absorb(body) else {
+            return Err(Box::new(step));
+        };
+        *value = map[*value];
+        *body = joined;
+        let target = &mut merged[ready];
+        step.inlined.extend(&target.inlined);
+        *target = step;
+        Ok(ready)
     }
 
     /// Removes stores nobody reads (values computed and consumed inside one fused loop).
@@ -709,32 +764,37 @@ impl Planner<'_> {
                 read[slot] = true;
             }
         }
+        let slots = &self.plan.slots;
+        let live =
+            |o: &Output| read[o.slot] || !matches!(slots[o.slot].kind, SlotKind::Scratch { .. });
         for step in self.plan.steps.iter_mut() {
-            let slots = &self.plan.slots;
-            let k = match &mut step.kind {
-                StepKind::Elementwise(k) => k,
+            let kernels: Vec<&mut Kernel> = match &mut step.kind {
+                StepKind::Elementwise(k) => vec![k],
                 StepKind::Reduce {
                     op,
-                    epilogue: Some(k),
+                    body,
+                    epilogue,
                     store,
                     ..
                 } => {
                     *store = *op == ReduceOp::Max
                         || read[step.out]
                         || !matches!(slots[step.out].kind, SlotKind::Scratch { .. });
-                    k
+                    std::iter::once(body).chain(epilogue.as_mut()).collect()
                 }
                 _ => continue,
             };
-            let (keep, dead): (Vec<Output>, Vec<Output>) = k.outputs.iter().partition(|o| {
-                read[o.slot] || !matches!(slots[o.slot].kind, SlotKind::Scratch { .. })
-            });
-            for o in dead {
-                self.plan.access[o.node] = None;
-                step.inlined.push(o.node);
+            let mut first = None;
+            for k in kernels {
+                let (keep, dead): (Vec<Output>, Vec<Output>) =
+                    k.outputs.iter().partition(|o| live(o));
+                for o in dead {
+                    self.plan.access[o.node] = None;
+                    step.inlined.push(o.node);
+                }
+                k.outputs = keep;
+                first = first.or(k.outputs.first().copied());
             }
-            k.outputs = keep;
-            let first = k.outputs.first().copied();
             if let (StepKind::Elementwise(_), Some(first)) = (&step.kind, first) {
                 step.out = first.slot;
                 step.node = first.node;
@@ -776,9 +836,13 @@ impl Planner<'_> {
                         self.plan.nodes[o.node].placement = Placement::Stored(s);
                     }
                 }
-                StepKind::Reduce { epilogue, .. } => {
+                StepKind::Reduce { body, epilogue, .. } => {
                     self.plan.nodes[step.node].placement = Placement::Stored(s);
-                    for o in epilogue.iter().flat_map(|k| &k.outputs) {
+                    for o in epilogue
+                        .iter()
+                        .flat_map(|k| &k.outputs)
+                        .chain(&body.outputs)
+                    {
                         self.plan.nodes[o.node].placement = Placement::Stored(s);
                     }
                 }
@@ -801,18 +865,10 @@ impl Planner<'_> {
         let mut live_until: Vec<(usize, usize)> = Vec::new(); // (slot, last step)
         for s in 0..self.plan.steps.len() {
             let step = &self.plan.steps[s];
-            let writes: Vec<usize> = match &step.kind {
-                StepKind::Elementwise(k) => k.outputs.iter().map(|o| o.slot).collect(),
-                StepKind::Reduce { acc, epilogue, .. } => std::iter::once(step.out)
-                    .chain(*acc)
-                    .chain(
-                        epilogue
-                            .iter()
-                            .flat_map(|k| k.outputs.iter().map(|o| o.slot)),
-                    )
-                    .collect(),
-                _ => vec![step.out],
-            };
+            let mut writes = step_writes(step);
+            if let StepKind::Reduce { acc: Some(a), .. } = step.kind {
+                writes.push(a);
+            }
             for w in writes {
                 let slot = &mut self.plan.slots[w];
                 if let SlotKind::Scratch { .. } = slot.kind {
@@ -835,6 +891,22 @@ impl Planner<'_> {
             });
         }
         self.plan.arena_bytes = arena.top;
+    }
+}
+
+/// Slots a step writes (its outputs; a reduction's accumulator is internal).
+pub fn step_writes(step: &Step) -> Vec<usize> {
+    match &step.kind {
+        StepKind::Elementwise(k) => k.outputs.iter().map(|o| o.slot).collect(),
+        StepKind::Reduce { body, epilogue, .. } => std::iter::once(step.out)
+            .chain(body.outputs.iter().map(|o| o.slot))
+            .chain(
+                epilogue
+                    .iter()
+                    .flat_map(|k| k.outputs.iter().map(|o| o.slot)),
+            )
+            .collect(),
+        _ => vec![step.out],
     }
 }
 

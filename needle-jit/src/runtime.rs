@@ -203,6 +203,18 @@ fn compile_program(graph: &Graph, checked: bool) -> Result<Program, BackendError
     }
     let start = Instant::now();
     let plan = Plan::new(graph);
+    from_plan(plan, graph, checked, start, debug, debug_ir)
+}
+
+/// Compiles an already made plan of `graph` (planning started at `start`).
+fn from_plan(
+    plan: Plan,
+    graph: &Graph,
+    checked: bool,
+    start: Instant,
+    debug: bool,
+    debug_ir: bool,
+) -> Result<Program, BackendError> {
     let planned = start.elapsed();
     let keep_ir = debug_ir || KEEP_IR.with(Cell::get);
     let code = codegen::compile(&plan, checked, keep_ir, needle_host_step as *const u8).map_err(
@@ -427,4 +439,60 @@ fn run(program: &Program, graph: &Graph) -> Result<(), BackendError> {
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::StepKind;
+    use needle_core::{with_mode, Mode, Tensor};
+
+    /// A plan whose kernel reads past its input (impossible from a real graph, so made by
+    /// hand): checked code must stop with an error naming the step, the op and the index,
+    /// and leave the process running.
+    #[test]
+    fn checked_code_reports_an_out_of_bounds_read() {
+        let y = with_mode(Mode::Lazy, || {
+            let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[4]);
+            &x * 2.0
+        });
+        let graph = Graph::collect(&[y.node()], true);
+        let mut plan = Plan::new(&graph);
+        let StepKind::Elementwise(kernel) = &mut plan.steps[0].kind else {
+            panic!("expected one elementwise step: {}", plan.describe());
+        };
+        kernel.inputs[0].strides = vec![3];
+        let program = from_plan(plan, &graph, true, Instant::now(), false, false).unwrap();
+        let err = run(&program, &graph).unwrap_err();
+        let BackendError::OutOfBounds {
+            kernel,
+            op,
+            index,
+            len,
+            ..
+        } = &err
+        else {
+            panic!("expected an out-of-bounds error, got {err}");
+        };
+        assert_eq!((*index, *len), (6, 4), "{err}");
+        assert!(kernel.contains("step 0 (input 0)"), "{err}");
+        assert!(
+            op.contains("mul_scalar(2)") && op.contains("runtime.rs"),
+            "{err}"
+        );
+        assert!(!y.is_realized(), "nothing is delivered on failure");
+    }
+
+    #[test]
+    fn the_same_plan_unchecked_has_no_bounds_checks_and_runs() {
+        let y = with_mode(Mode::Lazy, || {
+            let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[4]);
+            &x * 2.0
+        });
+        let graph = Graph::collect(&[y.node()], false);
+        let plan = Plan::new(&graph);
+        let program = from_plan(plan, &graph, false, Instant::now(), false, false).unwrap();
+        run(&program, &graph).unwrap();
+        assert_eq!(y.to_vec(), vec![2.0, 4.0, 6.0, 8.0]);
+    }
 }

@@ -25,19 +25,22 @@ pub fn assert_close(actual: &[f32], expected: &[f64], rtol: f64, atol: f64) {
 /// Every execution mode, for tests that must hold in all of them.
 pub const MODES: [Mode; 3] = [Mode::Eager, Mode::Lazy, Mode::Jit];
 
-/// Runs `f` in eager, lazy and JIT mode and asserts all produce bit-identical values (the
-/// backends share the scalar semantics and the non-fused kernels); returns the values.
+/// Runs `f` in eager, lazy, JIT and checked JIT mode and asserts all produce bit-identical
+/// values (the backends share the scalar semantics and the summation order); returns the
+/// values.
 #[track_caller]
 pub fn in_both_modes(f: impl Fn() -> Vec<Tensor>) -> Vec<Vec<f32>> {
     let eager: Vec<Vec<f32>> = with_mode(Mode::Eager, || f().iter().map(|t| t.to_vec()).collect());
-    for mode in [Mode::Lazy, Mode::Jit] {
-        let other: Vec<Vec<f32>> = with_mode(mode, || f().iter().map(|t| t.to_vec()).collect());
+    for (mode, checked) in [(Mode::Lazy, false), (Mode::Jit, false), (Mode::Jit, true)] {
+        let other: Vec<Vec<f32>> = needle::jit::with_checked(checked, || {
+            with_mode(mode, || f().iter().map(|t| t.to_vec()).collect())
+        });
         for (i, (e, l)) in eager.iter().zip(&other).enumerate() {
             let same =
                 e.len() == l.len() && e.iter().zip(l).all(|(a, b)| a.to_bits() == b.to_bits());
             assert!(
                 same,
-                "output {i} differs between eager and {mode:?}:\n{e:?}\n{l:?}"
+                "output {i} differs between eager and {mode:?} (checked: {checked}):\n{e:?}\n{l:?}"
             );
         }
     }

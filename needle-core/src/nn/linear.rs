@@ -34,10 +34,13 @@ impl Linear {
         let weight =
             kaiming_uniform(in_features, out_features, Nonlinearity::Relu).requires_grad_(true);
         let bias = bias.then(|| {
-            kaiming_uniform(out_features, 1, Nonlinearity::Relu)
+            // Realized now, so that a lazy or JIT training loop's first step does not carry
+            // the reshape (and compiles the same program as every later step).
+            let bias = kaiming_uniform(out_features, 1, Nonlinearity::Relu)
                 .reshape(&[1, out_features])
-                .detach()
-                .requires_grad_(true)
+                .detach();
+            bias.realize();
+            bias.requires_grad_(true)
         });
         Linear {
             weight,

@@ -388,10 +388,18 @@ fn build_chunk(
                 op,
                 axes,
                 body,
+                value,
                 acc,
                 epilogue,
                 store,
-            } => e.reduce(*op, axes, body, (step.out, *store), *acc, epilogue.as_ref()),
+            } => e.reduce(
+                *op,
+                axes,
+                (body, *value),
+                (step.out, *store),
+                *acc,
+                epilogue.as_ref(),
+            ),
             StepKind::MatMul { .. } | StepKind::Host => {
                 let index = e.b.ins().iconst(types::I64, s as i64);
                 let call = e.b.ins().call(host, &[args_ptr, index]);
@@ -569,10 +577,9 @@ impl Emitter<'_, '_> {
             .collect()
     }
 
-    /// A fused elementwise kernel storing its outputs compactly.
-    fn elementwise(&mut self, kernel: &Kernel) {
-        let bases = self.bases(kernel);
-        let outs: Vec<(usize, Base)> = kernel
+    /// (expression entry, where it is stored) of each of `kernel`'s outputs.
+    fn output_bases(&mut self, kernel: &Kernel) -> Vec<(usize, Base)> {
+        kernel
             .outputs
             .iter()
             .map(|o| {
@@ -583,7 +590,13 @@ impl Emitter<'_, '_> {
                 };
                 (o.expr, self.base(&access, Elem::F32))
             })
-            .collect();
+            .collect()
+    }
+
+    /// A fused elementwise kernel storing its outputs compactly.
+    fn elementwise(&mut self, kernel: &Kernel) {
+        let bases = self.bases(kernel);
+        let outs = self.output_bases(kernel);
         let out_strides = needle_core::shape::contiguous_strides(&kernel.shape);
         let vector = !self.checked && expr::vectorizable(kernel);
         let outer = if vector {

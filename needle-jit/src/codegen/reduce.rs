@@ -22,7 +22,7 @@ impl Emitter<'_, '_> {
         &mut self,
         op: ReduceOp,
         axes: &[usize],
-        body: &Kernel,
+        (body, value): (&Kernel, usize),
         (out, store): (usize, bool),
         acc: Option<usize>,
         epilogue: Option<&Kernel>,
@@ -52,6 +52,19 @@ impl Emitter<'_, '_> {
         }
         let n_out = out_shape.iter().product::<usize>();
         let bases = self.bases(&body);
+        let body_outs = self.output_bases(&body);
+        let body_strides = contiguous_strides(&body.shape);
+        let produce = |e: &mut Self, index: &[Value]| {
+            let values = e.scalar_expr(&body, &bases, index);
+            e.store_outputs(
+                &values,
+                &body_outs,
+                index,
+                &body_strides,
+                MemFlagsData::trusted(),
+            );
+            values[value]
+        };
         let out_base = self.base(out, Elem::F32);
         let flat = [1isize];
         match op {
@@ -60,10 +73,7 @@ impl Emitter<'_, '_> {
                 self.fill(&out_base, n_out, init, OUTPUT_ACCESS);
                 let mut index = Vec::new();
                 self.loops(&body.shape, &mut index, &mut |e, index| {
-                    let v = *e
-                        .scalar_expr(&body, &bases, index)
-                        .last()
-                        .expect("non-empty");
+                    let v = produce(e, index);
                     let addr = e.address(&out_base, index, &out_strides, OUTPUT_ACCESS);
                     let flags = MemFlagsData::trusted();
                     let cur = e.b.ins().load(types::F32, flags, addr, 0);
@@ -98,7 +108,7 @@ impl Emitter<'_, '_> {
                         let mut at = outer.to_vec();
                         at.push(zero_index);
                         let addr = e.address(&acc_base, &at, &out_strides, ACCUMULATOR_ACCESS);
-                        let row = e.row_sum(&body, &bases, outer, inner);
+                        let row = e.row_sum(outer, inner, &produce);
                         let flags = MemFlagsData::trusted();
                         let old = e.b.ins().load(types::F64, flags, addr, 0);
                         let new = e.b.ins().fadd(old, row);
@@ -106,10 +116,7 @@ impl Emitter<'_, '_> {
                     } else {
                         let mut index = outer.to_vec();
                         e.loops(&body.shape[..nd], &mut index, &mut |e, full| {
-                            let v = *e
-                                .scalar_expr(&body, &bases, full)
-                                .last()
-                                .expect("non-empty");
+                            let v = produce(e, full);
                             let v = e.b.ins().fpromote(types::F64, v);
                             let addr = e.address(&acc_base, full, &out_strides, ACCUMULATOR_ACCESS);
                             let flags = MemFlagsData::trusted();
@@ -153,18 +160,7 @@ impl Emitter<'_, '_> {
         result: impl Fn(&mut Self, &[Value], &[isize]) -> Value,
     ) {
         let bases = self.bases(epilogue);
-        let outs: Vec<(usize, super::Base)> = epilogue
-            .outputs
-            .iter()
-            .map(|o| {
-                let access = Access {
-                    slot: o.slot,
-                    strides: Vec::new(),
-                    offset: 0,
-                };
-                (o.expr, self.base(&access, Elem::F32))
-            })
-            .collect();
+        let outs = self.output_bases(epilogue);
         let strides = contiguous_strides(&epilogue.shape);
         let mut index = Vec::new();
         self.loops(&epilogue.shape, &mut index, &mut |e, index| {
@@ -186,7 +182,12 @@ impl Emitter<'_, '_> {
     }
 
     /// Σ over the innermost axis of `body` at the outer position `outer`, in f64, in order.
-    fn row_sum(&mut self, body: &Kernel, bases: &[super::Base], outer: &[Value], n: i64) -> Value {
+    fn row_sum(
+        &mut self,
+        outer: &[Value],
+        n: i64,
+        produce: &dyn Fn(&mut Self, &[Value]) -> Value,
+    ) -> Value {
         let header = self.b.create_block();
         let inner = self.b.create_block();
         let exit = self.b.create_block();
@@ -204,10 +205,7 @@ impl Emitter<'_, '_> {
         self.b.switch_to_block(inner);
         let mut index = outer.to_vec();
         index.push(j);
-        let v = *self
-            .scalar_expr(body, bases, &index)
-            .last()
-            .expect("non-empty");
+        let v = produce(self, &index);
         let v = self.b.ins().fpromote(types::F64, v);
         let s2 = self.b.ins().fadd(s, v);
         let next = self.b.ins().iadd_imm_s(j, 1);
