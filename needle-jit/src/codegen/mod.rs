@@ -638,11 +638,37 @@ impl Emitter<'_, '_> {
         out_strides: &[isize],
         index: &[Value],
     ) {
-        const LANES: i64 = expr::LANES as i64;
         let n = *kernel
             .shape
             .last()
             .expect("vectorized kernels have an axis") as i64;
+        self.vector_loop(
+            n,
+            index,
+            &mut |e, full| {
+                let values = e.vector_expr(kernel, bases, full);
+                // Not 16-byte aligned in general: no `aligned` flag.
+                let unaligned = MemFlagsData::new().with_notrap();
+                e.store_outputs(&values, outs, full, out_strides, unaligned);
+            },
+            &mut |e, full| {
+                let values = e.scalar_expr(kernel, bases, full);
+                e.store_outputs(&values, outs, full, out_strides, MemFlagsData::trusted());
+            },
+        );
+    }
+
+    /// A loop over the innermost axis (length `n`, outer position `index`): `vector` at
+    /// every multiple of four that fits, then `scalar` for the remaining elements (not
+    /// emitted when four divides `n`).
+    fn vector_loop(
+        &mut self,
+        n: i64,
+        index: &[Value],
+        vector: &mut dyn FnMut(&mut Self, &[Value]),
+        scalar: &mut dyn FnMut(&mut Self, &[Value]),
+    ) {
+        const LANES: i64 = expr::LANES as i64;
         let (vhead, vbody, shead, sbody, exit) = (
             self.b.create_block(),
             self.b.create_block(),
@@ -661,7 +687,6 @@ impl Emitter<'_, '_> {
             .b
             .ins()
             .icmp_imm_s(IntCC::SignedLessThanOrEqual, end, n);
-        // The length is known: without a remainder there is no scalar tail to emit.
         let tail = n % LANES != 0;
         if tail {
             self.b.ins().brif(fits, vbody, &[], shead, &[i.into()]);
@@ -671,10 +696,7 @@ impl Emitter<'_, '_> {
         self.b.switch_to_block(vbody);
         let mut full = index.to_vec();
         full.push(i);
-        let values = self.vector_expr(kernel, bases, &full);
-        // Not 16-byte aligned in general: no `aligned` flag.
-        let unaligned = MemFlagsData::new().with_notrap();
-        self.store_outputs(&values, outs, &full, out_strides, unaligned);
+        vector(self, &full);
         self.b.ins().jump(vhead, &[end.into()]);
         if !tail {
             self.b.switch_to_block(exit);
@@ -687,8 +709,7 @@ impl Emitter<'_, '_> {
         self.b.switch_to_block(sbody);
         full.pop();
         full.push(j);
-        let values = self.scalar_expr(kernel, bases, &full);
-        self.store_outputs(&values, outs, &full, out_strides, MemFlagsData::trusted());
+        scalar(self, &full);
         let next = self.b.ins().iadd_imm_s(j, 1);
         self.b.ins().jump(shead, &[next.into()]);
         self.b.switch_to_block(exit);

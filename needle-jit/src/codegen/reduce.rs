@@ -8,7 +8,7 @@
 //! its output in logical order with the interpreter's NaN rule.
 
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
-use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
+use cranelift_codegen::ir::{types, Endianness, InstBuilder, MemFlagsData, Value};
 use needle_core::op::ReduceOp;
 use needle_core::shape::contiguous_strides;
 
@@ -101,6 +101,7 @@ impl Emitter<'_, '_> {
                 self.fill(&acc_base, n_out, zero, ACCUMULATOR_ACCESS);
                 let inner = body.shape[nd - 1] as i64;
                 let inner_reduced = out_strides[nd - 1] == 0;
+                let vector = !self.checked && !inner_reduced && super::expr::vectorizable(&body);
                 let mut index = Vec::new();
                 self.loops(&body.shape[..nd - 1], &mut index, &mut |e, outer| {
                     if inner_reduced {
@@ -114,8 +115,7 @@ impl Emitter<'_, '_> {
                         let new = e.b.ins().fadd(old, row);
                         e.b.ins().store(flags, new, addr, 0);
                     } else {
-                        let mut index = outer.to_vec();
-                        e.loops(&body.shape[..nd], &mut index, &mut |e, full| {
+                        let mut scalar = |e: &mut Self, full: &[Value]| {
                             let v = produce(e, full);
                             let v = e.b.ins().fpromote(types::F64, v);
                             let addr = e.address(&acc_base, full, &out_strides, ACCUMULATOR_ACCESS);
@@ -123,7 +123,46 @@ impl Emitter<'_, '_> {
                             let old = e.b.ins().load(types::F64, flags, addr, 0);
                             let new = e.b.ins().fadd(old, v);
                             e.b.ins().store(flags, new, addr, 0);
-                        });
+                        };
+                        if vector {
+                            // Consecutive outputs are independent sums: four lanes at a time,
+                            // each added in f64 exactly as the scalar loop does.
+                            e.vector_loop(
+                                inner,
+                                outer,
+                                &mut |e, full| {
+                                    let values = e.vector_expr(&body, &bases, full);
+                                    let unaligned = MemFlagsData::new().with_notrap();
+                                    e.store_outputs(
+                                        &values,
+                                        &body_outs,
+                                        full,
+                                        &body_strides,
+                                        unaligned,
+                                    );
+                                    let v = values[value];
+                                    let low = e.b.ins().fvpromote_low(v);
+                                    let high = e.high_half(v);
+                                    let high = e.b.ins().fvpromote_low(high);
+                                    let addr = e.address(
+                                        &acc_base,
+                                        full,
+                                        &out_strides,
+                                        ACCUMULATOR_ACCESS,
+                                    );
+                                    for (half, offset) in [(low, 0), (high, 16)] {
+                                        let old =
+                                            e.b.ins().load(types::F64X2, unaligned, addr, offset);
+                                        let new = e.b.ins().fadd(old, half);
+                                        e.b.ins().store(unaligned, new, addr, offset);
+                                    }
+                                },
+                                &mut scalar,
+                            );
+                        } else {
+                            let mut index = outer.to_vec();
+                            e.loops(&body.shape[..nd], &mut index, &mut scalar);
+                        }
                     }
                 });
                 // Round once (then run the epilogue on the result).
@@ -170,6 +209,16 @@ impl Emitter<'_, '_> {
             e.substitute = None;
             e.store_outputs(&values, &outs, index, &strides, MemFlagsData::trusted());
         });
+    }
+
+    /// Lanes 2 and 3 of an f32x4 moved to lanes 0 and 1 (for `fvpromote_low`).
+    fn high_half(&mut self, v: Value) -> Value {
+        let little = MemFlagsData::new().with_endianness(Endianness::Little);
+        let bytes = self.b.ins().bitcast(types::I8X16, little, v);
+        let mask: Vec<u8> = (8..16).chain(8..16).collect();
+        let mask = self.b.func.dfg.immediates.push(mask.into());
+        let moved = self.b.ins().shuffle(bytes, bytes, mask);
+        self.b.ins().bitcast(types::F32X4, little, moved)
     }
 
     /// Stores `value` into the first `n` elements of `base`.
