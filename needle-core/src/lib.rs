@@ -28,6 +28,7 @@ pub mod node;
 pub mod op;
 mod ops;
 pub mod optim;
+pub mod pool;
 pub mod random;
 pub mod shape;
 pub mod storage;

@@ -15,6 +15,16 @@ pub enum Buffer {
     I64(Vec<i64>),
 }
 
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        if let Buffer::F32(v) = self {
+            if v.len() >= crate::pool::MIN_LEN {
+                crate::pool::give_f32(std::mem::take(v));
+            }
+        }
+    }
+}
+
 impl Buffer {
     /// The element type.
     pub fn dtype(&self) -> DType {

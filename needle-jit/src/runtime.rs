@@ -320,7 +320,11 @@ fn key_change(program: &Program, graph: &Graph) -> String {
 
 fn fresh_buffer(elem: Elem, len: usize) -> (Arc<Buffer>, u64) {
     let mut buffer = Arc::new(match elem {
-        Elem::F32 => Buffer::F32(vec![0.0; len]),
+        // Every element is written by the program: a recycled buffer's stale contents never
+        // show.
+        Elem::F32 => {
+            Buffer::F32(needle_core::pool::take_f32(len).unwrap_or_else(|| vec![0.0; len]))
+        }
         Elem::I64 => Buffer::I64(vec![0; len]),
         Elem::F64 => unreachable!("f64 slots are scratch"),
     });
