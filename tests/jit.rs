@@ -282,3 +282,28 @@ fn random_graphs_agree_with_the_interpreter() {
         }
     }
 }
+
+#[test]
+fn large_kernels_split_across_threads_agree_with_eager() {
+    // Above a million elements a kernel runs as two halves on the thread pool: by rows for a
+    // 2-D kernel, and as 64 rows for a long 1-D one.
+    common::in_both_modes(|| {
+        manual_seed(5);
+        let x = Tensor::randn(&[1024, 1027]);
+        let w = Tensor::randn(&[1027]);
+        let v = Tensor::randn(&[1 << 20]);
+        let y = ((&x * &w + 0.5).maximum(0.0) * 3.0).tanh();
+        let z = (&v * &v + 1.0).sqrt();
+        vec![y, z]
+    });
+    with_mode(Mode::Jit, || {
+        let v = Tensor::randn(&[1 << 20]);
+        (&v * 2.0).realize();
+    });
+    let program = needle::jit::last_program().expect("a program ran");
+    let needle::jit::StepKind::Elementwise(k) = &program.plan.steps[0].kind else {
+        panic!("{}", program.plan.describe());
+    };
+    assert_eq!(k.shape, vec![64, 1 << 14]);
+    assert!(k.parallel());
+}

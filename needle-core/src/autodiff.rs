@@ -29,7 +29,8 @@ pub fn topo_order(roots: &[&Tensor]) -> Vec<Tensor> {
 /// Post-order over nodes accepted by `follow` (a rejected node is neither listed nor entered).
 pub fn topo_nodes(roots: &[NodeRef], follow: impl Fn(&NodeRef) -> bool) -> Vec<NodeRef> {
     let mut order = Vec::new();
-    let mut visited = std::collections::HashSet::new();
+    // Node ids are small integers: a fast non-cryptographic hash (this runs every step).
+    let mut visited = rustc_hash::FxHashSet::default();
     // (node, next input index to visit)
     let mut stack: Vec<(NodeRef, usize)> = Vec::new();
     for root in roots {
@@ -82,7 +83,7 @@ pub(crate) fn backward(root: &Tensor, out_grad: Option<&Tensor>, create_graph: b
     };
     let run = || {
         let order = topo_nodes(std::slice::from_ref(&root_node), |n| n.requires_grad());
-        let mut adjoints: HashMap<u64, Tensor> = HashMap::new();
+        let mut adjoints: HashMap<u64, Tensor, rustc_hash::FxBuildHasher> = HashMap::default();
         adjoints.insert(root_node.id(), seed);
         for node in order.iter().rev() {
             let Some(adjoint) = adjoints.remove(&node.id()) else {

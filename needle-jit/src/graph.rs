@@ -6,12 +6,11 @@
 //! which the program takes at run time. Runtime scalars (learning rates, Adam's bias
 //! corrections, dropout masks) are such inputs, so changing them never recompiles.
 
-use std::collections::HashMap;
-
 use needle_core::autodiff::topo_nodes;
 use needle_core::node::NodeRef;
 use needle_core::op::Op;
 use needle_core::DType;
+use rustc_hash::FxHashMap;
 
 /// A pending graph, ready to be keyed, planned and run.
 pub struct Graph {
@@ -42,7 +41,8 @@ impl Graph {
             key_starts: Vec::with_capacity(order.len() + 16),
         };
         graph.key.push(checked as u64);
-        let mut position: HashMap<u64, usize> = HashMap::with_capacity(order.len() * 2);
+        let mut position: FxHashMap<u64, usize> =
+            FxHashMap::with_capacity_and_hasher(order.len() * 2, Default::default());
         for node in order {
             // A view of a realized tensor (a batch sliced from a dataset, a transposed weight)
             // is resolved now: it becomes an input whose offset the program takes at run time,

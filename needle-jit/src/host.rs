@@ -12,7 +12,7 @@ use needle_core::backend::BackendError;
 use needle_core::layout::Layout;
 use needle_core::storage::{Buffer, Realized};
 
-use crate::codegen::{args, STATUS_HOST_ERROR, STATUS_OK};
+use crate::codegen::{args, RowsFn, STATUS_HOST_ERROR, STATUS_OK};
 use crate::graph::Graph;
 use crate::kernel::Access;
 use crate::plan::{Plan, StepKind};
@@ -29,6 +29,8 @@ pub struct RunContext<'a> {
     pub error: Option<BackendError>,
     /// The panic of a host step, re-raised after the program returns.
     pub panic: Option<Box<dyn Any + Send>>,
+    /// Half-kernel entries of the steps split across threads.
+    pub rows: &'a [(usize, RowsFn)],
 }
 
 /// The host entry point called by generated code: runs step `step` of the program.
@@ -75,7 +77,25 @@ impl RunContext<'_> {
                 Ok(())
             }
             StepKind::Host => self.interpret(words, step),
-            _ => unreachable!("only matmul and interpreter steps run on the host"),
+            StepKind::Elementwise(k) => {
+                let f = self
+                    .rows
+                    .iter()
+                    .find(|(s, _)| *s == step)
+                    .expect("split steps have a rows entry")
+                    .1;
+                let rows = k.shape[0] as i64;
+                let half = rows / 2;
+                // Raw pointers are not Send; the block outlives both calls (join waits).
+                let block = words.as_mut_ptr() as usize;
+                let (a, b) = rayon::join(
+                    || f(block as *mut u64, 0, half),
+                    || f(block as *mut u64, half, rows),
+                );
+                debug_assert_eq!((a, b), (STATUS_OK, STATUS_OK));
+                Ok(())
+            }
+            StepKind::Reduce { .. } => unreachable!("reductions run in generated code"),
         }
     }
 

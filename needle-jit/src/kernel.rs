@@ -45,7 +45,7 @@ pub struct Access {
 
 /// A fused elementwise computation over `shape`: the expression is evaluated for every index
 /// of the shape, reading each input through its [`Access`].
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Kernel {
     /// Iteration shape (for an elementwise step, the output's; for a reduction, its input's).
     pub shape: Vec<usize>,
@@ -142,6 +142,34 @@ impl Kernel {
     fn push(&mut self, e: Expr) -> usize {
         self.exprs.push(e);
         self.exprs.len() - 1
+    }
+
+    /// Elements above which an elementwise kernel is split across two threads: below about a
+    /// million elements (0.2 ms of work) a fork/join costs more than it saves.
+    pub const PARALLEL_ELEMENTS: usize = 1 << 20;
+
+    /// True when the kernel runs on two threads, each over half of its outermost axis.
+    pub fn parallel(&self) -> bool {
+        self.shape.len() >= 2
+            && self.shape[0] >= 2
+            && self.shape.iter().product::<usize>() >= Self::PARALLEL_ELEMENTS
+    }
+
+    /// A long one-axis kernel viewed as 64 rows, so that it can be split across threads by
+    /// rows (inputs keep their per-element stride, rows are 1/64 of the length apart).
+    pub fn rows_for_threads(mut self) -> Kernel {
+        const ROWS: usize = 64;
+        if let [n] = self.shape[..] {
+            if n >= Self::PARALLEL_ELEMENTS && n % (ROWS * 4) == 0 {
+                let row = n / ROWS;
+                self.shape = vec![ROWS, row];
+                for a in &mut self.inputs {
+                    let s = a.strides[0];
+                    a.strides = vec![s * row as isize, s];
+                }
+            }
+        }
+        self
     }
 
     /// Merges neighbouring axes that every input walks as one run, and drops size-1 axes, so

@@ -804,22 +804,16 @@ impl Planner<'_> {
             .steps
             .retain(|s| !matches!(&s.kind, StepKind::Elementwise(k) if k.outputs.is_empty()));
         for step in &mut self.plan.steps {
-            let kernel = match &mut step.kind {
-                StepKind::Elementwise(k) => Some(k),
-                StepKind::Reduce { epilogue, .. } => epilogue.as_mut(),
-                _ => None,
-            };
-            if let Some(k) = kernel {
-                *k = std::mem::replace(
-                    k,
-                    Kernel {
-                        shape: Vec::new(),
-                        inputs: Vec::new(),
-                        exprs: Vec::new(),
-                        outputs: Vec::new(),
-                    },
-                )
-                .collapsed();
+            match &mut step.kind {
+                StepKind::Elementwise(k) => {
+                    *k = std::mem::take(k).collapsed().rows_for_threads();
+                }
+                StepKind::Reduce {
+                    epilogue: Some(k), ..
+                } => {
+                    *k = std::mem::take(k).collapsed();
+                }
+                _ => {}
             }
         }
     }

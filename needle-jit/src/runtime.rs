@@ -380,6 +380,7 @@ fn run(program: &Program, graph: &Graph) -> Result<(), BackendError> {
         owned,
         error: None,
         panic: None,
+        rows: &program.code.rows,
     };
     words[args::CONTEXT] = &mut ctx as *mut RunContext as u64;
     // SAFETY: `words` follows the argument-block layout: input slots point into buffers kept

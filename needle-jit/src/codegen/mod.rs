@@ -66,6 +66,8 @@ pub struct Code {
     // Owns the machine code; never read otherwise.
     _module: JITModule,
     entry: extern "C" fn(*mut u64) -> u32,
+    /// Steps split across threads, with their half-kernel entries.
+    pub rows: Vec<(usize, RowsFn)>,
     /// The Cranelift IR, when requested.
     pub ir: Option<String>,
 }
@@ -175,6 +177,22 @@ pub fn compile(
     let main_id = module
         .declare_function("program", Linkage::Local, &sig)
         .map_err(|e| e.to_string())?;
+    let mut rows_sig = module.make_signature();
+    rows_sig.params.push(AbiParam::new(ptr));
+    rows_sig.params.push(AbiParam::new(types::I64));
+    rows_sig.params.push(AbiParam::new(types::I64));
+    rows_sig.returns.push(AbiParam::new(types::I32));
+    let mut rows_ids = Vec::new();
+    for (s, step) in plan.steps.iter().enumerate() {
+        if let StepKind::Elementwise(k) = &step.kind {
+            if parallel_step(k, checked) {
+                let id = module
+                    .declare_function(&format!("rows{s}"), Linkage::Local, &rows_sig)
+                    .map_err(|e| e.to_string())?;
+                rows_ids.push((s, id));
+            }
+        }
+    }
     let mut fctx = FunctionBuilderContext::new();
     let mut functions = Vec::with_capacity(chunks.len());
     for (range, &id) in chunks.iter().zip(&chunk_ids) {
@@ -189,6 +207,15 @@ pub fn compile(
             range.clone(),
             checked,
         );
+        functions.push((id, func));
+    }
+    for &(s, id) in &rows_ids {
+        let StepKind::Elementwise(kernel) = &plan.steps[s].kind else {
+            unreachable!("only elementwise steps are split")
+        };
+        let mut func =
+            Function::with_name_signature(UserFuncName::user(0, id.as_u32()), rows_sig.clone());
+        build_rows(&mut module, &mut func, &mut fctx, &imports, kernel, s);
         functions.push((id, func));
     }
     let mut main =
@@ -258,6 +285,15 @@ pub fn compile(
         .define_function(main_id, &mut ctx)
         .map_err(|e| format!("{e:?}"))?;
     module.finalize_definitions().map_err(|e| e.to_string())?;
+    let rows = rows_ids
+        .iter()
+        .map(|&(s, id)| {
+            let code = module.get_finalized_function(id);
+            // SAFETY: finalized code of a function declared with (pointer, i64, i64) -> i32
+            // in this ISA's C calling convention; the module is kept alive with it.
+            (s, unsafe { std::mem::transmute::<*const u8, RowsFn>(code) })
+        })
+        .collect();
     let code = module.get_finalized_function(main_id);
     // SAFETY: `code` is the finalized machine code of a function declared with the signature
     // (pointer) -> i32 in this ISA's C calling convention; the module is kept alive with it.
@@ -265,8 +301,62 @@ pub fn compile(
     Ok(Code {
         _module: module,
         entry,
+        rows,
         ir,
     })
+}
+
+/// True when step `kernel` is split across threads (never in checked mode, where both halves
+/// would record errors in one block).
+pub fn parallel_step(kernel: &Kernel, checked: bool) -> bool {
+    !checked && kernel.parallel()
+}
+
+/// The half-kernel entry of a step split across threads: `(args, first row, end row)`.
+pub type RowsFn = extern "C" fn(*mut u64, i64, i64) -> u32;
+
+/// A kernel split across threads as its own function over a range of its outermost axis.
+fn build_rows(
+    module: &mut JITModule,
+    func: &mut Function,
+    fctx: &mut FunctionBuilderContext,
+    imports: &Imports,
+    kernel: &Kernel,
+    step: usize,
+) {
+    let mut b = FunctionBuilder::new(func, fctx);
+    let helper_refs: Vec<(&'static str, FuncRef)> = imports
+        .helpers
+        .iter()
+        .map(|(n, id)| (*n, module.declare_func_in_func(*id, b.func)))
+        .collect();
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    let oob = b.create_block();
+    for _ in 0..4 {
+        b.append_block_param(oob, types::I64);
+    }
+    b.switch_to_block(entry);
+    let params = b.block_params(entry).to_vec();
+    let mut e = Emitter {
+        b: &mut b,
+        args: params[0],
+        helpers: &helper_refs,
+        checked: false,
+        oob,
+        step,
+        substitute: None,
+        outer_range: Some((params[1], params[2])),
+    };
+    e.elementwise(kernel);
+    let ok = b.ins().iconst(types::I32, STATUS_OK as i64);
+    b.ins().return_(&[ok]);
+    // Unchecked code never branches here; the block only completes the function.
+    b.switch_to_block(oob);
+    let status = b.ins().iconst(types::I32, STATUS_OUT_OF_BOUNDS as i64);
+    b.ins().return_(&[status]);
+    b.seal_all_blocks();
+    b.finalize(module.target_config());
 }
 
 /// Machine code of one function, ready to be placed in the module.
@@ -378,12 +468,15 @@ fn build_chunk(
         oob,
         step: 0,
         substitute: None,
+        outer_range: None,
     };
     for s in range {
         let step = &plan.steps[s];
         e.step = s;
         match &step.kind {
-            StepKind::Elementwise(kernel) => e.elementwise(kernel),
+            StepKind::Elementwise(kernel) if !(parallel_step(kernel, checked)) => {
+                e.elementwise(kernel)
+            }
             StepKind::Reduce {
                 op,
                 axes,
@@ -400,7 +493,7 @@ fn build_chunk(
                 *acc,
                 epilogue.as_ref(),
             ),
-            StepKind::MatMul { .. } | StepKind::Host => {
+            StepKind::MatMul { .. } | StepKind::Host | StepKind::Elementwise(_) => {
                 let index = e.b.ins().iconst(types::I64, s as i64);
                 let call = e.b.ins().call(host, &[args_ptr, index]);
                 let status = e.b.inst_results(call)[0];
@@ -462,6 +555,8 @@ pub(crate) struct Emitter<'a, 'f> {
     step: usize,
     /// While emitting a reduction's epilogue: loads of this slot read this value instead.
     substitute: Option<(usize, Value)>,
+    /// For one half of a kernel split across threads: the range of the outermost loop.
+    outer_range: Option<(Value, Value)>,
 }
 
 impl Emitter<'_, '_> {
@@ -551,14 +646,25 @@ impl Emitter<'_, '_> {
         let inner = self.b.create_block();
         let exit = self.b.create_block();
         self.b.append_block_param(header, types::I64);
-        let zero = self.b.ins().iconst(types::I64, 0);
-        self.b.ins().jump(header, &[zero.into()]);
+        let range = if level == 0 {
+            self.outer_range.take()
+        } else {
+            None
+        };
+        let start = match range {
+            Some((lo, _)) => lo,
+            None => self.b.ins().iconst(types::I64, 0),
+        };
+        self.b.ins().jump(header, &[start.into()]);
         self.b.switch_to_block(header);
         let i = self.b.block_params(header)[0];
-        let more = self
-            .b
-            .ins()
-            .icmp_imm_s(IntCC::SignedLessThan, i, shape[level] as i64);
+        let more = match range {
+            Some((_, hi)) => self.b.ins().icmp(IntCC::SignedLessThan, i, hi),
+            None => self
+                .b
+                .ins()
+                .icmp_imm_s(IntCC::SignedLessThan, i, shape[level] as i64),
+        };
         self.b.ins().brif(more, inner, &[], exit, &[]);
         self.b.switch_to_block(inner);
         index.push(i);
@@ -642,8 +748,16 @@ impl Emitter<'_, '_> {
             .shape
             .last()
             .expect("vectorized kernels have an axis") as i64;
+        // Two vectors per iteration on long rows (memory-bound kernels gain from fewer
+        // branches); one on short ones, whose compile time matters more.
+        let unroll = if kernel.shape.iter().product::<usize>() >= 1 << 16 {
+            2
+        } else {
+            1
+        };
         self.vector_loop(
             n,
+            unroll,
             index,
             &mut |e, full| {
                 let values = e.vector_expr(kernel, bases, full);
@@ -659,59 +773,78 @@ impl Emitter<'_, '_> {
     }
 
     /// A loop over the innermost axis (length `n`, outer position `index`): `vector` at
-    /// every multiple of four that fits, then `scalar` for the remaining elements (not
-    /// emitted when four divides `n`).
+    /// every multiple of four that fits (`unroll` of them per iteration), then `scalar` for
+    /// the remaining elements (not emitted when four divides `n`).
     fn vector_loop(
         &mut self,
         n: i64,
+        unroll: i64,
         index: &[Value],
         vector: &mut dyn FnMut(&mut Self, &[Value]),
         scalar: &mut dyn FnMut(&mut Self, &[Value]),
     ) {
         const LANES: i64 = expr::LANES as i64;
-        let (vhead, vbody, shead, sbody, exit) = (
-            self.b.create_block(),
-            self.b.create_block(),
+        let step = LANES * unroll;
+        let (head, body, after) = (
             self.b.create_block(),
             self.b.create_block(),
             self.b.create_block(),
         );
-        self.b.append_block_param(vhead, types::I64);
-        self.b.append_block_param(shead, types::I64);
+        self.b.append_block_param(head, types::I64);
         let zero = self.b.ins().iconst(types::I64, 0);
-        self.b.ins().jump(vhead, &[zero.into()]);
-        self.b.switch_to_block(vhead);
-        let i = self.b.block_params(vhead)[0];
-        let end = self.b.ins().iadd_imm_s(i, LANES);
+        self.b.ins().jump(head, &[zero.into()]);
+        self.b.switch_to_block(head);
+        let i = self.b.block_params(head)[0];
+        let end = self.b.ins().iadd_imm_s(i, step);
         let fits = self
             .b
             .ins()
             .icmp_imm_s(IntCC::SignedLessThanOrEqual, end, n);
-        let tail = n % LANES != 0;
-        if tail {
-            self.b.ins().brif(fits, vbody, &[], shead, &[i.into()]);
-        } else {
-            self.b.ins().brif(fits, vbody, &[], exit, &[]);
-        }
-        self.b.switch_to_block(vbody);
+        self.b.ins().brif(fits, body, &[], after, &[]);
+        self.b.switch_to_block(body);
         let mut full = index.to_vec();
-        full.push(i);
-        vector(self, &full);
-        self.b.ins().jump(vhead, &[end.into()]);
-        if !tail {
-            self.b.switch_to_block(exit);
-            return;
+        for u in 0..unroll {
+            let at = if u == 0 {
+                i
+            } else {
+                self.b.ins().iadd_imm_s(i, u * LANES)
+            };
+            full.push(at);
+            vector(self, &full);
+            full.pop();
         }
-        self.b.switch_to_block(shead);
-        let j = self.b.block_params(shead)[0];
-        let more = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, j, n);
-        self.b.ins().brif(more, sbody, &[], exit, &[]);
-        self.b.switch_to_block(sbody);
-        full.pop();
-        full.push(j);
-        scalar(self, &full);
-        let next = self.b.ins().iadd_imm_s(j, 1);
-        self.b.ins().jump(shead, &[next.into()]);
-        self.b.switch_to_block(exit);
+        self.b.ins().jump(head, &[end.into()]);
+        self.b.switch_to_block(after);
+        // The length is known: the remainder is straight-line vectors, then scalars (none
+        // when four divides the length).
+        let mut pos = n - n % step;
+        while pos + LANES <= n {
+            let at = self.b.ins().iconst(types::I64, pos);
+            full.push(at);
+            vector(self, &full);
+            full.pop();
+            pos += LANES;
+        }
+        if pos < n {
+            let start = self.b.ins().iconst(types::I64, pos);
+            let (shead, sbody, exit) = (
+                self.b.create_block(),
+                self.b.create_block(),
+                self.b.create_block(),
+            );
+            self.b.append_block_param(shead, types::I64);
+            self.b.ins().jump(shead, &[start.into()]);
+            self.b.switch_to_block(shead);
+            let j = self.b.block_params(shead)[0];
+            let more = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, j, n);
+            self.b.ins().brif(more, sbody, &[], exit, &[]);
+            self.b.switch_to_block(sbody);
+            full.push(j);
+            scalar(self, &full);
+            full.pop();
+            let next = self.b.ins().iadd_imm_s(j, 1);
+            self.b.ins().jump(shead, &[next.into()]);
+            self.b.switch_to_block(exit);
+        }
     }
 }

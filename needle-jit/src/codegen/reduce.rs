@@ -129,6 +129,7 @@ impl Emitter<'_, '_> {
                             // each added in f64 exactly as the scalar loop does.
                             e.vector_loop(
                                 inner,
+                                1,
                                 outer,
                                 &mut |e, full| {
                                     let values = e.vector_expr(&body, &bases, full);
