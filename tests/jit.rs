@@ -248,7 +248,7 @@ fn random_graphs_agree_with_the_interpreter() {
     let graphs: u64 = std::env::var("NEEDLE_FUZZ_GRAPHS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(600);
+        .unwrap_or(2000);
     let steps: usize = std::env::var("NEEDLE_FUZZ_STEPS")
         .ok()
         .and_then(|v| v.parse().ok())
