@@ -13,6 +13,7 @@ use needle_core::layout::Layout;
 use needle_core::storage::{Buffer, Realized};
 
 use crate::codegen::{args, RowsFn, STATUS_HOST_ERROR, STATUS_OK};
+use crate::gemm::Operand;
 use crate::graph::Graph;
 use crate::kernel::Access;
 use crate::plan::{Plan, StepKind};
@@ -148,7 +149,7 @@ impl RunContext<'_> {
         Ok(())
     }
 
-    /// `out = a · b` per batch through the gemm crate. Panics (reported as the step's error)
+    /// `out = a · b` per batch through the GEMM the policy picks ([`crate::gemm`]). Panics (reported as the step's error)
     /// when an operand's extent leaves its buffer: generated code cannot check inside the GEMM.
     fn matmul(&mut self, words: &[u64], step: usize, a: &Access, b: &Access, k: usize) {
         let s = &self.plan.steps[step];
@@ -206,19 +207,19 @@ impl RunContext<'_> {
                 // the first and last elements, checked against the buffers above, bound every
                 // element read; `dst` is an exclusive `m·n` block of the output slot.
                 unsafe {
-                    needle_core::interp::gemm_raw(
+                    crate::gemm::product(
                         [m, n, k],
                         dst,
-                        (
-                            pa.offset(offset(a, fa)),
-                            a.strides[nd - 2],
-                            a.strides[nd - 1],
-                        ),
-                        (
-                            pb.offset(offset(b, fb)),
-                            b.strides[nd - 2],
-                            b.strides[nd - 1],
-                        ),
+                        Operand {
+                            ptr: pa.offset(offset(a, fa)),
+                            rs: a.strides[nd - 2],
+                            cs: a.strides[nd - 1],
+                        },
+                        Operand {
+                            ptr: pb.offset(offset(b, fb)),
+                            rs: b.strides[nd - 2],
+                            cs: b.strides[nd - 1],
+                        },
                     );
                 }
             }

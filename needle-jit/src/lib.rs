@@ -28,6 +28,7 @@
 //! ```
 
 mod codegen;
+pub mod gemm;
 mod graph;
 mod host;
 mod kernel;

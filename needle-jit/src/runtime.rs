@@ -154,7 +154,8 @@ pub fn last_program() -> Option<ProgramInfo> {
     })
 }
 
-fn debug_flags() -> (bool, bool) {
+/// (`NEEDLE_DEBUG` has `jit`, has `jit-ir`), read once per thread.
+pub(crate) fn debug_flags() -> (bool, bool) {
     thread_local! {
         static FLAGS: (bool, bool) = {
             let v = std::env::var("NEEDLE_DEBUG").unwrap_or_default();

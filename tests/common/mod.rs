@@ -27,20 +27,40 @@ pub const MODES: [Mode; 3] = [Mode::Eager, Mode::Lazy, Mode::Jit];
 
 /// Runs `f` in eager, lazy, JIT and checked JIT mode and asserts all produce bit-identical
 /// values (the backends share the scalar semantics and the summation order); returns the
-/// values.
+/// values. The JIT runs call the gemm crate for matrix products, as eager mode does; a fifth
+/// run (checked) calls the generated GEMM, whose summation order differs, and must agree to
+/// `1e-5` relative to each output's scale.
 #[track_caller]
 pub fn in_both_modes(f: impl Fn() -> Vec<Tensor>) -> Vec<Vec<f32>> {
+    use needle::jit::gemm::{with_gemm_policy, GemmPolicy};
     let eager: Vec<Vec<f32>> = with_mode(Mode::Eager, || f().iter().map(|t| t.to_vec()).collect());
+    let run = |mode, checked, policy| -> Vec<Vec<f32>> {
+        with_gemm_policy(policy, || {
+            needle::jit::with_checked(checked, || {
+                with_mode(mode, || f().iter().map(|t| t.to_vec()).collect())
+            })
+        })
+    };
     for (mode, checked) in [(Mode::Lazy, false), (Mode::Jit, false), (Mode::Jit, true)] {
-        let other: Vec<Vec<f32>> = needle::jit::with_checked(checked, || {
-            with_mode(mode, || f().iter().map(|t| t.to_vec()).collect())
-        });
+        let other = run(mode, checked, GemmPolicy::Library);
         for (i, (e, l)) in eager.iter().zip(&other).enumerate() {
             let same =
                 e.len() == l.len() && e.iter().zip(l).all(|(a, b)| a.to_bits() == b.to_bits());
             assert!(
                 same,
                 "output {i} differs between eager and {mode:?} (checked: {checked}):\n{e:?}\n{l:?}"
+            );
+        }
+    }
+    let generated = run(Mode::Jit, true, GemmPolicy::Generated);
+    for (i, (e, g)) in eager.iter().zip(&generated).enumerate() {
+        assert_eq!(e.len(), g.len(), "output {i}: lengths differ");
+        let scale = e.iter().fold(1.0f32, |m, x| m.max(x.abs()));
+        for (a, b) in e.iter().zip(g) {
+            assert!(
+                (a - b).abs() <= 1e-5 * scale || (a.is_nan() && b.is_nan()) || a == b,
+                "output {i} differs between eager and JIT with the generated GEMM beyond 1e-5 \
+                 of its scale {scale}:\n{e:?}\n{g:?}"
             );
         }
     }

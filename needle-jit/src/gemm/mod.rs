@@ -1,0 +1,328 @@
+//! Matrix products of compiled programs: a GEMM whose register-blocked micro-kernel is
+//! generated as Cranelift IR ([`microkernel`]) inside packed, cache-blocked loops
+//! ([`driver`]), and the gemm crate — chosen per shape by measurement.
+//!
+//! Under the default [`GemmPolicy::Measure`], the first product of a shape (sizes, operand
+//! orientations, threading) times both implementations on the real operands, keeps the faster
+//! one for the rest of the process and, with `NEEDLE_DEBUG=jit`, prints both times. The
+//! choices are data too: [`gemm_choices`]. The two implementations sum in different orders, so
+//! results agree to rounding, not bit for bit; [`GemmPolicy::Library`] gives eager mode's bits.
+//!
+//! ```
+//! let (m, n, k) = (5, 3, 7);
+//! let a: Vec<f32> = (0..m * k).map(|i| i as f32 * 0.25).collect();
+//! let b: Vec<f32> = (0..k * n).map(|i| 1.0 - i as f32 * 0.5).collect();
+//! let mut c = vec![0.0; m * n];
+//! needle_jit::gemm::matmul_generated(&a, &b, &mut c, [m, n, k]);
+//! let expected: f32 = (0..k).map(|p| a[p] * b[p * n]).sum();
+//! assert!((c[0] - expected).abs() < 1e-4);
+//! ```
+
+mod driver;
+mod microkernel;
+
+use std::cell::Cell;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use rustc_hash::FxHashMap;
+
+pub use driver::Operand;
+pub use microkernel::MicroKernel;
+
+/// Tile of the generated micro-kernel: rows × columns of C held in registers (4 rows of two
+/// f32x4 accumulators; measured against the other shapes in the `gemm_tiles` bench).
+pub const TILE: (usize, usize) = (4, 8);
+
+/// Products with at least this many multiply-adds are split across threads (the same bound the
+/// gemm crate is given: below it a fork/join costs more than it saves).
+pub const PARALLEL_MACS: usize = 1 << 21;
+
+/// The two GEMM implementations a compiled program can call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GemmImpl {
+    /// The gemm crate (the same call as eager mode: identical bits).
+    Library,
+    /// Packed loops around the Cranelift-generated micro-kernel.
+    Generated,
+}
+
+/// How compiled programs pick the implementation of a matrix product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GemmPolicy {
+    /// Time both on the first product of each shape and keep the faster (the default).
+    Measure,
+    /// Always the gemm crate (`NEEDLE_JIT_GEMM=library`): bit-identical to eager mode.
+    Library,
+    /// Always the generated GEMM (`NEEDLE_JIT_GEMM=generated`).
+    Generated,
+}
+
+/// What identifies a product for the per-shape choice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct GemmShape {
+    /// Rows of the result.
+    pub m: usize,
+    /// Columns of the result.
+    pub n: usize,
+    /// Inner dimension.
+    pub k: usize,
+    /// The left operand is read column by column (a transposed view).
+    pub a_transposed: bool,
+    /// The right operand is read column by column (a transposed view).
+    pub b_transposed: bool,
+}
+
+/// A measured choice (see [`gemm_choices`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GemmChoice {
+    /// The product.
+    pub shape: GemmShape,
+    /// Best time of the gemm crate.
+    pub library: Duration,
+    /// Best time of the generated GEMM (zero when it could not be compiled).
+    pub generated: Duration,
+    /// The faster one, used from now on.
+    pub chosen: GemmImpl,
+}
+
+thread_local! {
+    static POLICY: Cell<Option<GemmPolicy>> = const { Cell::new(None) };
+}
+
+static KERNEL: OnceLock<Result<MicroKernel, String>> = OnceLock::new();
+static CHOICES: Mutex<Option<FxHashMap<GemmShape, GemmChoice>>> = Mutex::new(None);
+
+/// The generated micro-kernel (compiled on first use, once per process).
+pub fn micro_kernel() -> Result<&'static MicroKernel, String> {
+    KERNEL
+        .get_or_init(|| {
+            let kernel = MicroKernel::compile(TILE.0, TILE.1);
+            if crate::runtime::debug_flags().0 {
+                match &kernel {
+                    Ok(k) => eprintln!(
+                        "[needle-jit] GEMM micro-kernel {}x{} ({}): {} bytes, compiled in {:.2} ms",
+                        k.mr,
+                        k.nr,
+                        if k.fma { "fma" } else { "mul+add" },
+                        k.code_bytes,
+                        k.compile_time.as_secs_f64() * 1e3
+                    ),
+                    Err(e) => eprintln!("[needle-jit] GEMM micro-kernel failed to compile: {e}"),
+                }
+            }
+            kernel
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// This thread's policy (default from `NEEDLE_JIT_GEMM`: `measure`, `library` or
+/// `generated`; unset means `measure`).
+pub fn gemm_policy() -> GemmPolicy {
+    POLICY.with(|p| match p.get() {
+        Some(v) => v,
+        None => {
+            let v = match std::env::var("NEEDLE_JIT_GEMM").as_deref() {
+                Ok("library") => GemmPolicy::Library,
+                Ok("generated") => GemmPolicy::Generated,
+                _ => GemmPolicy::Measure,
+            };
+            p.set(Some(v));
+            v
+        }
+    })
+}
+
+/// Sets this thread's policy.
+pub fn set_gemm_policy(policy: GemmPolicy) {
+    POLICY.with(|p| p.set(Some(policy)));
+}
+
+/// Runs `f` under `policy`, restoring the previous policy afterwards.
+pub fn with_gemm_policy<R>(policy: GemmPolicy, f: impl FnOnce() -> R) -> R {
+    let before = gemm_policy();
+    set_gemm_policy(policy);
+    struct Restore(GemmPolicy);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            set_gemm_policy(self.0);
+        }
+    }
+    let _restore = Restore(before);
+    f()
+}
+
+/// Every per-shape choice made so far in this process, largest product first.
+pub fn gemm_choices() -> Vec<GemmChoice> {
+    let choices = CHOICES.lock().unwrap_or_else(|e| e.into_inner());
+    let mut v: Vec<GemmChoice> = choices
+        .as_ref()
+        .map(|c| c.values().copied().collect())
+        .unwrap_or_default();
+    v.sort_by_key(|c| std::cmp::Reverse(c.shape.m * c.shape.n * c.shape.k));
+    v
+}
+
+/// `c = a · b` for compact row-major `a` (m×k), `b` (k×n) and `c` (m×n) through the generated
+/// GEMM, threaded above [`PARALLEL_MACS`].
+///
+/// # Panics
+/// When a slice's length does not match its shape, or the micro-kernel cannot be compiled on
+/// this host.
+pub fn matmul_generated(a: &[f32], b: &[f32], c: &mut [f32], mnk: [usize; 3]) {
+    let kernel = micro_kernel().unwrap_or_else(|e| panic!("generated GEMM unavailable: {e}"));
+    let [m, n, k] = mnk;
+    matmul_with(kernel, a, b, c, mnk, m * n * k >= PARALLEL_MACS);
+}
+
+/// [`matmul_generated`] with a given micro-kernel (see [`MicroKernel::compile`]) and
+/// threading: for comparing tiles.
+///
+/// # Panics
+/// When a slice's length does not match its shape.
+pub fn matmul_with(
+    kernel: &MicroKernel,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+    [m, n, k]: [usize; 3],
+    parallel: bool,
+) {
+    assert_eq!(a.len(), m * k, "matmul: a is not {m}x{k}");
+    assert_eq!(b.len(), k * n, "matmul: b is not {k}x{n}");
+    assert_eq!(c.len(), m * n, "matmul: c is not {m}x{n}");
+    if m * n == 0 {
+        return;
+    }
+    if k == 0 {
+        c.fill(0.0);
+        return;
+    }
+    // SAFETY: the slices have the asserted lengths, so every element of the row-major views
+    // is in bounds; `c` is exclusively borrowed and cannot overlap the operands.
+    unsafe {
+        driver::sgemm(
+            kernel,
+            [m, n, k],
+            c.as_mut_ptr(),
+            Operand {
+                ptr: a.as_ptr(),
+                rs: k as isize,
+                cs: 1,
+            },
+            Operand {
+                ptr: b.as_ptr(),
+                rs: n as isize,
+                cs: 1,
+            },
+            parallel,
+        )
+    }
+}
+
+/// One `m×k · k×n` product into a compact row-major destination, by this thread's policy.
+///
+/// # Safety
+/// The contract of [`needle_core::interp::gemm_raw`]: `dst` valid for `m·n` writes and not
+/// overlapping the operands, every operand element readable, strides non-negative, `k > 0`.
+pub(crate) unsafe fn product([m, n, k]: [usize; 3], dst: *mut f32, a: Operand, b: Operand) {
+    let library = || {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            needle_core::interp::gemm_raw([m, n, k], dst, (a.ptr, a.rs, a.cs), (b.ptr, b.rs, b.cs))
+        }
+    };
+    let generated = |kernel: &MicroKernel| {
+        // SAFETY: forwarded from the caller.
+        unsafe { driver::sgemm(kernel, [m, n, k], dst, a, b, m * n * k >= PARALLEL_MACS) }
+    };
+    match gemm_policy() {
+        GemmPolicy::Library => library(),
+        GemmPolicy::Generated => {
+            generated(micro_kernel().unwrap_or_else(|e| panic!("generated GEMM unavailable: {e}")))
+        }
+        GemmPolicy::Measure => {
+            let shape = GemmShape {
+                m,
+                n,
+                k,
+                a_transposed: a.cs != 1 && m > 1,
+                b_transposed: b.cs != 1 && n > 1,
+            };
+            let known = CHOICES
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+                .and_then(|c| c.get(&shape).map(|c| c.chosen));
+            match (known, micro_kernel()) {
+                (Some(GemmImpl::Generated), Ok(kernel)) => generated(kernel),
+                (Some(_), _) | (None, Err(_)) => library(),
+                (None, Ok(kernel)) => {
+                    let choice = measure(shape, &library, &|| generated(kernel));
+                    CHOICES
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .get_or_insert_with(FxHashMap::default)
+                        .insert(shape, choice);
+                }
+            }
+        }
+    }
+}
+
+/// Times both implementations in alternating rounds (best of three, one round for products
+/// above 16M multiply-adds) and leaves the faster one's result in the destination.
+fn measure(shape: GemmShape, library: &dyn Fn(), generated: &dyn Fn()) -> GemmChoice {
+    let rounds = if shape.m * shape.n * shape.k >= 1 << 24 {
+        1
+    } else {
+        3
+    };
+    let time = |f: &dyn Fn()| {
+        let start = Instant::now();
+        f();
+        start.elapsed()
+    };
+    let (mut best_library, mut best_generated) = (Duration::MAX, Duration::MAX);
+    for _ in 0..rounds {
+        best_library = best_library.min(time(library));
+        best_generated = best_generated.min(time(generated));
+    }
+    let chosen = if best_generated < best_library {
+        GemmImpl::Generated
+    } else {
+        library();
+        GemmImpl::Library
+    };
+    if crate::runtime::debug_flags().0 {
+        eprintln!(
+            "[needle-jit] GEMM {}x{}x{}{}{}: gemm crate {:.1} µs, generated {:.1} µs -> {}",
+            shape.m,
+            shape.n,
+            shape.k,
+            if shape.a_transposed {
+                " (A transposed)"
+            } else {
+                ""
+            },
+            if shape.b_transposed {
+                " (B transposed)"
+            } else {
+                ""
+            },
+            best_library.as_secs_f64() * 1e6,
+            best_generated.as_secs_f64() * 1e6,
+            match chosen {
+                GemmImpl::Library => "gemm crate",
+                GemmImpl::Generated => "generated",
+            }
+        );
+    }
+    GemmChoice {
+        shape,
+        library: best_library,
+        generated: best_generated,
+        chosen,
+    }
+}
