@@ -4,7 +4,7 @@
 
 use needle::jit::gemm::{
     gemm_choices, matmul_generated, micro_kernel, with_gemm_policy, GemmImpl, GemmPolicy,
-    PARALLEL_MACS, TILE,
+    MEASURE_AFTER, PARALLEL_MACS, TILE,
 };
 use needle::{manual_seed, with_mode, Mode, Tensor};
 
@@ -120,15 +120,28 @@ fn the_measured_policy_records_one_choice_per_shape_and_keeps_it() {
         a.matmul(&b).to_vec()
     };
     let eager = with_mode(Mode::Eager, run);
-    let (first, second) = with_gemm_policy(GemmPolicy::Measure, || {
-        with_mode(Mode::Jit, || (run(), run()))
+    let (early, first, second) = with_gemm_policy(GemmPolicy::Measure, || {
+        with_mode(Mode::Jit, || {
+            let early: Vec<Vec<f32>> = (0..MEASURE_AFTER).map(|_| run()).collect();
+            assert!(
+                !gemm_choices()
+                    .iter()
+                    .any(|c| (c.shape.m, c.shape.n, c.shape.k) == (37, 43, 41)),
+                "measured before {MEASURE_AFTER} products"
+            );
+            (early, run(), run())
+        })
     });
+    // The gemm crate until the shape is measured: eager mode's bits.
+    for e in &early {
+        assert_eq!(e, &eager);
+    }
     let choice = gemm_choices()
         .into_iter()
         .find(|c| (c.shape.m, c.shape.n, c.shape.k) == (37, 43, 41))
         .expect("a choice for 37x43x41");
     assert!(choice.library.as_nanos() > 0 && choice.generated.as_nanos() > 0);
-    // The first run's result comes from the chosen implementation, like every later one.
+    // The measuring run's result comes from the chosen implementation, like every later one.
     assert_eq!(first, second);
     if choice.chosen == GemmImpl::Library {
         assert_eq!(first, eager);

@@ -40,8 +40,8 @@ pub use graph::Graph;
 pub use kernel::{Access, Expr, Kernel};
 pub use plan::{Elem, NodeInfo, Placement, Plan, Slot, SlotKind, Step, StepKind};
 pub use runtime::{
-    checked, clear_cache, last_program, reset_stats, set_checked, set_keep_ir, stats, with_checked,
-    JitBackend, JitStats, ProgramInfo,
+    checked, clear_cache, last_program, reset_stats, set_checked, set_keep_ir, set_tiered, stats,
+    tiered, with_checked, JitBackend, JitStats, ProgramInfo, TIERED_MIN_STEPS,
 };
 
 /// Registers the JIT as the backend of `Mode::Jit` (idempotent).

@@ -12,7 +12,9 @@ use needle_core::node::NodeRef;
 use needle_core::storage::{Buffer, Realized};
 use rustc_hash::FxHashMap;
 
-use crate::codegen::{self, args, Code, STATUS_OK, STATUS_OUT_OF_BOUNDS};
+use crate::codegen::{
+    self, args, Code, CompiledFunctions, Prepared, STATUS_OK, STATUS_OUT_OF_BOUNDS,
+};
 use crate::graph::{node_key, Graph};
 use crate::host::{needle_host_step, RunContext};
 use crate::plan::{Elem, Plan, SlotKind, StepKind};
@@ -35,17 +37,38 @@ pub struct JitStats {
     /// Nodes run by the interpreter's kernels from inside programs (pad, concat, casts,
     /// i64 ops).
     pub fallback_nodes: u64,
+    /// Realizations the interpreter ran because their program's machine code was still being
+    /// generated in the background (see [`set_tiered`]).
+    pub interpreted_runs: u64,
+}
+
+/// Programs with at least this many steps take several milliseconds to compile: with tiered
+/// compilation on, their code is generated in the background while the interpreter runs
+/// the first realizations.
+pub const TIERED_MIN_STEPS: usize = 12;
+
+/// A program's machine code.
+enum Tier {
+    /// Compiled.
+    Ready(Box<Code>),
+    /// IR built; machine code being generated on a background thread (with its duration).
+    Compiling(
+        Box<Prepared>,
+        std::thread::JoinHandle<(Result<CompiledFunctions, String>, Duration)>,
+    ),
+    /// Code generation failed (the error was returned once).
+    Failed,
 }
 
 /// A compiled program and what it was compiled from.
 pub struct Program {
     /// The schedule.
     pub plan: Plan,
-    code: Code,
+    code: RefCell<Tier>,
     key: Vec<u64>,
     key_starts: Vec<usize>,
-    /// Planning plus code generation.
-    pub compile_time: Duration,
+    /// Planning plus code generation (known once the code is ready).
+    pub compile_time: Cell<Duration>,
     /// Whether generated code checks every index.
     pub checked: bool,
     /// Scratch memory for the plan's arena (u64 words for 8-byte alignment), reused by every
@@ -78,6 +101,28 @@ thread_local! {
     static STATS: Cell<JitStats> = Cell::new(JitStats::default());
     static CHECKED: Cell<Option<bool>> = const { Cell::new(None) };
     static KEEP_IR: Cell<bool> = const { Cell::new(false) };
+    static TIERED: Cell<Option<bool>> = const { Cell::new(None) };
+}
+
+/// Whether this thread uses tiered compilation (default on; `NEEDLE_JIT_TIERED=0` turns it
+/// off). With it, a program of at least [`TIERED_MIN_STEPS`] steps has its machine code
+/// generated on a background thread while the interpreter runs its first realizations —
+/// with bit-identical results, since the interpreter and compiled code share their scalar
+/// semantics and summation order. Checked mode never tiers: it exists to run generated code.
+pub fn tiered() -> bool {
+    TIERED.with(|t| match t.get() {
+        Some(v) => v,
+        None => {
+            let v = std::env::var("NEEDLE_JIT_TIERED").map_or(true, |v| v != "0");
+            t.set(Some(v));
+            v
+        }
+    })
+}
+
+/// Turns tiered compilation on or off for this thread.
+pub fn set_tiered(on: bool) {
+    TIERED.with(|t| t.set(Some(on)));
 }
 
 /// This thread's counters.
@@ -147,8 +192,12 @@ pub fn last_program() -> Option<ProgramInfo> {
     LAST.with(|l| {
         l.borrow().as_ref().map(|p| ProgramInfo {
             plan: p.plan.clone(),
-            ir: p.code.ir.clone(),
-            compile_time: p.compile_time,
+            ir: match &*p.code.borrow() {
+                Tier::Ready(code) => code.ir.clone(),
+                Tier::Compiling(prepared, _) => prepared.ir().cloned(),
+                Tier::Failed => None,
+            },
+            compile_time: p.compile_time.get(),
             checked: p.checked,
         })
     })
@@ -189,7 +238,12 @@ impl Backend for JitBackend {
                 p
             }
         };
-        let result = run(&program, &graph);
+        let result = if program.code_ready()? {
+            run(&program, &graph)
+        } else {
+            bump(|s| s.interpreted_runs += 1);
+            needle_core::interp::Interpreter.realize(outputs)
+        };
         LAST.with(|l| *l.borrow_mut() = Some(program));
         result
     }
@@ -207,6 +261,43 @@ fn compile_program(graph: &Graph, checked: bool) -> Result<Program, BackendError
     from_plan(plan, graph, checked, start, debug, debug_ir)
 }
 
+impl Program {
+    /// Whether the machine code is ready, installing it if the background thread finished.
+    /// Returns the code generation error once if it failed.
+    fn code_ready(&self) -> Result<bool, BackendError> {
+        let mut tier = self.code.borrow_mut();
+        match &*tier {
+            Tier::Ready(_) => return Ok(true),
+            Tier::Failed => return Ok(false),
+            Tier::Compiling(_, handle) if !handle.is_finished() => return Ok(false),
+            Tier::Compiling(..) => {}
+        }
+        let Tier::Compiling(prepared, handle) = std::mem::replace(&mut *tier, Tier::Failed) else {
+            unreachable!()
+        };
+        let (compiled, took) = handle
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        let code = compiled
+            .and_then(|c| prepared.finish(c))
+            .map_err(|message| BackendError::Other {
+                backend: "jit",
+                message: format!("code generation failed: {message}"),
+            })?;
+        *tier = Tier::Ready(Box::new(code));
+        self.compile_time.set(self.compile_time.get() + took);
+        bump(|s| s.compile_time += self.compile_time.get());
+        if debug_flags().0 {
+            eprintln!(
+                "[needle-jit] machine code ready after {:.3} ms in the background (program of {} steps)",
+                took.as_secs_f64() * 1e3,
+                self.plan.steps.len()
+            );
+        }
+        Ok(true)
+    }
+}
+
 /// Compiles an already made plan of `graph` (planning started at `start`).
 fn from_plan(
     plan: Plan,
@@ -218,17 +309,34 @@ fn from_plan(
 ) -> Result<Program, BackendError> {
     let planned = start.elapsed();
     let keep_ir = debug_ir || KEEP_IR.with(Cell::get);
-    let code = codegen::compile(&plan, checked, keep_ir, needle_host_step as *const u8).map_err(
-        |message| BackendError::Other {
-            backend: "jit",
-            message: format!("code generation failed: {message}"),
-        },
-    )?;
+    let failed = |message: String| BackendError::Other {
+        backend: "jit",
+        message: format!("code generation failed: {message}"),
+    };
+    let (prepared, job) =
+        codegen::prepare(&plan, checked, keep_ir, needle_host_step as *const u8).map_err(failed)?;
+    bump(|s| s.compilations += 1);
+    let background = tiered() && !checked && plan.steps.len() >= TIERED_MIN_STEPS;
+    let tier = if background {
+        let handle = std::thread::Builder::new()
+            .name("needle-jit-compile".into())
+            .spawn(move || {
+                let started = Instant::now();
+                (job.run(), started.elapsed())
+            })
+            .map_err(|e| failed(format!("cannot start the compile thread: {e}")))?;
+        Tier::Compiling(Box::new(prepared), handle)
+    } else {
+        Tier::Ready(Box::new(
+            prepared
+                .finish(job.run().map_err(failed)?)
+                .map_err(failed)?,
+        ))
+    };
     let compile_time = start.elapsed();
-    bump(|s| {
-        s.compilations += 1;
-        s.compile_time += compile_time;
-    });
+    if !background {
+        bump(|s| s.compile_time += compile_time);
+    }
     let mut host_written = vec![false; plan.slots.len()];
     let (mut kernels, mut matmuls, mut hosts) = (0, 0, 0);
     for step in &plan.steps {
@@ -243,28 +351,39 @@ fn from_plan(
     }
     if debug {
         eprintln!(
-            "[needle-jit] compiled a program of {} steps ({kernels} fused kernels, {matmuls} \
+            "[needle-jit] {} a program of {} steps ({kernels} fused kernels, {matmuls} \
              matmuls, {hosts} interpreter nodes) for {} graph nodes{} in {:.3} ms (plan {:.3} \
-             ms, codegen {:.3} ms)\n{}",
+             ms, {} {:.3} ms)\n{}",
+            if background { "planned" } else { "compiled" },
             plan.steps.len(),
             graph.nodes.len(),
             if checked { ", checked" } else { "" },
             compile_time.as_secs_f64() * 1e3,
             planned.as_secs_f64() * 1e3,
+            if background {
+                "IR, machine code in the background after"
+            } else {
+                "codegen"
+            },
             (compile_time - planned).as_secs_f64() * 1e3,
             plan.describe()
         );
-        if let Some(ir) = &code.ir {
+        let ir = match &tier {
+            Tier::Ready(code) => code.ir.as_ref(),
+            Tier::Compiling(prepared, _) => prepared.ir(),
+            Tier::Failed => None,
+        };
+        if let Some(ir) = ir {
             eprintln!("[needle-jit] Cranelift IR:\n{ir}");
         }
     }
     let arena = RefCell::new(vec![0u64; plan.arena_bytes / 8 + 8]);
     Ok(Program {
         plan,
-        code,
+        code: RefCell::new(tier),
         key: graph.key.clone(),
         key_starts: graph.key_starts.clone(),
-        compile_time,
+        compile_time: Cell::new(compile_time),
         checked,
         arena,
         host_written,
@@ -338,6 +457,10 @@ fn fresh_buffer(elem: Elem, len: usize) -> (Arc<Buffer>, u64) {
 
 fn run(program: &Program, graph: &Graph) -> Result<(), BackendError> {
     let plan = &program.plan;
+    let tier = program.code.borrow();
+    let Tier::Ready(code) = &*tier else {
+        unreachable!("run is called once the code is ready")
+    };
     let mut words = vec![0u64; args::len(plan.slots.len())];
     let mut owned: Vec<Option<Arc<Buffer>>> = vec![None; plan.slots.len()];
     let mut arena = program.arena.borrow_mut();
@@ -381,7 +504,7 @@ fn run(program: &Program, graph: &Graph) -> Result<(), BackendError> {
         owned,
         error: None,
         panic: None,
-        rows: &program.code.rows,
+        rows: &code.rows,
     };
     words[args::CONTEXT] = &mut ctx as *mut RunContext as u64;
     // SAFETY: `words` follows the argument-block layout: input slots point into buffers kept
@@ -390,7 +513,7 @@ fn run(program: &Program, graph: &Graph) -> Result<(), BackendError> {
     // the plan computed and which this run borrows exclusively; the context outlives the call.
     // Unchecked code relies on the plan: every access of a kernel was derived from the shape
     // and layout of the tensor it reads, so it stays inside that tensor's view.
-    let status = unsafe { program.code.run(&mut words) };
+    let status = unsafe { code.run(&mut words) };
     drop(arena);
     if let Some(panic) = ctx.panic.take() {
         std::panic::resume_unwind(panic);

@@ -17,6 +17,7 @@ use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir::{
     types, AbiParam, Block, FuncRef, Function, InstBuilder, MemFlagsData, UserFuncName, Value,
 };
+use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_codegen::Context;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
@@ -84,27 +85,45 @@ impl Code {
     }
 }
 
-fn new_module(host_step: *const u8, verify: bool) -> Result<JITModule, String> {
+/// Kernels up to this many elements run in a few microseconds, where Cranelift's optimizer
+/// gains nothing measurable but costs a third of the compile time: chunk functions holding
+/// only such kernels compile at `opt_level=none` (`NEEDLE_JIT_OPT` overrides both levels).
+const SMALL_KERNEL: usize = 1 << 16;
+
+/// The host ISA with the verifier in checked mode only (it costs about as much as code
+/// generation) and the given optimization level.
+fn host_isa(verify: bool, opt_level: &str) -> Result<OwnedTargetIsa, String> {
     let mut flags = settings::builder();
-    // The IR verifier costs about as much as code generation: it runs in checked mode (the
-    // test suite's), not in production.
     flags
         .set("enable_verifier", if verify { "true" } else { "false" })
         .map_err(|e| e.to_string())?;
     flags
         .set(
             "opt_level",
-            &std::env::var("NEEDLE_JIT_OPT").unwrap_or("speed".into()),
+            &std::env::var("NEEDLE_JIT_OPT").unwrap_or(opt_level.into()),
         )
         .map_err(|e| e.to_string())?;
     flags.set("is_pic", "false").map_err(|e| e.to_string())?;
     flags
         .set("use_colocated_libcalls", "false")
         .map_err(|e| e.to_string())?;
-    let isa = cranelift_native::builder()
+    cranelift_native::builder()
         .map_err(|e| format!("host not supported by Cranelift: {e}"))?
         .finish(settings::Flags::new(flags))
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())
+}
+
+/// Whether every kernel of `steps` is small (see [`SMALL_KERNEL`]).
+fn all_small(plan: &Plan, steps: std::ops::Range<usize>) -> bool {
+    plan.steps[steps].iter().all(|s| match &s.kind {
+        StepKind::Elementwise(k) => k.shape.iter().product::<usize>() <= SMALL_KERNEL,
+        StepKind::Reduce { body, .. } => body.shape.iter().product::<usize>() <= SMALL_KERNEL,
+        StepKind::MatMul { .. } | StepKind::Host => true,
+    })
+}
+
+fn new_module(host_step: *const u8, verify: bool) -> Result<JITModule, String> {
+    let isa = host_isa(verify, "speed")?;
     let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
     for (name, addr, _) in helpers() {
         builder.symbol(name, addr);
@@ -127,16 +146,38 @@ const PARALLEL_STEPS: usize = 12;
 /// chunk of heavy kernels does not leave one thread idle.
 const CHUNKS: usize = 6;
 
-/// Compiles `plan` into one module: chunk functions holding consecutive steps, and the entry
-/// function calling them in order. `host_step` is the address of the host entry point
+/// A program whose IR is built and whose module waits for the machine code of its functions
+/// (see [`prepare`]). Stays on the thread that made it.
+pub struct Prepared {
+    module: JITModule,
+    main: Function,
+    main_id: FuncId,
+    rows_ids: Vec<(usize, FuncId)>,
+    ir: Option<String>,
+}
+
+/// The expensive part of compiling a program — Cranelift code generation for each function —
+/// as a job that may run on another thread.
+pub struct CompileJob {
+    functions: Vec<(FuncId, Function)>,
+    quick: Vec<bool>,
+    checked: bool,
+}
+
+/// Machine code of a program's functions, ready for [`Prepared::finish`].
+pub struct CompiledFunctions(Vec<(FuncId, Compiled)>);
+
+/// Builds the IR of `plan` as one module: chunk functions holding consecutive steps, and the
+/// entry function calling them in order. `host_step` is the address of the host entry point
 /// (`extern "C" fn(*mut u64, u64) -> u32`). In `checked` mode every load and store compares
-/// its index with the buffer's length first.
-pub fn compile(
+/// its index with the buffer's length first. Returns the module part, which stays on this
+/// thread, and the code-generation job; [`Prepared::finish`] takes the job's result.
+pub fn prepare(
     plan: &Plan,
     checked: bool,
     keep_ir: bool,
     host_step: *const u8,
-) -> Result<Code, String> {
+) -> Result<(Prepared, CompileJob), String> {
     let mut module = new_module(host_step, checked)?;
     let ptr = module.target_config().pointer_type();
     let mut helper_ids = Vec::new();
@@ -195,6 +236,9 @@ pub fn compile(
     }
     let mut fctx = FunctionBuilderContext::new();
     let mut functions = Vec::with_capacity(chunks.len());
+    // Per function: compiled at opt_level=none (only small kernels in it).
+    let mut quick: Vec<bool> = chunks.iter().map(|r| all_small(plan, r.clone())).collect();
+    quick.extend(rows_ids.iter().map(|_| false));
     for (range, &id) in chunks.iter().zip(&chunk_ids) {
         let mut func =
             Function::with_name_signature(UserFuncName::user(0, id.as_u32()), sig.clone());
@@ -229,81 +273,132 @@ pub fn compile(
             .collect::<Vec<_>>()
             .join("\n")
     });
-    // Compile the chunks, on two threads when there are several.
-    let isa = module.isa();
-    let compile_one = |(id, func): &(FuncId, Function)| -> Result<Compiled, String> {
-        let mut ctx = Context::for_function(func.clone());
-        let code = ctx
-            .compile(isa, &mut ControlPlane::default())
-            .map_err(|e| format!("{:?}", e.inner))?;
-        let alignment = (code.buffer.alignment as u64)
-            .max(isa.function_alignment().minimum as u64)
-            .max(isa.symbol_alignment());
-        let relocs = code
-            .buffer
-            .relocs()
-            .iter()
-            .map(|r| ModuleReloc::from_mach_reloc(r, func, *id))
-            .collect();
-        Ok(Compiled {
-            bytes: code.code_buffer().to_vec(),
-            alignment,
-            relocs,
-        })
-    };
-    let compiled: Vec<Result<Compiled, String>> = if functions.len() == 1 {
-        vec![compile_one(&functions[0])]
-    } else {
-        let next = AtomicUsize::new(0);
-        let work = || {
-            let mut done = Vec::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= functions.len() {
-                    return done;
+    Ok((
+        Prepared {
+            module,
+            main,
+            main_id,
+            rows_ids,
+            ir,
+        },
+        CompileJob {
+            functions,
+            quick,
+            checked,
+        },
+    ))
+}
+
+impl CompileJob {
+    /// Generates machine code for every function, on two threads when there are several.
+    pub fn run(self) -> Result<CompiledFunctions, String> {
+        let CompileJob {
+            functions,
+            quick,
+            checked,
+        } = self;
+        let isa = host_isa(checked, "speed")?;
+        let quick_isa = host_isa(checked, "none")?;
+        let compile_one =
+            |(id, func): &(FuncId, Function), quick: bool| -> Result<Compiled, String> {
+                let isa = if quick { &*quick_isa } else { &*isa };
+                let mut ctx = Context::for_function(func.clone());
+                let code = ctx
+                    .compile(isa, &mut ControlPlane::default())
+                    .map_err(|e| format!("{:?}", e.inner))?;
+                let alignment = (code.buffer.alignment as u64)
+                    .max(isa.function_alignment().minimum as u64)
+                    .max(isa.symbol_alignment());
+                let relocs = code
+                    .buffer
+                    .relocs()
+                    .iter()
+                    .map(|r| ModuleReloc::from_mach_reloc(r, func, *id))
+                    .collect();
+                Ok(Compiled {
+                    bytes: code.code_buffer().to_vec(),
+                    alignment,
+                    relocs,
+                })
+            };
+        let compiled: Vec<Result<Compiled, String>> = if functions.len() == 1 {
+            vec![compile_one(&functions[0], quick[0])]
+        } else {
+            let next = AtomicUsize::new(0);
+            let work = || {
+                let mut done = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= functions.len() {
+                        return done;
+                    }
+                    done.push((i, compile_one(&functions[i], quick[i])));
                 }
-                done.push((i, compile_one(&functions[i])));
-            }
+            };
+            let mut results: Vec<(usize, Result<Compiled, String>)> = std::thread::scope(|s| {
+                let helper = s.spawn(work);
+                let mut mine = work();
+                mine.extend(helper.join().expect("compile thread"));
+                mine
+            });
+            results.sort_by_key(|(i, _)| *i);
+            results.into_iter().map(|(_, r)| r).collect()
         };
-        let mut results: Vec<(usize, Result<Compiled, String>)> = std::thread::scope(|s| {
-            let helper = s.spawn(work);
-            let mut mine = work();
-            mine.extend(helper.join().expect("compile thread"));
-            mine
-        });
-        results.sort_by_key(|(i, _)| *i);
-        results.into_iter().map(|(_, r)| r).collect()
-    };
-    for ((id, _), code) in functions.iter().zip(compiled) {
-        let code = code?;
-        module
-            .define_function_bytes(*id, code.alignment, &code.bytes, &code.relocs)
-            .map_err(|e| e.to_string())?;
+        functions
+            .iter()
+            .zip(compiled)
+            .map(|((id, _), code)| code.map(|c| (*id, c)))
+            .collect::<Result<Vec<_>, String>>()
+            .map(CompiledFunctions)
     }
-    let mut ctx = Context::for_function(main);
-    module
-        .define_function(main_id, &mut ctx)
-        .map_err(|e| format!("{e:?}"))?;
-    module.finalize_definitions().map_err(|e| e.to_string())?;
-    let rows = rows_ids
-        .iter()
-        .map(|&(s, id)| {
-            let code = module.get_finalized_function(id);
-            // SAFETY: finalized code of a function declared with (pointer, i64, i64) -> i32
-            // in this ISA's C calling convention; the module is kept alive with it.
-            (s, unsafe { std::mem::transmute::<*const u8, RowsFn>(code) })
+}
+
+impl Prepared {
+    /// The Cranelift IR, when it was kept.
+    pub fn ir(&self) -> Option<&String> {
+        self.ir.as_ref()
+    }
+
+    /// Installs the machine code and finalizes the module.
+    pub fn finish(self, compiled: CompiledFunctions) -> Result<Code, String> {
+        let Prepared {
+            mut module,
+            main,
+            main_id,
+            rows_ids,
+            ir,
+        } = self;
+        for (id, code) in compiled.0 {
+            module
+                .define_function_bytes(id, code.alignment, &code.bytes, &code.relocs)
+                .map_err(|e| e.to_string())?;
+        }
+        let mut ctx = Context::for_function(main);
+        module
+            .define_function(main_id, &mut ctx)
+            .map_err(|e| format!("{e:?}"))?;
+        module.finalize_definitions().map_err(|e| e.to_string())?;
+        let rows = rows_ids
+            .iter()
+            .map(|&(s, id)| {
+                let code = module.get_finalized_function(id);
+                // SAFETY: finalized code of a function declared with (pointer, i64, i64) -> i32
+                // in this ISA's C calling convention; the module is kept alive with it.
+                (s, unsafe { std::mem::transmute::<*const u8, RowsFn>(code) })
+            })
+            .collect();
+        let code = module.get_finalized_function(main_id);
+        // SAFETY: `code` is the finalized machine code of a function declared with the signature
+        // (pointer) -> i32 in this ISA's C calling convention; the module is kept alive with it.
+        let entry =
+            unsafe { std::mem::transmute::<*const u8, extern "C" fn(*mut u64) -> u32>(code) };
+        Ok(Code {
+            _module: module,
+            entry,
+            rows,
+            ir,
         })
-        .collect();
-    let code = module.get_finalized_function(main_id);
-    // SAFETY: `code` is the finalized machine code of a function declared with the signature
-    // (pointer) -> i32 in this ISA's C calling convention; the module is kept alive with it.
-    let entry = unsafe { std::mem::transmute::<*const u8, extern "C" fn(*mut u64) -> u32>(code) };
-    Ok(Code {
-        _module: module,
-        entry,
-        rows,
-        ir,
-    })
+    }
 }
 
 /// True when step `kernel` is split across threads (never in checked mode, where both halves

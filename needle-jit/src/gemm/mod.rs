@@ -2,9 +2,10 @@
 //! generated as Cranelift IR ([`microkernel`]) inside packed, cache-blocked loops
 //! ([`driver`]), and the gemm crate — chosen per shape by measurement.
 //!
-//! Under the default [`GemmPolicy::Measure`], the first product of a shape (sizes, operand
-//! orientations, threading) times both implementations on the real operands, keeps the faster
-//! one for the rest of the process and, with `NEEDLE_DEBUG=jit`, prints both times. The
+//! Under the default [`GemmPolicy::Measure`], the first [`MEASURE_AFTER`] products of a shape
+//! (sizes, operand orientations) call the gemm crate; the next one times both implementations
+//! on the real operands, keeps the faster one for the rest of the process and, with
+//! `NEEDLE_DEBUG=jit`, prints both times. The
 //! choices are data too: [`gemm_choices`]. The two implementations sum in different orders, so
 //! results agree to rounding, not bit for bit; [`GemmPolicy::Library`] gives eager mode's bits.
 //!
@@ -50,7 +51,7 @@ pub enum GemmImpl {
 /// How compiled programs pick the implementation of a matrix product.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GemmPolicy {
-    /// Time both on the first product of each shape and keep the faster (the default).
+    /// Time both on an early product of each shape and keep the faster (the default).
     Measure,
     /// Always the gemm crate (`NEEDLE_JIT_GEMM=library`): bit-identical to eager mode.
     Library,
@@ -91,7 +92,20 @@ thread_local! {
 }
 
 static KERNEL: OnceLock<Result<MicroKernel, String>> = OnceLock::new();
-static CHOICES: Mutex<Option<FxHashMap<GemmShape, GemmChoice>>> = Mutex::new(None);
+/// Products of a shape that run on the gemm crate before the shape is measured: a training
+/// loop's first steps (and a cold start, W5) pay no measuring, and the caches are warm by then.
+pub const MEASURE_AFTER: u32 = 2;
+
+/// A shape's state under [`GemmPolicy::Measure`].
+#[derive(Clone, Copy)]
+enum ShapeState {
+    /// Seen this many times, not measured yet.
+    Seen(u32),
+    /// Measured.
+    Chosen(GemmChoice),
+}
+
+static CHOICES: Mutex<Option<FxHashMap<GemmShape, ShapeState>>> = Mutex::new(None);
 
 /// The generated micro-kernel (compiled on first use, once per process).
 pub fn micro_kernel() -> Result<&'static MicroKernel, String> {
@@ -158,7 +172,14 @@ pub fn gemm_choices() -> Vec<GemmChoice> {
     let choices = CHOICES.lock().unwrap_or_else(|e| e.into_inner());
     let mut v: Vec<GemmChoice> = choices
         .as_ref()
-        .map(|c| c.values().copied().collect())
+        .map(|c| {
+            c.values()
+                .filter_map(|s| match s {
+                    ShapeState::Chosen(c) => Some(*c),
+                    ShapeState::Seen(_) => None,
+                })
+                .collect()
+        })
         .unwrap_or_default();
     v.sort_by_key(|c| std::cmp::Reverse(c.shape.m * c.shape.n * c.shape.k));
     v
@@ -250,34 +271,47 @@ pub(crate) unsafe fn product([m, n, k]: [usize; 3], dst: *mut f32, a: Operand, b
                 a_transposed: a.cs != 1 && m > 1,
                 b_transposed: b.cs != 1 && n > 1,
             };
-            let known = CHOICES
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .as_ref()
-                .and_then(|c| c.get(&shape).map(|c| c.chosen));
-            match (known, micro_kernel()) {
-                (Some(GemmImpl::Generated), Ok(kernel)) => generated(kernel),
-                (Some(_), _) | (None, Err(_)) => library(),
-                (None, Ok(kernel)) => {
-                    let choice = measure(shape, &library, &|| generated(kernel));
-                    CHOICES
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .get_or_insert_with(FxHashMap::default)
-                        .insert(shape, choice);
+            // Decide under the lock, measure outside it.
+            let state = {
+                let mut choices = CHOICES.lock().unwrap_or_else(|e| e.into_inner());
+                let entry = choices
+                    .get_or_insert_with(FxHashMap::default)
+                    .entry(shape)
+                    .or_insert(ShapeState::Seen(0));
+                let state = *entry;
+                if let ShapeState::Seen(n) = entry {
+                    *n += 1;
                 }
+                state
+            };
+            match state {
+                ShapeState::Chosen(c) if c.chosen == GemmImpl::Generated => {
+                    generated(micro_kernel().expect("a chosen kernel compiled"))
+                }
+                ShapeState::Seen(n) if n >= MEASURE_AFTER => match micro_kernel() {
+                    Ok(kernel) => {
+                        let choice = measure(shape, &library, &|| generated(kernel));
+                        CHOICES
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .get_or_insert_with(FxHashMap::default)
+                            .insert(shape, ShapeState::Chosen(choice));
+                    }
+                    Err(_) => library(),
+                },
+                _ => library(),
             }
         }
     }
 }
 
-/// Times both implementations in alternating rounds (best of three, one round for products
+/// Times both implementations in alternating rounds (best of two, one round for products
 /// above 16M multiply-adds) and leaves the faster one's result in the destination.
 fn measure(shape: GemmShape, library: &dyn Fn(), generated: &dyn Fn()) -> GemmChoice {
     let rounds = if shape.m * shape.n * shape.k >= 1 << 24 {
         1
     } else {
-        3
+        2
     };
     let time = |f: &dyn Fn()| {
         let start = Instant::now();
