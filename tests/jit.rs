@@ -188,6 +188,15 @@ fn the_schedule_and_the_ir_are_available_as_data() {
         .find(|n| n.op == "relu")
         .expect("relu node");
     assert_eq!(relu.placement, needle::jit::Placement::Inlined(1));
+    // One function for this small program, holding both steps, with its code generation time.
+    assert_eq!(
+        program.function_times.len(),
+        1,
+        "{:?}",
+        program.function_times
+    );
+    assert!(program.function_times[0].0.contains("steps 0..2"));
+    assert!(program.function_times[0].1 <= program.compile_time);
     let ir = program.ir.expect("IR kept");
     assert!(ir.contains("function") && ir.contains("call"), "{ir}");
 }

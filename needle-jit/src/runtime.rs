@@ -89,6 +89,9 @@ pub struct ProgramInfo {
     pub ir: Option<String>,
     /// Planning plus code generation.
     pub compile_time: Duration,
+    /// Code generation time per function of the program: each chunk function names the steps
+    /// (kernels) it holds; empty while the code is still being generated.
+    pub function_times: Vec<(String, Duration)>,
     /// Compiled in checked mode.
     pub checked: bool,
 }
@@ -198,6 +201,10 @@ pub fn last_program() -> Option<ProgramInfo> {
                 Tier::Failed => None,
             },
             compile_time: p.compile_time.get(),
+            function_times: match &*p.code.borrow() {
+                Tier::Ready(code) => code.function_times.clone(),
+                _ => Vec::new(),
+            },
             checked: p.checked,
         })
     })
@@ -261,6 +268,15 @@ fn compile_program(graph: &Graph, checked: bool) -> Result<Program, BackendError
     from_plan(plan, graph, checked, start, debug, debug_ir)
 }
 
+/// One line per compiled function with its code generation time.
+fn describe_function_times(code: &Code) -> String {
+    code.function_times
+        .iter()
+        .map(|(label, took)| format!("  {label}: {:.3} ms", took.as_secs_f64() * 1e3))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 impl Program {
     /// Whether the machine code is ready, installing it if the background thread finished.
     /// Returns the code generation error once if it failed.
@@ -284,16 +300,18 @@ impl Program {
                 backend: "jit",
                 message: format!("code generation failed: {message}"),
             })?;
+        if debug_flags().0 {
+            eprintln!(
+                "[needle-jit] machine code ready after {:.3} ms in the background (program of \
+                 {} steps); code generation per function:\n{}",
+                took.as_secs_f64() * 1e3,
+                self.plan.steps.len(),
+                describe_function_times(&code)
+            );
+        }
         *tier = Tier::Ready(Box::new(code));
         self.compile_time.set(self.compile_time.get() + took);
         bump(|s| s.compile_time += self.compile_time.get());
-        if debug_flags().0 {
-            eprintln!(
-                "[needle-jit] machine code ready after {:.3} ms in the background (program of {} steps)",
-                took.as_secs_f64() * 1e3,
-                self.plan.steps.len()
-            );
-        }
         Ok(true)
     }
 }
@@ -368,6 +386,12 @@ fn from_plan(
             (compile_time - planned).as_secs_f64() * 1e3,
             plan.describe()
         );
+        if let Tier::Ready(code) = &tier {
+            eprintln!(
+                "[needle-jit] code generation per function:\n{}",
+                describe_function_times(code)
+            );
+        }
         let ir = match &tier {
             Tier::Ready(code) => code.ir.as_ref(),
             Tier::Compiling(prepared, _) => prepared.ir(),

@@ -71,6 +71,8 @@ pub struct Code {
     pub rows: Vec<(usize, RowsFn)>,
     /// The Cranelift IR, when requested.
     pub ir: Option<String>,
+    /// Code generation time of each function (which steps it holds, how long it took).
+    pub function_times: Vec<(String, std::time::Duration)>,
 }
 
 impl Code {
@@ -150,6 +152,7 @@ const CHUNKS: usize = 6;
 /// (see [`prepare`]). Stays on the thread that made it.
 pub struct Prepared {
     module: JITModule,
+    labels: Vec<String>,
     main: Function,
     main_id: FuncId,
     rows_ids: Vec<(usize, FuncId)>,
@@ -164,8 +167,9 @@ pub struct CompileJob {
     checked: bool,
 }
 
-/// Machine code of a program's functions, ready for [`Prepared::finish`].
-pub struct CompiledFunctions(Vec<(FuncId, Compiled)>);
+/// Machine code of a program's functions, ready for [`Prepared::finish`], with the time each
+/// took.
+pub struct CompiledFunctions(Vec<(FuncId, Compiled, std::time::Duration)>);
 
 /// Builds the IR of `plan` as one module: chunk functions holding consecutive steps, and the
 /// entry function calling them in order. `host_step` is the address of the host entry point
@@ -239,6 +243,16 @@ pub fn prepare(
     // Per function: compiled at opt_level=none (only small kernels in it).
     let mut quick: Vec<bool> = chunks.iter().map(|r| all_small(plan, r.clone())).collect();
     quick.extend(rows_ids.iter().map(|_| false));
+    let labels: Vec<String> = chunks
+        .iter()
+        .enumerate()
+        .map(|(c, r)| format!("chunk{c} (steps {}..{})", r.start, r.end))
+        .chain(
+            rows_ids
+                .iter()
+                .map(|(s, _)| format!("rows{s} (step {s}, split)")),
+        )
+        .collect();
     for (range, &id) in chunks.iter().zip(&chunk_ids) {
         let mut func =
             Function::with_name_signature(UserFuncName::user(0, id.as_u32()), sig.clone());
@@ -276,6 +290,7 @@ pub fn prepare(
     Ok((
         Prepared {
             module,
+            labels,
             main,
             main_id,
             rows_ids,
@@ -321,8 +336,10 @@ impl CompileJob {
                     relocs,
                 })
             };
-        let compiled: Vec<Result<Compiled, String>> = if functions.len() == 1 {
-            vec![compile_one(&functions[0], quick[0])]
+        let compiled: Vec<Result<(Compiled, std::time::Duration), String>> = if functions.len() == 1
+        {
+            let started = std::time::Instant::now();
+            vec![compile_one(&functions[0], quick[0]).map(|c| (c, started.elapsed()))]
         } else {
             let next = AtomicUsize::new(0);
             let work = || {
@@ -332,10 +349,13 @@ impl CompileJob {
                     if i >= functions.len() {
                         return done;
                     }
-                    done.push((i, compile_one(&functions[i], quick[i])));
+                    let started = std::time::Instant::now();
+                    let code = compile_one(&functions[i], quick[i]);
+                    done.push((i, code.map(|c| (c, started.elapsed()))));
                 }
             };
-            let mut results: Vec<(usize, Result<Compiled, String>)> = std::thread::scope(|s| {
+            type Done = (usize, Result<(Compiled, std::time::Duration), String>);
+            let mut results: Vec<Done> = std::thread::scope(|s| {
                 let helper = s.spawn(work);
                 let mut mine = work();
                 mine.extend(helper.join().expect("compile thread"));
@@ -347,7 +367,7 @@ impl CompileJob {
         functions
             .iter()
             .zip(compiled)
-            .map(|((id, _), code)| code.map(|c| (*id, c)))
+            .map(|((id, _), code)| code.map(|(c, took)| (*id, c, took)))
             .collect::<Result<Vec<_>, String>>()
             .map(CompiledFunctions)
     }
@@ -363,12 +383,17 @@ impl Prepared {
     pub fn finish(self, compiled: CompiledFunctions) -> Result<Code, String> {
         let Prepared {
             mut module,
+            labels,
             main,
             main_id,
             rows_ids,
             ir,
         } = self;
-        for (id, code) in compiled.0 {
+        let function_times = labels
+            .into_iter()
+            .zip(compiled.0.iter().map(|(_, _, took)| *took))
+            .collect();
+        for (id, code, _) in compiled.0 {
             module
                 .define_function_bytes(id, code.alignment, &code.bytes, &code.relocs)
                 .map_err(|e| e.to_string())?;
@@ -397,6 +422,7 @@ impl Prepared {
             entry,
             rows,
             ir,
+            function_times,
         })
     }
 }
