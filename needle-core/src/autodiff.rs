@@ -28,9 +28,28 @@ pub fn topo_order(roots: &[&Tensor]) -> Vec<Tensor> {
 
 /// Post-order over nodes accepted by `follow` (a rejected node is neither listed nor entered).
 pub fn topo_nodes(roots: &[NodeRef], follow: impl Fn(&NodeRef) -> bool) -> Vec<NodeRef> {
+    thread_local! {
+        // Reused across calls (this runs every step): the table keeps its capacity, so a
+        // training loop stops rehashing after the first step.
+        static VISITED: std::cell::RefCell<rustc_hash::FxHashSet<u64>> =
+            std::cell::RefCell::new(rustc_hash::FxHashSet::default());
+    }
+    VISITED.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut visited) => {
+            visited.clear();
+            topo_with(roots, &follow, &mut visited)
+        }
+        // A re-entrant call (a `follow` that sorts again) gets a table of its own.
+        Err(_) => topo_with(roots, &follow, &mut rustc_hash::FxHashSet::default()),
+    })
+}
+
+fn topo_with(
+    roots: &[NodeRef],
+    follow: &impl Fn(&NodeRef) -> bool,
+    visited: &mut rustc_hash::FxHashSet<u64>,
+) -> Vec<NodeRef> {
     let mut order = Vec::new();
-    // Node ids are small integers: a fast non-cryptographic hash (this runs every step).
-    let mut visited = rustc_hash::FxHashSet::default();
     // (node, next input index to visit)
     let mut stack: Vec<(NodeRef, usize)> = Vec::new();
     for root in roots {

@@ -41,8 +41,14 @@ impl Graph {
             key_starts: Vec::with_capacity(order.len() + 16),
         };
         graph.key.push(checked as u64);
-        let mut position: FxHashMap<u64, usize> =
-            FxHashMap::with_capacity_and_hasher(order.len() * 2, Default::default());
+        thread_local! {
+            // Reused across realizations: keeps its capacity, no rehashing every step.
+            static POSITION: std::cell::RefCell<FxHashMap<u64, usize>> =
+                std::cell::RefCell::new(FxHashMap::default());
+        }
+        let mut position = POSITION.with(|p| std::mem::take(&mut *p.borrow_mut()));
+        position.clear();
+        position.reserve(order.len() * 2);
         for node in order {
             // A view of a realized tensor (a batch sliced from a dataset, a transposed weight)
             // is resolved now: it becomes an input whose offset the program takes at run time,
@@ -86,6 +92,7 @@ impl Graph {
                 }
             }
         }
+        POSITION.with(|p| *p.borrow_mut() = position);
         graph
     }
 
