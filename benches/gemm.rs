@@ -15,17 +15,10 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Deterministic operand values in [-1, 1).
+/// Operand values in [-1, 1) from needle's seeded generator.
 fn values(len: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
+    needle::manual_seed(seed);
+    needle::Tensor::uniform(&[len], -1.0, 1.0).to_vec()
 }
 
 /// Seconds per call of `f`, best of a short burst (repeats so each burst lasts ≥ 2 ms).
@@ -59,14 +52,7 @@ fn main() {
         .map(|&(mr, nr)| MicroKernel::compile(mr, nr).expect("micro-kernel compiles"))
         .collect();
     for k in &kernels {
-        println!(
-            "micro-kernel {}x{}: {}, {} bytes, compiled in {:.2} ms",
-            k.mr,
-            k.nr,
-            if k.fma { "fma" } else { "mul+add" },
-            k.code_bytes,
-            k.compile_time.as_secs_f64() * 1e3
-        );
+        println!("micro-kernel {}", k.describe());
     }
     // (label, m, n, k)
     let shapes: [(&str, usize, usize, usize); 10] = [

@@ -8,17 +8,10 @@ use needle::jit::gemm::{
 };
 use needle::{manual_seed, with_mode, Mode, Tensor};
 
-/// Deterministic values in [-1, 1).
+/// Values in [-1, 1) from needle's seeded generator.
 fn values(len: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
+    manual_seed(seed);
+    Tensor::uniform(&[len], -1.0, 1.0).to_vec()
 }
 
 /// Asserts `c ≈ a·b` per element within 1e-5 of `Σ|a||b|` (the rounding bound of any order).

@@ -62,6 +62,28 @@ pub extern "C" fn needle_host_step(block: *mut u64, step: u64) -> u32 {
     }
 }
 
+/// The value a node reads through `access`: the buffer of its slot, viewed with the access's
+/// strides at the slot's runtime offset.
+pub fn slot_value(
+    owned: &[Option<Arc<Buffer>>],
+    words: &[u64],
+    access: &Access,
+    shape: &[usize],
+) -> Realized {
+    let buffer = owned[access.slot]
+        .clone()
+        .expect("values read back have buffers of their own");
+    let (_, slot_offset, _) = slot_record(words, access.slot);
+    Realized {
+        buffer,
+        layout: Layout {
+            shape: shape.to_vec(),
+            strides: access.strides.clone(),
+            offset: (slot_offset + access.offset) as usize,
+        },
+    }
+}
+
 /// The runtime offset, pointer and length of slot `slot` in the argument block.
 fn slot_record(words: &[u64], slot: usize) -> (u64, isize, usize) {
     let r = args::SLOTS + 3 * slot;
@@ -110,18 +132,7 @@ impl RunContext<'_> {
             let access = self.plan.access[src]
                 .as_ref()
                 .expect("interpreter inputs are stored");
-            let buffer = self.owned[access.slot]
-                .clone()
-                .expect("interpreter inputs have buffers of their own");
-            let (_, slot_offset, _) = slot_record(words, access.slot);
-            node.set_value(Realized {
-                buffer,
-                layout: Layout {
-                    shape: node.shape().to_vec(),
-                    strides: access.strides.clone(),
-                    offset: (slot_offset + access.offset) as usize,
-                },
-            });
+            node.set_value(slot_value(&self.owned, words, access, node.shape()));
         }
     }
 

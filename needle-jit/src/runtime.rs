@@ -7,16 +7,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use needle_core::backend::{Backend, BackendError};
-use needle_core::layout::Layout;
 use needle_core::node::NodeRef;
-use needle_core::storage::{Buffer, Realized};
+use needle_core::storage::Buffer;
 use rustc_hash::FxHashMap;
 
 use crate::codegen::{
     self, args, Code, CompiledFunctions, Prepared, STATUS_OK, STATUS_OUT_OF_BOUNDS,
 };
 use crate::graph::{node_key, Graph};
-use crate::host::{needle_host_step, RunContext};
+use crate::host::{needle_host_step, slot_value, RunContext};
 use crate::plan::{Elem, Plan, SlotKind, StepKind};
 
 /// Counters of this thread's JIT activity.
@@ -577,19 +576,7 @@ fn run(program: &Program, graph: &Graph) -> Result<(), BackendError> {
             continue;
         }
         let access = plan.access[w].as_ref().expect("wanted values are stored");
-        let slot = access.slot;
-        let buffer = ctx.owned[slot]
-            .clone()
-            .expect("wanted values have buffers of their own");
-        let slot_offset = words[args::SLOTS + 3 * slot + 1] as isize;
-        node.set_value(Realized {
-            buffer,
-            layout: Layout {
-                shape: node.shape().to_vec(),
-                strides: access.strides.clone(),
-                offset: (slot_offset + access.offset) as usize,
-            },
-        });
+        node.set_value(slot_value(&ctx.owned, &words, access, node.shape()));
     }
     Ok(())
 }

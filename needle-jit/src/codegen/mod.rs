@@ -140,6 +140,20 @@ struct Imports {
     host: FuncId,
 }
 
+impl Imports {
+    /// The scalar helpers as references usable in the function `b` builds.
+    fn helper_refs(
+        &self,
+        module: &mut JITModule,
+        b: &mut FunctionBuilder,
+    ) -> Vec<(&'static str, FuncRef)> {
+        self.helpers
+            .iter()
+            .map(|(n, id)| (*n, module.declare_func_in_func(*id, b.func)))
+            .collect()
+    }
+}
+
 /// Below this many steps a program is one function compiled on the calling thread; above,
 /// its steps are split into chunk functions compiled on two threads (Cranelift compiles a
 /// function on one core, and a program of a hundred kernels takes tens of milliseconds).
@@ -446,11 +460,7 @@ fn build_rows(
     step: usize,
 ) {
     let mut b = FunctionBuilder::new(func, fctx);
-    let helper_refs: Vec<(&'static str, FuncRef)> = imports
-        .helpers
-        .iter()
-        .map(|(n, id)| (*n, module.declare_func_in_func(*id, b.func)))
-        .collect();
+    let helper_refs = imports.helper_refs(module, &mut b);
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);
     let oob = b.create_block();
@@ -565,11 +575,7 @@ fn build_chunk(
     checked: bool,
 ) {
     let mut b = FunctionBuilder::new(func, fctx);
-    let helper_refs: Vec<(&'static str, FuncRef)> = imports
-        .helpers
-        .iter()
-        .map(|(n, id)| (*n, module.declare_func_in_func(*id, b.func)))
-        .collect();
+    let helper_refs = imports.helper_refs(module, &mut b);
     let host = module.declare_func_in_func(imports.host, b.func);
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);

@@ -54,6 +54,18 @@ impl MicroKernel {
         self.entry
     }
 
+    /// One line: tile, arithmetic, code size and compile time.
+    pub fn describe(&self) -> String {
+        format!(
+            "{}x{} ({}): {} bytes, compiled in {:.2} ms",
+            self.mr,
+            self.nr,
+            if self.fma { "fma" } else { "mul+add" },
+            self.code_bytes,
+            self.compile_time.as_secs_f64() * 1e3
+        )
+    }
+
     /// Builds and compiles the `mr × nr` micro-kernel for the host CPU (`nr` a multiple of 4).
     ///
     /// The module holding the code is leaked on purpose: a kernel is compiled once per tile

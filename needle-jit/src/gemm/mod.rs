@@ -114,14 +114,7 @@ pub fn micro_kernel() -> Result<&'static MicroKernel, String> {
             let kernel = MicroKernel::compile(TILE.0, TILE.1);
             if crate::runtime::debug_flags().0 {
                 match &kernel {
-                    Ok(k) => eprintln!(
-                        "[needle-jit] GEMM micro-kernel {}x{} ({}): {} bytes, compiled in {:.2} ms",
-                        k.mr,
-                        k.nr,
-                        if k.fma { "fma" } else { "mul+add" },
-                        k.code_bytes,
-                        k.compile_time.as_secs_f64() * 1e3
-                    ),
+                    Ok(k) => eprintln!("[needle-jit] GEMM micro-kernel {}", k.describe()),
                     Err(e) => eprintln!("[needle-jit] GEMM micro-kernel failed to compile: {e}"),
                 }
             }
