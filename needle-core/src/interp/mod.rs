@@ -6,7 +6,7 @@
 
 pub mod elementwise;
 mod matmul;
-pub use matmul::gemm_raw;
+pub use matmul::{gemm_raw, PARALLEL_THRESHOLD};
 mod movement;
 mod reduce;
 

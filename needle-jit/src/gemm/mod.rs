@@ -35,9 +35,10 @@ pub use microkernel::MicroKernel;
 /// f32x4 accumulators; measured against the other shapes in the `gemm_tiles` bench).
 pub const TILE: (usize, usize) = (4, 8);
 
-/// Products with at least this many multiply-adds are split across threads (the same bound the
-/// gemm crate is given: below it a fork/join costs more than it saves).
-pub const PARALLEL_MACS: usize = 1 << 21;
+/// Products with at least this many multiply-adds are split across threads: the bound the gemm
+/// crate is given ([`needle_core::interp::PARALLEL_THRESHOLD`]), below which a fork/join costs
+/// more than it saves.
+pub const PARALLEL_MACS: usize = needle_core::interp::PARALLEL_THRESHOLD;
 
 /// The two GEMM implementations a compiled program can call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
