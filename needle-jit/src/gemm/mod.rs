@@ -32,7 +32,7 @@ pub use driver::Operand;
 pub use microkernel::MicroKernel;
 
 /// Tile of the generated micro-kernel: rows × columns of C held in registers (4 rows of two
-/// f32x4 accumulators; measured against the other shapes in the `gemm_tiles` bench).
+/// f32x4 accumulators; measured against the other shapes by `cargo bench --bench gemm -- --tiles`).
 pub const TILE: (usize, usize) = (4, 8);
 
 /// Products with at least this many multiply-adds are split across threads: the bound the gemm
