@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+use crate::mark::Marking;
 use crate::mode::{enable_grad, no_grad};
 use crate::node::NodeRef;
 use crate::op::{BinaryOp, Op, ReduceOp, ScalarOp, UnaryOp};
@@ -28,44 +29,45 @@ pub fn topo_order(roots: &[&Tensor]) -> Vec<Tensor> {
 
 /// Post-order over nodes accepted by `follow` (a rejected node is neither listed nor entered).
 pub fn topo_nodes(roots: &[NodeRef], follow: impl Fn(&NodeRef) -> bool) -> Vec<NodeRef> {
-    thread_local! {
-        // Reused across calls (this runs every step): the table keeps its capacity, so a
-        // training loop stops rehashing after the first step.
-        static VISITED: std::cell::RefCell<rustc_hash::FxHashSet<u64>> =
-            std::cell::RefCell::new(rustc_hash::FxHashSet::default());
-    }
-    VISITED.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut visited) => {
-            visited.clear();
-            topo_with(roots, &follow, &mut visited)
+    match Marking::begin() {
+        Some(marks) => topo_with(roots, &follow, |n| {
+            let seen = marks.get(n).is_some();
+            marks.set(n, 0);
+            !seen
+        }),
+        // A nested call (a `follow` that sorts again) gets a table of its own.
+        None => {
+            let mut visited = rustc_hash::FxHashSet::default();
+            topo_with(roots, &follow, |n| visited.insert(n.id()))
         }
-        // A re-entrant call (a `follow` that sorts again) gets a table of its own.
-        Err(_) => topo_with(roots, &follow, &mut rustc_hash::FxHashSet::default()),
-    })
+    }
 }
 
+/// The traversal of [`topo_nodes`]; `first_visit` marks a node and tells whether it was
+/// unmarked.
 fn topo_with(
     roots: &[NodeRef],
     follow: &impl Fn(&NodeRef) -> bool,
-    visited: &mut rustc_hash::FxHashSet<u64>,
+    mut first_visit: impl FnMut(&NodeRef) -> bool,
 ) -> Vec<NodeRef> {
     let mut order = Vec::new();
     // (node, next input index to visit)
     let mut stack: Vec<(NodeRef, usize)> = Vec::new();
     for root in roots {
-        if !follow(root) || !visited.insert(root.id()) {
+        if !follow(root) || !first_visit(root) {
             continue;
         }
         stack.push((root.clone(), 0));
         while let Some((node, next)) = stack.pop() {
-            if next < node.num_inputs() {
-                let child = node.input(next);
-                stack.push((node, next + 1));
-                if follow(&child) && visited.insert(child.id()) {
-                    stack.push((child, 0));
+            let child = node.with_inputs(|inputs| inputs.get(next).cloned());
+            match child {
+                Some(child) => {
+                    stack.push((node, next + 1));
+                    if follow(&child) && first_visit(&child) {
+                        stack.push((child, 0));
+                    }
                 }
-            } else {
-                order.push(node);
+                None => order.push(node),
             }
         }
     }

@@ -22,6 +22,7 @@ pub mod dtype;
 pub mod init;
 pub mod interp;
 pub mod layout;
+pub mod mark;
 pub mod mode;
 pub mod nn;
 pub mod node;

@@ -39,6 +39,8 @@ pub struct Node {
     value: OnceCell<Realized>,
     owner: OnceCell<Weak<TensorCell>>,
     origin: &'static Location<'static>,
+    /// Scratch of the current traversal (see [`crate::mark`]): (epoch, value).
+    pub(crate) mark: Cell<(u64, u32)>,
 }
 
 impl Node {
@@ -67,6 +69,7 @@ impl Node {
             value: OnceCell::new(),
             owner: OnceCell::new(),
             origin,
+            mark: Cell::new((0, 0)),
         })
     }
 
@@ -97,6 +100,12 @@ impl Node {
     /// inputs are released so graphs do not outlive their use).
     pub fn inputs(&self) -> Vec<NodeRef> {
         self.inputs.borrow().clone()
+    }
+
+    /// Calls `f` with the inputs still attached, without cloning them (traversals run this
+    /// for every node of every step).
+    pub fn with_inputs<R>(&self, f: impl FnOnce(&[NodeRef]) -> R) -> R {
+        f(&self.inputs.borrow())
     }
 
     /// Number of inputs still attached.

@@ -7,6 +7,7 @@
 //! corrections, dropout masks) are such inputs, so changing them never recompiles.
 
 use needle_core::autodiff::topo_nodes;
+use needle_core::mark::Marking;
 use needle_core::node::NodeRef;
 use needle_core::op::Op;
 use needle_core::DType;
@@ -16,8 +17,10 @@ use rustc_hash::FxHashMap;
 pub struct Graph {
     /// Realized inputs (first seen) and pending nodes, each after everything it reads.
     pub nodes: Vec<NodeRef>,
-    /// Per node: its inputs' positions in `nodes`.
-    pub inputs: Vec<Vec<usize>>,
+    /// The inputs' positions of every node, node after node (see [`Graph::inputs`]).
+    input_list: Vec<usize>,
+    /// Where each node's inputs start in `input_list` (one more entry than nodes).
+    input_starts: Vec<usize>,
     /// Per node: whether the caller asked for its value.
     pub wanted: Vec<bool>,
     /// Per node: whether it is a realized tensor the program reads.
@@ -28,71 +31,100 @@ pub struct Graph {
     pub key_starts: Vec<usize>,
 }
 
+/// Node positions during collection: marks on the nodes, or (when another traversal holds
+/// this thread's marking) a table.
+enum Positions {
+    Marks(Marking),
+    Table(FxHashMap<u64, usize>),
+}
+
+impl Positions {
+    fn get(&self, node: &NodeRef) -> Option<usize> {
+        match self {
+            Positions::Marks(m) => m.get(node).map(|p| p as usize),
+            Positions::Table(t) => t.get(&node.id()).copied(),
+        }
+    }
+
+    fn set(&mut self, node: &NodeRef, at: usize) {
+        match self {
+            Positions::Marks(m) => m.set(node, u32::try_from(at).expect("graph of < 2^32 nodes")),
+            Positions::Table(t) => {
+                t.insert(node.id(), at);
+            }
+        }
+    }
+}
+
 impl Graph {
     /// Collects the pending ancestors of `outputs` and keys them.
     pub fn collect(outputs: &[NodeRef], checked: bool) -> Graph {
         let order = topo_nodes(outputs, |n| !n.is_realized());
+        let capacity = order.len() + 16;
         let mut graph = Graph {
-            nodes: Vec::with_capacity(order.len() + 16),
-            inputs: Vec::with_capacity(order.len() + 16),
-            wanted: Vec::with_capacity(order.len() + 16),
-            is_input: Vec::with_capacity(order.len() + 16),
+            nodes: Vec::with_capacity(capacity),
+            input_list: Vec::with_capacity(capacity * 2),
+            input_starts: Vec::with_capacity(capacity + 1),
+            wanted: Vec::with_capacity(capacity),
+            is_input: Vec::with_capacity(capacity),
             key: Vec::with_capacity(order.len() * 8),
-            key_starts: Vec::with_capacity(order.len() + 16),
+            key_starts: Vec::with_capacity(capacity),
         };
+        graph.input_starts.push(0);
         graph.key.push(checked as u64);
-        thread_local! {
-            // Reused across realizations: keeps its capacity, no rehashing every step.
-            static POSITION: std::cell::RefCell<FxHashMap<u64, usize>> =
-                std::cell::RefCell::new(FxHashMap::default());
-        }
-        let mut position = POSITION.with(|p| std::mem::take(&mut *p.borrow_mut()));
-        position.clear();
-        position.reserve(order.len() * 2);
+        let mut position = match Marking::begin() {
+            Some(m) => Positions::Marks(m),
+            None => Positions::Table(FxHashMap::default()),
+        };
+        // This node's input positions (inputs seen first here are pushed as nodes of their
+        // own before it, so its list is appended once they are).
+        let mut own: Vec<usize> = Vec::with_capacity(4);
         for node in order {
             // A view of a realized tensor (a batch sliced from a dataset, a transposed weight)
             // is resolved now: it becomes an input whose offset the program takes at run time,
             // so slicing at a new position does not change the key.
             let is_view = node.op().is_view() || (*node.op() == Op::Leaf && node.num_inputs() == 1);
-            if is_view && (0..node.num_inputs()).all(|i| node.input(i).is_realized()) {
+            if is_view && node.with_inputs(|inputs| inputs.iter().all(|i| i.is_realized())) {
                 node.set_value(needle_core::interp::evaluate(&node));
                 let at = graph.push_input(node.clone());
-                position.insert(node.id(), at);
+                position.set(&node, at);
                 continue;
             }
-            let mut inputs = Vec::with_capacity(node.num_inputs());
-            for i in 0..node.num_inputs() {
-                let input = node.input(i);
-                let at = match position.get(&input.id()) {
-                    Some(&at) => at,
-                    None => {
-                        let at = graph.push_input(input.clone());
-                        position.insert(input.id(), at);
-                        at
-                    }
-                };
-                inputs.push(at);
-            }
-            position.insert(node.id(), graph.nodes.len());
+            own.clear();
+            node.with_inputs(|inputs| {
+                for input in inputs {
+                    let at = match position.get(input) {
+                        Some(at) => at,
+                        None => {
+                            let at = graph.push_input(input.clone());
+                            position.set(input, at);
+                            at
+                        }
+                    };
+                    own.push(at);
+                }
+            });
+            let at = graph.nodes.len();
+            position.set(&node, at);
             graph.key_starts.push(graph.key.len());
             op_key(node.op(), &mut graph.key);
             push_shape(&mut graph.key, node.dtype(), node.shape());
-            graph.key.push(inputs.len() as u64);
-            graph.key.extend(inputs.iter().map(|&i| i as u64));
+            graph.key.push(own.len() as u64);
+            graph.key.extend(own.iter().map(|&i| i as u64));
+            graph.input_list.extend_from_slice(&own);
+            graph.input_starts.push(graph.input_list.len());
             graph.nodes.push(node);
-            graph.inputs.push(inputs);
             graph.wanted.push(false);
             graph.is_input.push(false);
         }
         for out in outputs {
-            if let Some(&at) = position.get(&out.id()) {
+            if let Some(at) = position.get(out) {
                 if !graph.wanted[at] {
                     graph.wanted[at] = true;
                     graph.key.push(u64::MAX - at as u64);
                 }
             }
         }
-        POSITION.with(|p| *p.borrow_mut() = position);
         graph
     }
 
@@ -103,10 +135,15 @@ impl Graph {
         let layout = &node.value().expect("graph inputs are realized").layout;
         self.key.extend(layout.strides.iter().map(|&s| s as u64));
         self.nodes.push(node);
-        self.inputs.push(Vec::new());
+        self.input_starts.push(self.input_list.len());
         self.wanted.push(false);
         self.is_input.push(true);
         self.nodes.len() - 1
+    }
+
+    /// The positions of node `i`'s inputs.
+    pub fn inputs(&self, i: usize) -> &[usize] {
+        &self.input_list[self.input_starts[i]..self.input_starts[i + 1]]
     }
 
     /// The part of the key that belongs to node `i`.

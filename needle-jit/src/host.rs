@@ -124,7 +124,7 @@ impl RunContext<'_> {
 
     /// Sets the value of every pending input of node `i` (the interpreter reads values).
     fn bind_inputs(&mut self, words: &[u64], i: usize) {
-        for &src in &self.graph.inputs[i] {
+        for &src in self.graph.inputs(i) {
             let node = &self.graph.nodes[src];
             if node.is_realized() {
                 continue;

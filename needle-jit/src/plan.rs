@@ -227,8 +227,8 @@ impl Plan {
     pub fn new(graph: &Graph) -> Plan {
         let n = graph.nodes.len();
         let mut consumers: Vec<Vec<usize>> = vec![Vec::new(); n];
-        for (c, inputs) in graph.inputs.iter().enumerate() {
-            for &i in inputs {
+        for c in 0..n {
+            for &i in graph.inputs(c) {
                 if consumers[i].last() != Some(&c) {
                     consumers[i].push(c);
                 }
@@ -414,7 +414,7 @@ impl Planner<'_> {
             // Placed when its consumer's step is built.
             return;
         }
-        let inputs = &graph.inputs[i];
+        let inputs = graph.inputs(i);
         let op = node.op();
         if op.is_view() || (*op == Op::Leaf && inputs.len() == 1) {
             let src = inputs[0];
@@ -579,7 +579,8 @@ impl Planner<'_> {
             return kernel.exprs.len() - 1;
         }
         let graph = self.graph;
-        let args: Vec<usize> = graph.inputs[i]
+        let args: Vec<usize> = graph
+            .inputs(i)
             .iter()
             .map(|&src| {
                 let inline = self.inlinable[src];

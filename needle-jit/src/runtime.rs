@@ -75,7 +75,22 @@ pub struct Program {
     arena: RefCell<Vec<u64>>,
     /// Per slot: written by an interpreter step (its buffer comes from the interpreter).
     host_written: Vec<bool>,
+    /// Per slot: read by an interpreter step (which needs its buffer as a tensor value while
+    /// the program runs, so the buffer is made before the run, initialized).
+    host_read: Vec<bool>,
+    /// The argument block and per-slot buffers of a run, kept (empty) between runs so a step
+    /// does not allocate them again.
+    run_scratch: RefCell<RunScratch>,
     counts: (u64, u64, u64),
+}
+
+/// Per-run tables of a program, reused across its runs.
+#[derive(Default)]
+struct RunScratch {
+    words: Vec<u64>,
+    owned: Vec<Option<Arc<Buffer>>>,
+    /// Output buffers made for this run whose elements the program writes (not yet values).
+    fresh: Vec<(usize, Vec<f32>)>,
 }
 
 /// A compiled program as data (see [`last_program`]).
@@ -355,6 +370,7 @@ fn from_plan(
         bump(|s| s.compile_time += compile_time);
     }
     let mut host_written = vec![false; plan.slots.len()];
+    let mut host_read = vec![false; plan.slots.len()];
     let (mut kernels, mut matmuls, mut hosts) = (0, 0, 0);
     for step in &plan.steps {
         match step.kind {
@@ -363,6 +379,11 @@ fn from_plan(
             StepKind::Host => {
                 hosts += 1;
                 host_written[step.out] = true;
+                for &src in graph.inputs(step.node) {
+                    if let Some(a) = &plan.access[src] {
+                        host_read[a.slot] = true;
+                    }
+                }
             }
         }
     }
@@ -410,6 +431,8 @@ fn from_plan(
         checked,
         arena,
         host_written,
+        host_read,
+        run_scratch: RefCell::default(),
         counts: (kernels, matmuls, hosts),
     })
 }
@@ -461,7 +484,9 @@ fn key_change(program: &Program, graph: &Graph) -> String {
     "the requested outputs differ".into()
 }
 
-fn fresh_buffer(elem: Elem, len: usize) -> (Arc<Buffer>, u64) {
+/// A buffer for an output slot read by an interpreter step during the run (so it must be a
+/// tensor value from the start): recycled when the pool has one, else zeroed.
+fn initialized_buffer(elem: Elem, len: usize) -> (Arc<Buffer>, u64) {
     let mut buffer = Arc::new(match elem {
         // Every element is written by the program: a recycled buffer's stale contents never
         // show.
@@ -478,14 +503,31 @@ fn fresh_buffer(elem: Elem, len: usize) -> (Arc<Buffer>, u64) {
     (buffer, ptr)
 }
 
+/// An f32 output buffer the program fills: recycled, or allocated without initializing (the
+/// elements are counted in with `set_len` once the program has written all of them). Checked
+/// programs get NaNs instead, so an element the program failed to write shows in the tests
+/// that compare their results.
+fn output_buffer(len: usize, checked: bool) -> Vec<f32> {
+    if checked {
+        return vec![f32::NAN; len];
+    }
+    needle_core::pool::take_f32(len).unwrap_or_else(|| Vec::with_capacity(len))
+}
+
 fn run(program: &Program, graph: &Graph) -> Result<(), BackendError> {
     let plan = &program.plan;
     let tier = program.code.borrow();
     let Tier::Ready(code) = &*tier else {
         unreachable!("run is called once the code is ready")
     };
-    let mut words = vec![0u64; args::len(plan.slots.len())];
-    let mut owned: Vec<Option<Arc<Buffer>>> = vec![None; plan.slots.len()];
+    let mut scratch = std::mem::take(&mut *program.run_scratch.borrow_mut());
+    let mut words = std::mem::take(&mut scratch.words);
+    words.clear();
+    words.resize(args::len(plan.slots.len()), 0);
+    let mut owned = std::mem::take(&mut scratch.owned);
+    owned.clear();
+    owned.resize(plan.slots.len(), None);
+    let mut fresh = std::mem::take(&mut scratch.fresh);
     let mut arena = program.arena.borrow_mut();
     // 64-byte aligned start (the plan's offsets are multiples of 64).
     let arena_base = {
@@ -496,25 +538,28 @@ fn run(program: &Program, graph: &Graph) -> Result<(), BackendError> {
         let r = args::SLOTS + 3 * s;
         match slot.kind {
             SlotKind::Input => {
-                let value = graph.nodes[slot.node]
-                    .value()
-                    .expect("inputs are realized")
-                    .clone();
+                let value = graph.nodes[slot.node].value().expect("inputs are realized");
                 words[r] = match &*value.buffer {
                     Buffer::F32(v) => v.as_ptr() as u64,
                     Buffer::I64(v) => v.as_ptr() as u64,
                 };
                 words[r + 1] = value.layout.offset as u64;
                 words[r + 2] = value.buffer.len() as u64;
-                owned[s] = Some(value.buffer);
+                owned[s] = Some(value.buffer.clone());
             }
             SlotKind::Scratch { offset } => {
                 words[r] = (arena_base + offset) as u64;
                 words[r + 2] = slot.len as u64;
             }
             SlotKind::Owned if program.host_written[s] => {}
+            SlotKind::Owned if slot.elem == Elem::F32 && !program.host_read[s] => {
+                let mut v = output_buffer(slot.len, program.checked);
+                words[r] = v.as_mut_ptr() as u64;
+                words[r + 2] = slot.len as u64;
+                fresh.push((s, v));
+            }
             SlotKind::Owned => {
-                let (buffer, ptr) = fresh_buffer(slot.elem, slot.len);
+                let (buffer, ptr) = initialized_buffer(slot.elem, slot.len);
                 words[r] = ptr;
                 words[r + 2] = slot.len as u64;
                 owned[s] = Some(buffer);
@@ -531,8 +576,9 @@ fn run(program: &Program, graph: &Graph) -> Result<(), BackendError> {
     };
     words[args::CONTEXT] = &mut ctx as *mut RunContext as u64;
     // SAFETY: `words` follows the argument-block layout: input slots point into buffers kept
-    // alive by `ctx.owned` (their lengths as stated), owned slots into fresh buffers of their
-    // slot's length (kept by `ctx.owned`), scratch slots into the program's arena, whose size
+    // alive by `ctx.owned` (their lengths as stated), owned slots into buffers of at least
+    // their slot's length (kept by `ctx.owned` or `fresh`, whose heap data does not move
+    // until the run is over), scratch slots into the program's arena, whose size
     // the plan computed and which this run borrows exclusively; the context outlives the call.
     // Unchecked code relies on the plan: every access of a kernel was derived from the shape
     // and layout of the tensor it reads, so it stays inside that tensor's view.
@@ -563,6 +609,14 @@ fn run(program: &Program, graph: &Graph) -> Result<(), BackendError> {
         });
     }
     debug_assert_eq!(status, STATUS_OK);
+    for (s, mut v) in fresh.drain(..) {
+        // SAFETY: the program ran to completion, and every output slot is written in full:
+        // elementwise and reduction kernels store every element of their compact output, the
+        // GEMM every element of its product (zeros when k = 0). `v` was allocated with
+        // capacity `len` (or is a recycled or NaN-filled buffer of that length).
+        unsafe { v.set_len(plan.slots[s].len) };
+        ctx.owned[s] = Some(Arc::new(Buffer::F32(v)));
+    }
     let (kernels, matmuls, hosts) = program.counts;
     bump(|st| {
         st.programs_run += 1;
@@ -578,6 +632,13 @@ fn run(program: &Program, graph: &Graph) -> Result<(), BackendError> {
         let access = plan.access[w].as_ref().expect("wanted values are stored");
         node.set_value(slot_value(&ctx.owned, &words, access, node.shape()));
     }
+    let mut owned = std::mem::take(&mut ctx.owned);
+    owned.clear();
+    *program.run_scratch.borrow_mut() = RunScratch {
+        words,
+        owned,
+        fresh,
+    };
     Ok(())
 }
 

@@ -35,7 +35,7 @@ impl Tensor {
     #[track_caller]
     pub(crate) fn unary(&self, op: UnaryOp) -> Tensor {
         let node = self.node();
-        require_f32(&Op::Unary(op).name(), node.dtype());
+        require_f32(|| Op::Unary(op).name(), node.dtype());
         let shape = node.shape().to_vec();
         Tensor::record(Op::Unary(op), vec![node], shape, crate::DType::F32)
     }
@@ -43,7 +43,7 @@ impl Tensor {
     #[track_caller]
     pub(crate) fn scalar_op(&self, op: ScalarOp, c: f32) -> Tensor {
         let node = self.node();
-        require_f32(&Op::Scalar(op, c).name(), node.dtype());
+        require_f32(|| Op::Scalar(op, c).name(), node.dtype());
         let shape = node.shape().to_vec();
         Tensor::record(Op::Scalar(op, c), vec![node], shape, crate::DType::F32)
     }
@@ -51,13 +51,14 @@ impl Tensor {
     /// Binary op of two tensors with NumPy broadcasting (inserting explicit broadcast views).
     #[track_caller]
     pub(crate) fn binary(&self, op: BinaryOp, other: &Tensor) -> Tensor {
-        let name = Op::Binary(op).name();
+        let name = || Op::Binary(op).name();
         let (a, b) = (self.node(), other.node());
-        require_f32(&name, a.dtype());
-        require_f32(&name, b.dtype());
+        require_f32(name, a.dtype());
+        require_f32(name, b.dtype());
         let shape = or_panic(broadcast_shapes(a.shape(), b.shape()), || {
             format!(
-                "{name}: shapes {} and {} are not broadcastable",
+                "{}: shapes {} and {} are not broadcastable",
+                name(),
                 fmt_shape(a.shape()),
                 fmt_shape(b.shape())
             )

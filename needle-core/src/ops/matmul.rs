@@ -19,8 +19,8 @@ impl Tensor {
     #[track_caller]
     pub fn matmul(&self, rhs: &Tensor) -> Tensor {
         let (sa, sb) = (self.shape(), rhs.shape());
-        require_f32("matmul", self.dtype());
-        require_f32("matmul", rhs.dtype());
+        require_f32(|| "matmul", self.dtype());
+        require_f32(|| "matmul", rhs.dtype());
         assert!(
             !sa.is_empty() && !sb.is_empty(),
             "matmul: operands must have at least one axis, got shapes {} and {}",

@@ -13,12 +13,17 @@ use crate::dtype::DType;
 use crate::shape::{fmt_shape, or_panic, resolve_axis};
 
 /// Panics (at the user's line) unless the tensor is f32: arithmetic is defined on f32 only.
+///
+/// `op` names the op for the message; it is only called on failure, since recording runs
+/// this for every node and formatting a name costs more than recording one.
 #[track_caller]
-pub(crate) fn require_f32(op: &str, dtype: DType) {
-    assert!(
-        dtype == DType::F32,
-        "{op}: dtype {dtype} is not supported (arithmetic is f32; convert with .to_f32())"
-    );
+pub(crate) fn require_f32<N: std::fmt::Display>(op: impl FnOnce() -> N, dtype: DType) {
+    if dtype != DType::F32 {
+        panic!(
+            "{}: dtype {dtype} is not supported (arithmetic is f32; convert with .to_f32())",
+            op()
+        );
+    }
 }
 
 /// Resolves user axes (negative counts from the end), sorted and deduplicated.

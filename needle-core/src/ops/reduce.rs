@@ -8,8 +8,7 @@ impl Tensor {
     #[track_caller]
     fn reduce(&self, op: ReduceOp, axes: &[usize], keepdim: bool) -> Tensor {
         let node = self.node();
-        let name = format!("{op:?}").to_lowercase();
-        require_f32(&name, node.dtype());
+        require_f32(|| format!("{op:?}").to_lowercase(), node.dtype());
         let in_shape = node.shape().to_vec();
         let mut kept = in_shape.clone();
         for &a in axes {
