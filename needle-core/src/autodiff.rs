@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+use crate::backend::register_pending_value;
 use crate::mark::Marking;
 use crate::mode::{enable_grad, no_grad};
 use crate::node::NodeRef;
@@ -114,6 +115,11 @@ pub(crate) fn backward(root: &Tensor, out_grad: Option<&Tensor>, create_graph: b
             if let Some(owner) = node.owner() {
                 let owner = Tensor(owner);
                 if is_leaf || owner.retains_grad() {
+                    // Computed with the next realization (the step's program in JIT mode),
+                    // like a pending assignment: a stored gradient is then a value, not a
+                    // graph that keeps the step's forward and backward nodes alive until the
+                    // next `zero_grad`, and reading it after the step costs nothing.
+                    register_pending_value(&adjoint.node());
                     owner.set_grad(Some(adjoint.clone()));
                 }
             }

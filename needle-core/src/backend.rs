@@ -73,14 +73,22 @@ pub fn jit_backend_registered() -> bool {
 }
 
 thread_local! {
-    /// Variables whose new value is still pending (optimizer updates, running statistics).
-    /// Every realization computes them too, so the graph that produced them is released and
+    /// Variables whose new value is still pending (optimizer updates, running statistics),
+    /// and gradients `backward` stored. Every realization computes them too, so the graph that produced them is released and
     /// a training step's update runs in the same program as its forward and backward.
     static PENDING_ASSIGNMENTS: RefCell<Vec<Weak<Node>>> = const { RefCell::new(Vec::new()) };
 }
 
 pub(crate) fn register_pending_assignment(node: &NodeRef) {
     PENDING_ASSIGNMENTS.with(|p| p.borrow_mut().push(std::rc::Rc::downgrade(node)));
+}
+
+/// Registers a pending value the next realization computes as well, as long as something
+/// still holds it (gradients stored by `backward`). Realized nodes need nothing.
+pub(crate) fn register_pending_value(node: &NodeRef) {
+    if !node.is_realized() {
+        register_pending_assignment(node);
+    }
 }
 
 /// Number of pending assignments not yet realized on this thread.

@@ -41,6 +41,9 @@ pub struct Node {
     origin: &'static Location<'static>,
     /// Scratch of the current traversal (see [`crate::mark`]): (epoch, value).
     pub(crate) mark: Cell<(u64, u32)>,
+    /// Where the variable update that overwrote this value in place was recorded (see
+    /// [`Node::mark_overwritten`]).
+    overwritten_by: Cell<Option<&'static Location<'static>>>,
 }
 
 impl Node {
@@ -70,6 +73,7 @@ impl Node {
             owner: OnceCell::new(),
             origin,
             mark: Cell::new((0, 0)),
+            overwritten_by: Cell::new(None),
         })
     }
 
@@ -134,8 +138,32 @@ impl Node {
     }
 
     /// The realized value, if computed.
+    ///
+    /// Panics when the value was overwritten in place by a variable update (see
+    /// [`Node::mark_overwritten`]): reading it would see the new value.
+    #[track_caller]
     pub fn value(&self) -> Option<&Realized> {
+        if let Some(update) = self.overwritten_by.get() {
+            panic!(
+                "the value of this {} tensor (recorded at {}) was overwritten in place by the                  update of its variable recorded at {update}: graphs recorded before an                  optimizer step cannot be read or differentiated after it. To keep the old                  value, hold a tensor of it (`param.detach()`) before the step; the update                  then writes a new buffer",
+                self.op.name(),
+                self.origin
+            );
+        }
         self.value.get()
+    }
+
+    /// Records that a compiled program reused this node's buffer for the new value of the
+    /// variable it belonged to (the update recorded at `update`), which only happens when no
+    /// handle outside that program could read it. Any later read panics naming both places
+    /// instead of returning the new value (the analogue of PyTorch's version check).
+    pub fn mark_overwritten(&self, update: &'static Location<'static>) {
+        self.overwritten_by.set(Some(update));
+    }
+
+    /// Whether the value was overwritten in place (see [`Node::mark_overwritten`]).
+    pub fn is_overwritten(&self) -> bool {
+        self.overwritten_by.get().is_some()
     }
 
     /// True once the value is computed.

@@ -25,6 +25,10 @@ pub struct Graph {
     pub wanted: Vec<bool>,
     /// Per node: whether it is a realized tensor the program reads.
     pub is_input: Vec<bool>,
+    /// Per node: how many times the graph's nodes list it as an input (each holds a
+    /// reference; the runtime compares with the reference count to tell whether anything
+    /// outside the graph holds the node).
+    pub uses: Vec<u32>,
     /// The structural key.
     pub key: Vec<u64>,
     /// Where each node's part of `key` starts (to report which node changed on a recompile).
@@ -67,6 +71,7 @@ impl Graph {
             input_starts: Vec::with_capacity(capacity + 1),
             wanted: Vec::with_capacity(capacity),
             is_input: Vec::with_capacity(capacity),
+            uses: Vec::with_capacity(capacity),
             key: Vec::with_capacity(order.len() * 8),
             key_starts: Vec::with_capacity(capacity),
         };
@@ -112,10 +117,14 @@ impl Graph {
             graph.key.push(own.len() as u64);
             graph.key.extend(own.iter().map(|&i| i as u64));
             graph.input_list.extend_from_slice(&own);
+            for &i in &own {
+                graph.uses[i] += 1;
+            }
             graph.input_starts.push(graph.input_list.len());
             graph.nodes.push(node);
             graph.wanted.push(false);
             graph.is_input.push(false);
+            graph.uses.push(0);
         }
         for out in outputs {
             if let Some(at) = position.get(out) {
@@ -138,6 +147,7 @@ impl Graph {
         self.input_starts.push(self.input_list.len());
         self.wanted.push(false);
         self.is_input.push(true);
+        self.uses.push(0);
         self.nodes.len() - 1
     }
 

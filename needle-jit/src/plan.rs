@@ -168,6 +168,32 @@ pub struct Plan {
     pub arena_bytes: usize,
     /// Nodes whose values are delivered to the caller.
     pub wanted: Vec<usize>,
+    /// Outputs that may take over the buffer of an input read for the last time by the same
+    /// step (decided at run time, see [`Donation`]).
+    pub donations: Vec<Donation>,
+    /// Per slot: the last step that reads it (`None` when no step does).
+    pub last_read: Vec<Option<usize>>,
+}
+
+/// An output slot holding the new value of a variable (a pending assignment), written by an
+/// elementwise step or a reduction's epilogue, that may be written into the buffer of one of
+/// the step's inputs instead of a new one: an optimizer's new parameter into the old
+/// parameter's buffer, its new moments into the old moments'. The step reads that input at
+/// the element it writes and no later step reads it, so the kernel reads each element before
+/// it overwrites it. Whether the buffer is really dead — no tensor outside the program can
+/// read it afterwards — is only known at run time, where the runtime checks it before every
+/// run ([`crate::runtime`]); if it is not, the output gets a new buffer as usual.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Donation {
+    /// The output slot.
+    pub out: usize,
+    /// The input slot whose buffer it may take.
+    pub input: usize,
+    /// The step writing `out` and reading `input`.
+    pub step: usize,
+    /// Input slots the step reads only at the element it writes (a buffer several of the
+    /// step's inputs share may be donated when every one of them is read this way).
+    pub identity_inputs: Vec<usize>,
 }
 
 fn is_elementwise(graph: &Graph, i: usize) -> bool {
@@ -264,6 +290,8 @@ impl Plan {
                 slots: Vec::new(),
                 steps: Vec::new(),
                 arena_bytes: 0,
+                donations: Vec::new(),
+                last_read: Vec::new(),
                 wanted: (0..n).filter(|&i| graph.wanted[i]).collect(),
             },
             inlinable,
@@ -278,6 +306,7 @@ impl Plan {
         planner.drop_dead_stores();
         planner.finish_placements();
         planner.assign_memory();
+        planner.find_donations();
         planner.plan
     }
 
@@ -339,6 +368,13 @@ impl Plan {
                     if outs.contains(&n) { "" } else { " (inlined)" }
                 );
             }
+        }
+        for d in &self.donations {
+            let _ = writeln!(
+                s,
+                "  in place when dead: step {} may write slot {} into the buffer of input slot {}",
+                d.step, d.out, d.input
+            );
         }
         let _ = writeln!(
             s,
@@ -844,6 +880,89 @@ impl Planner<'_> {
                 _ => self.plan.nodes[step.node].placement = Placement::Stored(s),
             }
         }
+    }
+
+    /// Lists the outputs that may be written in place of an input ([`Donation`]).
+    fn find_donations(&mut self) {
+        // Only the new values of variables (pending assignments: parameters, optimizer state,
+        // running statistics) take buffers over. Any other output — a gradient of a graph
+        // that stays differentiable, say — leaves its inputs alone, since the graphs that
+        // still hold them may legitimately be read again.
+        let graph = self.graph;
+        let assigned: Vec<usize> = self
+            .plan
+            .wanted
+            .iter()
+            .filter(|&&w| *graph.nodes[w].op() == Op::Leaf && graph.inputs(w).len() == 1)
+            .filter_map(|&w| self.plan.access[w].as_ref().map(|a| a.slot))
+            .collect();
+        let plan = &mut self.plan;
+        plan.last_read = vec![None; plan.slots.len()];
+        for (s, step) in plan.steps.iter().enumerate() {
+            for slot in step_reads(step) {
+                plan.last_read[slot] = Some(s);
+            }
+        }
+        let mut donations = Vec::new();
+        for (s, step) in plan.steps.iter().enumerate() {
+            // The elementwise loop, or a reduction's epilogue (which runs element by element
+            // over the result, after the reduced body has read its inputs: a slot the body
+            // reads is not read at the element written).
+            let (k, body_reads): (&Kernel, Vec<usize>) = match &step.kind {
+                StepKind::Elementwise(k) => (k, Vec::new()),
+                StepKind::Reduce {
+                    body,
+                    epilogue: Some(e),
+                    ..
+                } => (e, body.inputs.iter().map(|a| a.slot).collect()),
+                _ => continue,
+            };
+            let compact = contiguous_strides(&k.shape);
+            let identity = |a: &Access| a.offset == 0 && a.strides == compact;
+            let identity_inputs: Vec<usize> = k
+                .inputs
+                .iter()
+                .map(|a| a.slot)
+                .filter(|&slot| {
+                    !body_reads.contains(&slot)
+                        && k.inputs.iter().filter(|a| a.slot == slot).all(identity)
+                })
+                .collect();
+            let identity_inputs = {
+                let mut v = identity_inputs;
+                v.sort_unstable();
+                v.dedup();
+                v
+            };
+            let mut taken: Vec<usize> = Vec::new();
+            for o in &k.outputs {
+                let out = &plan.slots[o.slot];
+                if out.kind != SlotKind::Owned
+                    || out.elem != Elem::F32
+                    || !assigned.contains(&o.slot)
+                {
+                    continue;
+                }
+                let candidate = identity_inputs.iter().copied().find(|&i| {
+                    let input = &plan.slots[i];
+                    input.kind == SlotKind::Input
+                        && input.elem == Elem::F32
+                        && input.len == out.len
+                        && plan.last_read[i] == Some(s)
+                        && !taken.contains(&i)
+                });
+                if let Some(input) = candidate {
+                    taken.push(input);
+                    donations.push(Donation {
+                        out: o.slot,
+                        input,
+                        step: s,
+                        identity_inputs: identity_inputs.clone(),
+                    });
+                }
+            }
+        }
+        plan.donations = donations;
     }
 
     /// Packs the scratch slots into the arena by liveness: a slot's bytes are reused once the

@@ -39,6 +39,9 @@ pub struct JitStats {
     /// Realizations the interpreter ran because their program's machine code was still being
     /// generated in the background (see [`set_tiered`]).
     pub interpreted_runs: u64,
+    /// Outputs written into the buffer of a dead input instead of a new buffer (parameters and
+    /// optimizer state updated in place, see [`crate::plan::Donation`]).
+    pub donated_buffers: u64,
 }
 
 /// Programs with at least this many steps take several milliseconds to compile: with tiered
@@ -514,6 +517,122 @@ fn output_buffer(len: usize, checked: bool) -> Vec<f32> {
     needle_core::pool::take_f32(len).unwrap_or_else(|| Vec::with_capacity(len))
 }
 
+/// An input buffer a run writes an output into (see [`crate::plan::Donation`]).
+struct Donated {
+    /// The output slot.
+    out: usize,
+    /// The buffer.
+    buffer: Arc<Buffer>,
+    /// The nodes holding the buffer: marked overwritten after the run.
+    holders: Vec<NodeRef>,
+}
+
+/// The donations of the plan that are safe in this run: the input's buffer is compact, of the
+/// output's length, and held by nothing but input nodes of this graph, which nothing outside
+/// the graph holds, and which no step after the donating one reads (nor the donating step,
+/// except at the element it writes). Then the only references that survive the run lead to
+/// those nodes through graph nodes that keep their inputs for a later backward pass — and
+/// those nodes are marked overwritten, so such a read fails loudly instead of seeing the new
+/// value.
+fn safe_donations(program: &Program, graph: &Graph) -> Vec<Donated> {
+    let plan = &program.plan;
+    let mut out: Vec<Donated> = Vec::new();
+    if plan.donations.is_empty() {
+        return out;
+    }
+    // (buffer address, input slot) of every f32 input, to find the slots sharing a buffer.
+    let mut by_buffer: Vec<(usize, usize)> = plan
+        .slots
+        .iter()
+        .enumerate()
+        .filter(|(_, slot)| slot.kind == SlotKind::Input && slot.elem == Elem::F32)
+        .filter_map(|(i, slot)| {
+            let node = &graph.nodes[slot.node];
+            (!node.is_overwritten())
+                .then(|| node.value())
+                .flatten()
+                .map(|v| (Arc::as_ptr(&v.buffer) as usize, i))
+        })
+        .collect();
+    by_buffer.sort_unstable();
+    'donations: for d in &plan.donations {
+        let node = &graph.nodes[plan.slots[d.input].node];
+        if node.is_overwritten() {
+            continue;
+        }
+        let Some(value) = node.value() else { continue };
+        let buffer = &value.buffer;
+        if !matches!(**buffer, Buffer::F32(_))
+            || value.layout.offset != 0
+            || buffer.len() != plan.slots[d.out].len
+            || out.iter().any(|o| Arc::ptr_eq(&o.buffer, buffer))
+        {
+            continue;
+        }
+        let address = Arc::as_ptr(buffer) as usize;
+        let first = by_buffer.partition_point(|&(a, _)| a < address);
+        let sharing: Vec<usize> = by_buffer[first..]
+            .iter()
+            .take_while(|&&(a, _)| a == address)
+            .map(|&(_, slot)| slot)
+            .collect();
+        // Holders of the buffer: the graph's inputs sharing it, and nodes outside the graph
+        // that those inputs keep as their own inputs (a broadcast view of a parameter keeps
+        // the parameter's node for a later backward pass). `refs` counts, per holder, the
+        // references the graph accounts for.
+        let mut holders: Vec<(NodeRef, Option<usize>)> = Vec::with_capacity(sharing.len() + 1);
+        let mut refs: Vec<usize> = Vec::with_capacity(sharing.len() + 1);
+        for &slot in &sharing {
+            let at = plan.slots[slot].node;
+            let read_late = match plan.last_read[slot] {
+                Some(last) if last > d.step => true,
+                Some(last) if last == d.step => !d.identity_inputs.contains(&slot),
+                _ => false,
+            };
+            if read_late || program.host_read[slot] {
+                continue 'donations;
+            }
+            holders.push((graph.nodes[at].clone(), Some(at)));
+            refs.push(1 + graph.uses[at] as usize);
+        }
+        for h in 0..sharing.len() {
+            let kept = holders[h].0.inputs();
+            for input in kept {
+                let shares = input.is_realized()
+                    && !input.is_overwritten()
+                    && input
+                        .value()
+                        .is_some_and(|v| Arc::ptr_eq(&v.buffer, buffer));
+                if !shares {
+                    continue;
+                }
+                match holders.iter().position(|(n, _)| Rc::ptr_eq(n, &input)) {
+                    Some(k) => refs[k] += 1,
+                    None => {
+                        holders.push((input, None));
+                        refs.push(1);
+                    }
+                }
+            }
+        }
+        // One reference per holder in `holders` itself, on top of the counted ones.
+        let explained = holders
+            .iter()
+            .zip(&refs)
+            .all(|((n, _), &r)| Rc::strong_count(n) == r + 1);
+        if Arc::strong_count(buffer) != holders.len() || !explained {
+            continue;
+        }
+        let holders: Vec<NodeRef> = holders.into_iter().map(|(n, _)| n).collect();
+        out.push(Donated {
+            out: d.out,
+            buffer: buffer.clone(),
+            holders,
+        });
+    }
+    out
+}
+
 fn run(program: &Program, graph: &Graph) -> Result<(), BackendError> {
     let plan = &program.plan;
     let tier = program.code.borrow();
@@ -528,6 +647,7 @@ fn run(program: &Program, graph: &Graph) -> Result<(), BackendError> {
     owned.clear();
     owned.resize(plan.slots.len(), None);
     let mut fresh = std::mem::take(&mut scratch.fresh);
+    let donated = safe_donations(program, graph);
     let mut arena = program.arena.borrow_mut();
     // 64-byte aligned start (the plan's offsets are multiples of 64).
     let arena_base = {
@@ -552,6 +672,17 @@ fn run(program: &Program, graph: &Graph) -> Result<(), BackendError> {
                 words[r + 2] = slot.len as u64;
             }
             SlotKind::Owned if program.host_written[s] => {}
+            SlotKind::Owned if donated.iter().any(|d| d.out == s) => {
+                let d = donated.iter().find(|d| d.out == s).expect("just found");
+                // The program writes this buffer while the input nodes holding it still
+                // refer to it: a write through a pointer of a shared buffer, sound because
+                // nothing can hold a reference into its elements during the run (every
+                // holder of the buffer and of its nodes belongs to this graph, see
+                // `safe_donations`, and no step reads it after the donating one).
+                words[r] = d.buffer.as_f32().as_ptr() as u64;
+                words[r + 2] = slot.len as u64;
+                owned[s] = Some(d.buffer.clone());
+            }
             SlotKind::Owned if slot.elem == Elem::F32 && !program.host_read[s] => {
                 let mut v = output_buffer(slot.len, program.checked);
                 words[r] = v.as_mut_ptr() as u64;
@@ -617,8 +748,15 @@ fn run(program: &Program, graph: &Graph) -> Result<(), BackendError> {
         unsafe { v.set_len(plan.slots[s].len) };
         ctx.owned[s] = Some(Arc::new(Buffer::F32(v)));
     }
+    for d in &donated {
+        let by = graph.nodes[plan.slots[d.out].node].origin();
+        for holder in &d.holders {
+            holder.mark_overwritten(by);
+        }
+    }
     let (kernels, matmuls, hosts) = program.counts;
     bump(|st| {
+        st.donated_buffers += donated.len() as u64;
         st.programs_run += 1;
         st.kernels_run += kernels;
         st.matmuls_run += matmuls;
