@@ -40,6 +40,16 @@ fn train(mode: Mode, checked: bool, steps: usize) -> (Vec<f32>, Vec<Vec<f32>>) {
     })
 }
 
+/// A two-layer MLP (6 → 5 → 3) with a batch of 4 inputs and labels, from `seed`.
+fn small_mlp(seed: u64) -> (Sequential, Tensor, Tensor) {
+    manual_seed(seed);
+    let model = Sequential::new()
+        .push(Linear::new(6, 5))
+        .push(ReLU::new())
+        .push(Linear::new(5, 3));
+    (model, Tensor::randn(&[4, 6]), Tensor::randint(0, 3, &[4]))
+}
+
 #[test]
 fn optimizer_steps_update_in_place_with_eager_values() {
     let eager = train(Mode::Eager, false, 6);
@@ -66,14 +76,8 @@ fn optimizer_steps_update_in_place_with_eager_values() {
 fn a_held_copy_keeps_its_value_and_the_update_writes_a_new_buffer() {
     set_tiered(false);
     with_mode(Mode::Jit, || {
-        manual_seed(0);
-        let model = Sequential::new()
-            .push(Linear::new(6, 5))
-            .push(ReLU::new())
-            .push(Linear::new(5, 3));
+        let (model, x, y) = small_mlp(0);
         let mut opt = Sgd::new(model.parameters(), 0.5);
-        let x = Tensor::randn(&[4, 6]);
-        let y = Tensor::randint(0, 3, &[4]);
         let step = |opt: &mut Sgd| {
             opt.zero_grad();
             let loss = SoftmaxLoss::new().forward(&model.forward(&x), &y);
@@ -138,14 +142,8 @@ fn reading_a_graph_recorded_before_an_in_place_step_fails_loudly() {
 fn gradients_are_values_after_the_step_and_nothing_of_the_step_stays_alive() {
     set_tiered(false);
     with_mode(Mode::Jit, || {
-        manual_seed(1);
-        let model = Sequential::new()
-            .push(Linear::new(6, 5))
-            .push(ReLU::new())
-            .push(Linear::new(5, 3));
+        let (model, x, y) = small_mlp(1);
         let mut opt = Sgd::new(model.parameters(), 0.1);
-        let x = Tensor::randn(&[4, 6]);
-        let y = Tensor::randint(0, 3, &[4]);
         let mut counts = Vec::new();
         for _ in 0..5 {
             opt.zero_grad();
