@@ -711,6 +711,12 @@ fn run(program: &Program, graph: &Graph) -> Result<(), BackendError> {
     // their slot's length (kept by `ctx.owned` or `fresh`, whose heap data does not move
     // until the run is over), scratch slots into the program's arena, whose size
     // the plan computed and which this run borrows exclusively; the context outlives the call.
+    // A donated output slot points into an input's buffer, which the program then writes
+    // while it is shared: `safe_donations` established that every holder of that buffer and
+    // of its nodes belongs to this graph (so no Rust reference into its elements can be live
+    // during the run), that no step after the donating one reads it, and that the donating
+    // step reads it only at the element it writes (each element is loaded before it is
+    // stored, and generated loads and stores are never reordered across each other).
     // Unchecked code relies on the plan: every access of a kernel was derived from the shape
     // and layout of the tensor it reads, so it stays inside that tensor's view.
     let status = unsafe { code.run(&mut words) };
