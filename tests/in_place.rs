@@ -40,6 +40,15 @@ fn train(mode: Mode, checked: bool, steps: usize) -> (Vec<f32>, Vec<Vec<f32>>) {
     })
 }
 
+/// One training step (the loss is dropped on return, as a training loop drops it).
+fn train_step(model: &dyn Forward, opt: &mut dyn Optimizer, x: &Tensor, y: &Tensor) -> f32 {
+    opt.zero_grad();
+    let loss = SoftmaxLoss::new().forward(&model.forward(x), y);
+    loss.backward();
+    opt.step();
+    loss.item()
+}
+
 /// A two-layer MLP (6 → 5 → 3) with a batch of 4 inputs and labels, from `seed`.
 fn small_mlp(seed: u64) -> (Sequential, Tensor, Tensor) {
     manual_seed(seed);
@@ -78,19 +87,12 @@ fn a_held_copy_keeps_its_value_and_the_update_writes_a_new_buffer() {
     with_mode(Mode::Jit, || {
         let (model, x, y) = small_mlp(0);
         let mut opt = Sgd::new(model.parameters(), 0.5);
-        let step = |opt: &mut Sgd| {
-            opt.zero_grad();
-            let loss = SoftmaxLoss::new().forward(&model.forward(&x), &y);
-            loss.backward();
-            opt.step();
-            loss.item()
-        };
-        step(&mut opt);
+        train_step(&model, &mut opt, &x, &y);
         let weight = model.parameters()[0].clone();
         let held = weight.detach();
         let before = held.to_vec();
         reset_stats();
-        step(&mut opt);
+        train_step(&model, &mut opt, &x, &y);
         assert_eq!(held.to_vec(), before, "a held tensor never changes");
         assert_ne!(weight.to_vec(), before, "the variable has its new value");
         // The other three parameters were dead and updated in place (the biases in the
@@ -146,12 +148,7 @@ fn gradients_are_values_after_the_step_and_nothing_of_the_step_stays_alive() {
         let mut opt = Sgd::new(model.parameters(), 0.1);
         let mut counts = Vec::new();
         for _ in 0..5 {
-            opt.zero_grad();
-            let loss = SoftmaxLoss::new().forward(&model.forward(&x), &y);
-            loss.backward();
-            opt.step();
-            loss.item();
-            drop(loss);
+            train_step(&model, &mut opt, &x, &y);
             for p in model.parameters() {
                 assert!(
                     p.grad().unwrap().is_realized(),

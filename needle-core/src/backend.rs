@@ -74,8 +74,9 @@ pub fn jit_backend_registered() -> bool {
 
 thread_local! {
     /// Variables whose new value is still pending (optimizer updates, running statistics),
-    /// and gradients `backward` stored. Every realization computes them too, so the graph that produced them is released and
-    /// a training step's update runs in the same program as its forward and backward.
+    /// and gradients `backward` stored. Every realization computes them too, so the graph
+    /// that produced them is released and a training step's update runs in the same program
+    /// as its forward and backward.
     static PENDING_ASSIGNMENTS: RefCell<Vec<Weak<Node>>> = const { RefCell::new(Vec::new()) };
 }
 

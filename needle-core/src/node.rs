@@ -145,7 +145,11 @@ impl Node {
     pub fn value(&self) -> Option<&Realized> {
         if let Some(update) = self.overwritten_by.get() {
             panic!(
-                "the value of this {} tensor (recorded at {}) was overwritten in place by the                  update of its variable recorded at {update}: graphs recorded before an                  optimizer step cannot be read or differentiated after it. To keep the old                  value, hold a tensor of it (`param.detach()`) before the step; the update                  then writes a new buffer",
+                "the value of this {} tensor (recorded at {}) was overwritten in place by the \
+                 update of its variable recorded at {update}: graphs recorded before an \
+                 optimizer step cannot be read or differentiated after it. To keep the old \
+                 value, hold a tensor of it (`param.detach()`) before the step; the update \
+                 then writes a new buffer",
                 self.op.name(),
                 self.origin
             );

@@ -243,7 +243,6 @@ struct Planner<'g> {
     graph: &'g Graph,
     plan: Plan,
     inlinable: Vec<bool>,
-    last_use: Vec<usize>,
     /// Expression index of each node already emitted into the kernel being built.
     memo: std::collections::HashMap<usize, usize>,
 }
@@ -295,7 +294,6 @@ impl Plan {
                 wanted: (0..n).filter(|&i| graph.wanted[i]).collect(),
             },
             inlinable,
-            last_use: Vec::new(),
             memo: std::collections::HashMap::new(),
         };
         for i in 0..n {
@@ -897,12 +895,6 @@ impl Planner<'_> {
             .filter_map(|&w| self.plan.access[w].as_ref().map(|a| a.slot))
             .collect();
         let plan = &mut self.plan;
-        plan.last_read = vec![None; plan.slots.len()];
-        for (s, step) in plan.steps.iter().enumerate() {
-            for slot in step_reads(step) {
-                plan.last_read[slot] = Some(s);
-            }
-        }
         let mut donations = Vec::new();
         for (s, step) in plan.steps.iter().enumerate() {
             // The elementwise loop, or a reduction's epilogue (which runs element by element
@@ -919,7 +911,7 @@ impl Planner<'_> {
             };
             let compact = contiguous_strides(&k.shape);
             let identity = |a: &Access| a.offset == 0 && a.strides == compact;
-            let identity_inputs: Vec<usize> = k
+            let mut identity_inputs: Vec<usize> = k
                 .inputs
                 .iter()
                 .map(|a| a.slot)
@@ -928,12 +920,8 @@ impl Planner<'_> {
                         && k.inputs.iter().filter(|a| a.slot == slot).all(identity)
                 })
                 .collect();
-            let identity_inputs = {
-                let mut v = identity_inputs;
-                v.sort_unstable();
-                v.dedup();
-                v
-            };
+            identity_inputs.sort_unstable();
+            identity_inputs.dedup();
             let mut taken: Vec<usize> = Vec::new();
             for o in &k.outputs {
                 let out = &plan.slots[o.slot];
@@ -968,13 +956,13 @@ impl Planner<'_> {
     /// Packs the scratch slots into the arena by liveness: a slot's bytes are reused once the
     /// last step reading it has run.
     fn assign_memory(&mut self) {
-        let nslots = self.plan.slots.len();
-        self.last_use = vec![0; nslots];
+        let mut last_read = vec![None; self.plan.slots.len()];
         for (s, step) in self.plan.steps.iter().enumerate() {
             for slot in step_reads(step) {
-                self.last_use[slot] = s;
+                last_read[slot] = Some(s);
             }
         }
+        self.plan.last_read = last_read;
         let mut arena = Arena::default();
         let mut live_until: Vec<(usize, usize)> = Vec::new(); // (slot, last step)
         for s in 0..self.plan.steps.len() {
@@ -988,7 +976,7 @@ impl Planner<'_> {
                 if let SlotKind::Scratch { .. } = slot.kind {
                     let offset = arena.alloc(slot.len * slot.elem.size());
                     slot.kind = SlotKind::Scratch { offset };
-                    live_until.push((w, self.last_use[w].max(s)));
+                    live_until.push((w, self.plan.last_read[w].map_or(s, |r| r.max(s))));
                 }
             }
             live_until.retain(|&(slot, until)| {

@@ -580,7 +580,7 @@ fn safe_donations(program: &Program, graph: &Graph) -> Vec<Donated> {
         // that those inputs keep as their own inputs (a broadcast view of a parameter keeps
         // the parameter's node for a later backward pass). `refs` counts, per holder, the
         // references the graph accounts for.
-        let mut holders: Vec<(NodeRef, Option<usize>)> = Vec::with_capacity(sharing.len() + 1);
+        let mut holders: Vec<NodeRef> = Vec::with_capacity(sharing.len() + 1);
         let mut refs: Vec<usize> = Vec::with_capacity(sharing.len() + 1);
         for &slot in &sharing {
             let at = plan.slots[slot].node;
@@ -592,11 +592,11 @@ fn safe_donations(program: &Program, graph: &Graph) -> Vec<Donated> {
             if read_late || program.host_read[slot] {
                 continue 'donations;
             }
-            holders.push((graph.nodes[at].clone(), Some(at)));
+            holders.push(graph.nodes[at].clone());
             refs.push(1 + graph.uses[at] as usize);
         }
         for h in 0..sharing.len() {
-            let kept = holders[h].0.inputs();
+            let kept = holders[h].inputs();
             for input in kept {
                 let shares = input.is_realized()
                     && !input.is_overwritten()
@@ -606,10 +606,10 @@ fn safe_donations(program: &Program, graph: &Graph) -> Vec<Donated> {
                 if !shares {
                     continue;
                 }
-                match holders.iter().position(|(n, _)| Rc::ptr_eq(n, &input)) {
+                match holders.iter().position(|n| Rc::ptr_eq(n, &input)) {
                     Some(k) => refs[k] += 1,
                     None => {
-                        holders.push((input, None));
+                        holders.push(input);
                         refs.push(1);
                     }
                 }
@@ -619,11 +619,10 @@ fn safe_donations(program: &Program, graph: &Graph) -> Vec<Donated> {
         let explained = holders
             .iter()
             .zip(&refs)
-            .all(|((n, _), &r)| Rc::strong_count(n) == r + 1);
+            .all(|(n, &r)| Rc::strong_count(n) == r + 1);
         if Arc::strong_count(buffer) != holders.len() || !explained {
             continue;
         }
-        let holders: Vec<NodeRef> = holders.into_iter().map(|(n, _)| n).collect();
         out.push(Donated {
             out: d.out,
             buffer: buffer.clone(),
@@ -656,8 +655,8 @@ fn run(program: &Program, graph: &Graph) -> Result<(), BackendError> {
     };
     for (s, slot) in plan.slots.iter().enumerate() {
         let r = args::SLOTS + 3 * s;
-        match slot.kind {
-            SlotKind::Input => {
+        match (slot.kind, donated.iter().find(|d| d.out == s)) {
+            (SlotKind::Input, _) => {
                 let value = graph.nodes[slot.node].value().expect("inputs are realized");
                 words[r] = match &*value.buffer {
                     Buffer::F32(v) => v.as_ptr() as u64,
@@ -667,13 +666,12 @@ fn run(program: &Program, graph: &Graph) -> Result<(), BackendError> {
                 words[r + 2] = value.buffer.len() as u64;
                 owned[s] = Some(value.buffer.clone());
             }
-            SlotKind::Scratch { offset } => {
+            (SlotKind::Scratch { offset }, _) => {
                 words[r] = (arena_base + offset) as u64;
                 words[r + 2] = slot.len as u64;
             }
-            SlotKind::Owned if program.host_written[s] => {}
-            SlotKind::Owned if donated.iter().any(|d| d.out == s) => {
-                let d = donated.iter().find(|d| d.out == s).expect("just found");
+            (SlotKind::Owned, _) if program.host_written[s] => {}
+            (SlotKind::Owned, Some(d)) => {
                 // The program writes this buffer while the input nodes holding it still
                 // refer to it: a write through a pointer of a shared buffer, sound because
                 // nothing can hold a reference into its elements during the run (every
@@ -683,13 +681,13 @@ fn run(program: &Program, graph: &Graph) -> Result<(), BackendError> {
                 words[r + 2] = slot.len as u64;
                 owned[s] = Some(d.buffer.clone());
             }
-            SlotKind::Owned if slot.elem == Elem::F32 && !program.host_read[s] => {
+            (SlotKind::Owned, None) if slot.elem == Elem::F32 && !program.host_read[s] => {
                 let mut v = output_buffer(slot.len, program.checked);
                 words[r] = v.as_mut_ptr() as u64;
                 words[r + 2] = slot.len as u64;
                 fresh.push((s, v));
             }
-            SlotKind::Owned => {
+            (SlotKind::Owned, None) => {
                 let (buffer, ptr) = initialized_buffer(slot.elem, slot.len);
                 words[r] = ptr;
                 words[r + 2] = slot.len as u64;
