@@ -188,15 +188,24 @@ fn the_schedule_and_the_ir_are_available_as_data() {
         .find(|n| n.op == "relu")
         .expect("relu node");
     assert_eq!(relu.placement, needle::jit::Placement::Inlined(1));
-    // One function for this small program, holding both steps, with its code generation time.
+    // One function for the steps of this small program and one for the product specialized
+    // to its 2x2x2 shape, each with its code generation time.
+    let labels: Vec<&str> = program
+        .function_times
+        .iter()
+        .map(|(l, _)| l.as_str())
+        .collect();
     assert_eq!(
-        program.function_times.len(),
-        1,
-        "{:?}",
-        program.function_times
+        labels,
+        [
+            "chunk0 (steps 0..2)",
+            "product0 (step 0, specialized matmul)"
+        ]
     );
-    assert!(program.function_times[0].0.contains("steps 0..2"));
-    assert!(program.function_times[0].1 <= program.compile_time);
+    assert!(program
+        .function_times
+        .iter()
+        .all(|(_, t)| *t <= program.compile_time));
     let ir = program.ir.expect("IR kept");
     assert!(ir.contains("function") && ir.contains("call"), "{ir}");
 }
@@ -388,4 +397,107 @@ fn large_kernels_split_across_threads_agree_with_eager() {
     };
     assert_eq!(k.shape, vec![64, 1 << 14]);
     assert!(k.parallel());
+}
+
+#[test]
+fn matmul_epilogues_run_on_the_rows_the_gemm_finishes() {
+    // (m, n, k): one partial tile; more rows than one block of the generated GEMM (96) and
+    // more depth than one (256); odd edges; enough multiply-adds (2^24) to split by threads.
+    for (m, n, k) in [(5, 3, 7), (100, 50, 784), (97, 13, 300), (256, 257, 256)] {
+        let f = || {
+            manual_seed((m * n) as u64);
+            let x = Tensor::randn(&[m, k]);
+            let w = Tensor::randn(&[k, n]);
+            let b = Tensor::randn(&[1, n]);
+            let h = (&x.matmul(&w) + &b.broadcast_to(&[m, n])).relu();
+            vec![&h * 0.5]
+        };
+        let eager = common::in_both_modes(f);
+        // Unchecked, the packed GEMM runs the epilogue from the thread that finished the
+        // rows; the specialized product (all but the largest shape) after each block of rows.
+        for policy in [GemmPolicy::Generated, GemmPolicy::Packed] {
+            let generated = with_gemm_policy(policy, || with_mode(Mode::Jit, || f()[0].to_vec()));
+            let scale = eager[0].iter().fold(1.0f32, |s, x| s.max(x.abs()));
+            for (i, (a, g)) in eager[0].iter().zip(&generated).enumerate() {
+                assert!(
+                    (a - g).abs() <= 1e-5 * scale,
+                    "{m}x{n}x{k}, element {i}: eager {a}, {policy:?} {g}"
+                );
+            }
+        }
+        let program = needle::jit::last_program().expect("a program ran");
+        let plan = &program.plan;
+        assert_eq!(plan.steps.len(), 1, "{}", plan.describe());
+        let needle::jit::StepKind::MatMul {
+            epilogue: Some(e), ..
+        } = &plan.steps[0].kind
+        else {
+            panic!(
+                "the bias, relu and scaling join the matmul: {}",
+                plan.describe()
+            );
+        };
+        assert_eq!(e.ops(), "add,relu,mul_scalar(0.5)");
+        assert_eq!(e.shape, vec![m, n], "the epilogue keeps the product's rows");
+        assert!(plan
+            .describe()
+            .contains("then [add,relu,mul_scalar(0.5)] on its rows"));
+    }
+}
+
+#[test]
+fn an_update_whose_old_value_is_read_later_stays_out_of_the_gradient_epilogue() {
+    // The last layer's weight gradient is computed before the input gradient that reads the
+    // weight: SGD's update joined to the gradient's matmul would have to write a new buffer,
+    // so it runs after the last read and updates the weight in place.
+    needle::jit::set_tiered(false);
+    with_mode(Mode::Jit, || {
+        manual_seed(1);
+        let model = needle::nn::Sequential::new()
+            .push(needle::nn::Linear::new(8, 6))
+            .push(needle::nn::ReLU::new())
+            .push(needle::nn::Linear::new(6, 3));
+        let mut opt = needle::optim::Sgd::new(model.parameters(), 0.1);
+        let x = Tensor::randn(&[4, 8]);
+        let y = Tensor::randint(0, 3, &[4]);
+        for _ in 0..2 {
+            opt.zero_grad();
+            SoftmaxLoss::new()
+                .forward(&model.forward(&x), &y)
+                .backward();
+            reset_stats();
+            opt.step();
+            model.parameters()[0].realize();
+        }
+        assert_eq!(
+            stats().donated_buffers,
+            4,
+            "every parameter updated in place"
+        );
+        let program = needle::jit::last_program().expect("a program ran");
+        let epilogues: Vec<String> = program
+            .plan
+            .steps
+            .iter()
+            .filter_map(|s| match &s.kind {
+                needle::jit::StepKind::MatMul {
+                    epilogue: Some(e), ..
+                } => Some(e.ops()),
+                _ => None,
+            })
+            .collect();
+        // The first layer's weight (nothing reads it after its gradient) and the hidden
+        // gradient's relu mask join matmuls; the last layer's weight update does not.
+        assert!(
+            epilogues.iter().any(|e| e.contains("gt_scalar(0)")),
+            "{}",
+            program.plan.describe()
+        );
+        assert_eq!(
+            epilogues.iter().filter(|e| e.contains("sub")).count(),
+            1,
+            "{}",
+            program.plan.describe()
+        );
+    });
 }

@@ -30,8 +30,13 @@ pub struct RunContext<'a> {
     pub error: Option<BackendError>,
     /// The panic of a host step, re-raised after the program returns.
     pub panic: Option<Box<dyn Any + Send>>,
-    /// Half-kernel entries of the steps split across threads.
+    /// Row-range entries: halves of the steps split across threads, matmul epilogues.
     pub rows: &'a [(usize, RowsFn)],
+    /// Shape-specialized products by step.
+    pub products: &'a [(usize, RowsFn)],
+    /// Checked mode (a matmul with an epilogue stays on one thread: its checks write the
+    /// error record of the one argument block).
+    pub checked: bool,
 }
 
 /// The host entry point called by generated code: runs step `step` of the program.
@@ -50,7 +55,7 @@ pub extern "C" fn needle_host_step(block: *mut u64, step: u64) -> u32 {
         ctx.run_step(words, step as usize)
     }));
     match outcome {
-        Ok(Ok(())) => STATUS_OK,
+        Ok(Ok(status)) => status,
         Ok(Err(e)) => {
             ctx.error = Some(e);
             STATUS_HOST_ERROR
@@ -91,22 +96,33 @@ fn slot_record(words: &[u64], slot: usize) -> (u64, isize, usize) {
 }
 
 impl RunContext<'_> {
-    fn run_step(&mut self, words: &mut [u64], step: usize) -> Result<(), BackendError> {
+    /// The row-range entry of `step`.
+    fn rows_fn(&self, step: usize) -> RowsFn {
+        self.rows
+            .iter()
+            .find(|(s, _)| *s == step)
+            .expect("split steps and matmul epilogues have a rows entry")
+            .1
+    }
+
+    /// Runs a step; returns the status of generated code it called (a matmul's epilogue in
+    /// checked mode can report an out-of-bounds index).
+    fn run_step(&mut self, words: &mut [u64], step: usize) -> Result<u32, BackendError> {
         let plan = self.plan;
         let s = &plan.steps[step];
         match &s.kind {
-            StepKind::MatMul { a, b, k } => {
-                self.matmul(words, step, a, b, *k);
-                Ok(())
-            }
-            StepKind::Host => self.interpret(words, step),
-            StepKind::Elementwise(k) => {
-                let f = self
-                    .rows
+            StepKind::MatMul { a, b, k, epilogue } => {
+                let epilogue = epilogue.as_ref().map(|_| self.rows_fn(step));
+                let specialized = self
+                    .products
                     .iter()
                     .find(|(s, _)| *s == step)
-                    .expect("split steps have a rows entry")
-                    .1;
+                    .map(|&(_, f)| f);
+                Ok(self.matmul(words, step, [a, b], *k, (specialized, epilogue)))
+            }
+            StepKind::Host => self.interpret(words, step).map(|()| STATUS_OK),
+            StepKind::Elementwise(k) => {
+                let f = self.rows_fn(step);
                 let rows = k.shape[0] as i64;
                 let half = rows / 2;
                 // Raw pointers are not Send; the block outlives both calls (join waits).
@@ -116,7 +132,7 @@ impl RunContext<'_> {
                     || f(block as *mut u64, half, rows),
                 );
                 debug_assert_eq!((a, b), (STATUS_OK, STATUS_OK));
-                Ok(())
+                Ok(STATUS_OK)
             }
             StepKind::Reduce { .. } => unreachable!("reductions run in generated code"),
         }
@@ -160,9 +176,19 @@ impl RunContext<'_> {
         Ok(())
     }
 
-    /// `out = a · b` per batch through the GEMM the policy picks ([`crate::gemm`]). Panics (reported as the step's error)
-    /// when an operand's extent leaves its buffer: generated code cannot check inside the GEMM.
-    fn matmul(&mut self, words: &[u64], step: usize, a: &Access, b: &Access, k: usize) {
+    /// `out = a · b` per batch through the GEMM the policy picks ([`crate::gemm`]; the
+    /// step's `specialized` product is one of the candidates), then the step's `epilogue` on
+    /// the product's rows as they become final. Panics (reported as the step's error) when an
+    /// operand's extent leaves its buffer: generated code cannot check inside the GEMM.
+    /// Returns the epilogue's status.
+    fn matmul(
+        &mut self,
+        words: &mut [u64],
+        step: usize,
+        [a, b]: [&Access; 2],
+        k: usize,
+        (specialized, epilogue): (Option<RowsFn>, Option<RowsFn>),
+    ) -> u32 {
         let s = &self.plan.steps[step];
         let out_shape = self.graph.nodes[s.node].shape();
         let nd = out_shape.len();
@@ -176,7 +202,7 @@ impl RunContext<'_> {
         );
         let out_ptr = out_ptr as *mut f32;
         if m * n == 0 || batches == 0 {
-            return;
+            return STATUS_OK;
         }
         let operand = |acc: &Access, rows: usize, cols: usize| {
             let (ptr, slot_offset, len) = slot_record(words, acc.slot);
@@ -198,6 +224,21 @@ impl RunContext<'_> {
         };
         let (pa, fa) = operand(a, m, k);
         let (pb, fb) = operand(b, k, n);
+        // Raw pointers are not Sync; the block outlives every call of the epilogue (the GEMM
+        // returns after its last row block).
+        let block = words.as_mut_ptr() as usize;
+        let rows_entry = |f: RowsFn| {
+            move |start: usize, end: usize| f(block as *mut u64, start as i64, end as i64)
+        };
+        let epilogue = epilogue.map(rows_entry);
+        let specialized = specialized.map(rows_entry);
+        debug_assert!(
+            (epilogue.is_none() && specialized.is_none()) || batches == 1,
+            "epilogues and specialized products of 2-D products only"
+        );
+        let rows_done: Option<crate::gemm::RowsDone> = epilogue.as_ref().map(|f| f as _);
+        let specialized: Option<crate::gemm::RowsDone> = specialized.as_ref().map(|f| f as _);
+        let mut status = STATUS_OK;
         let mut batch_index = vec![0usize; batch_shape.len()];
         for batch in 0..batches {
             let offset = |acc: &Access, first: isize| {
@@ -213,11 +254,14 @@ impl RunContext<'_> {
             if k == 0 {
                 // SAFETY: `dst` is valid for `m·n` writes (see above).
                 unsafe { std::ptr::write_bytes(dst, 0, m * n) };
+                if let Some(f) = rows_done {
+                    status = f(0, m);
+                }
             } else {
                 // SAFETY: strides are non-negative (the planner copies flipped operands), so
                 // the first and last elements, checked against the buffers above, bound every
                 // element read; `dst` is an exclusive `m·n` block of the output slot.
-                unsafe {
+                status = unsafe {
                     crate::gemm::product(
                         [m, n, k],
                         dst,
@@ -231,8 +275,10 @@ impl RunContext<'_> {
                             rs: b.strides[nd - 2],
                             cs: b.strides[nd - 1],
                         },
-                    );
-                }
+                        (specialized, rows_done),
+                        !self.checked,
+                    )
+                };
             }
             for ax in (0..batch_index.len()).rev() {
                 batch_index[ax] += 1;
@@ -242,5 +288,6 @@ impl RunContext<'_> {
                 batch_index[ax] = 0;
             }
         }
+        status
     }
 }

@@ -9,8 +9,11 @@
 //!   reduction of it, it has no other consumer and nobody asked for its value. It is then never
 //!   written to memory. Recomputation is never chosen: a node with two consumers is written
 //!   once and read twice, since a reload costs less than recomputing a chain per consumer.
-//! - Matmul is a call to the GEMM (reading transposed operands through strides); its epilogue
-//!   (bias, activation) is the following fused elementwise kernel.
+//! - Matmul is a call to the GEMM (reading transposed operands through strides). Its epilogue
+//!   (bias, activation, a gradient's mask: the elementwise step that reads the product at the
+//!   element it computes) joins the matmul step: the generated GEMM runs it on each block of
+//!   rows as soon as the block is final, while it is in cache; after the gemm crate it runs as
+//!   a pass over the result.
 //! - Padding, concatenation, casts and anything on i64 data run the interpreter's kernel for
 //!   that node from inside the program (the documented per-node fallback).
 //! - Intermediate buffers live in an arena owned by the compiled program, reused across steps
@@ -109,6 +112,10 @@ pub enum StepKind {
         b: Access,
         /// Inner dimension.
         k: usize,
+        /// Elementwise consumers of the product (2-D products only), a kernel over the
+        /// output's `[m, n]` whose loads of the output slot at the same element read the
+        /// product. It runs on row ranges as the GEMM finishes them (see [`crate::gemm`]).
+        epilogue: Option<Kernel>,
     },
     /// The interpreter's kernel for the node (run from inside the program).
     Host,
@@ -333,9 +340,16 @@ impl Plan {
                         .map(|k| format!(", then [{}]", k.ops()))
                         .unwrap_or_default()
                 ),
-                StepKind::MatMul { k, .. } => {
-                    format!("matmul {:?} (k={k}) via the gemm crate", node.shape)
-                }
+                StepKind::MatMul { a, b, k, epilogue } => format!(
+                    "matmul {:?} (k={k}) of slots {} and {}{}",
+                    node.shape,
+                    a.slot,
+                    b.slot,
+                    epilogue
+                        .as_ref()
+                        .map(|e| format!(", then [{}] on its rows", e.ops()))
+                        .unwrap_or_default()
+                ),
                 StepKind::Host => format!("interpreter kernel for {}", node.op),
             };
             let place = match slot.kind {
@@ -522,7 +536,17 @@ impl Planner<'_> {
                 let nd = node.shape().len();
                 let k = self.shape(inputs[0])[nd - 1];
                 let out = self.stored(i, Elem::F32);
-                let step_index = self.push_step(StepKind::MatMul { a, b, k }, i, Vec::new(), out);
+                let step_index = self.push_step(
+                    StepKind::MatMul {
+                        a,
+                        b,
+                        k,
+                        epilogue: None,
+                    },
+                    i,
+                    Vec::new(),
+                    out,
+                );
                 self.plan.nodes[i].placement = Placement::Stored(step_index);
                 return;
             }
@@ -655,6 +679,22 @@ impl Planner<'_> {
     /// decay, both moments, the parameter) into one pass.
     fn merge_kernels(&mut self) {
         let steps = std::mem::take(&mut self.plan.steps);
+        let assigned = self.assigned_slots();
+        // Input slots by buffer: a parameter and the detached copy an optimizer reads share
+        // one (at run time the sharing is checked again, see `crate::runtime`).
+        let buffer_of: Vec<Option<usize>> = self
+            .plan
+            .slots
+            .iter()
+            .map(|slot| {
+                (slot.kind == SlotKind::Input)
+                    .then(|| self.graph.nodes[slot.node].value())
+                    .flatten()
+                    .map(|v| std::sync::Arc::as_ptr(&v.buffer) as usize)
+            })
+            .collect();
+        let same_data =
+            |x: usize, y: usize| x == y || (buffer_of[x].is_some() && buffer_of[x] == buffer_of[y]);
         let mut producer: std::collections::HashMap<usize, usize> = Default::default();
         let mut merged: Vec<Step> = Vec::with_capacity(steps.len());
         'steps: for step in steps {
@@ -666,8 +706,29 @@ impl Planner<'_> {
                     .max()
                     .unwrap_or(0);
                 for at in (ready..merged.len()).rev() {
+                    // A variable's update moved up into a matmul's epilogue would run before
+                    // later steps' reads of the old value, which then could not give its
+                    // buffer to the new value (see `find_donations`): an update stays where
+                    // it is when a later step reads what it reads (or the same buffer).
+                    let keeps_donation = || {
+                        k.outputs.iter().any(|o| assigned.contains(&o.slot))
+                            && merged[at + 1..].iter().any(|later| {
+                                step_reads(later)
+                                    .iter()
+                                    .any(|&r| k.inputs.iter().any(|a| same_data(a.slot, r)))
+                            })
+                    };
+                    let to_matmul = matches!(merged[at].kind, StepKind::MatMul { .. })
+                        && out_rank(self.graph, &merged[at]) == 2
+                        && !keeps_donation();
                     let target = &mut merged[at];
-                    if let StepKind::Reduce { epilogue, .. } = &mut target.kind {
+                    let epilogue = match &mut target.kind {
+                        StepKind::Reduce { epilogue, .. } => Some(epilogue),
+                        // The GEMM hands row ranges of its 2-D result to the epilogue.
+                        StepKind::MatMul { epilogue, .. } if to_matmul => Some(epilogue),
+                        _ => None,
+                    };
+                    if let Some(epilogue) = epilogue {
                         let result = target.out;
                         let out_shape = self.graph.nodes[target.node].shape();
                         let identity = Access {
@@ -817,6 +878,9 @@ impl Planner<'_> {
                         || !matches!(slots[step.out].kind, SlotKind::Scratch { .. });
                     std::iter::once(body).chain(epilogue.as_mut()).collect()
                 }
+                StepKind::MatMul {
+                    epilogue: Some(e), ..
+                } => vec![e],
                 _ => continue,
             };
             let mut first = None;
@@ -848,6 +912,20 @@ impl Planner<'_> {
                 } => {
                     *k = std::mem::take(k).collapsed();
                 }
+                // A matmul's epilogue keeps its `[m, n]` axes: the GEMM calls it by rows.
+                StepKind::MatMul {
+                    epilogue: Some(k), ..
+                } if k.outputs.is_empty() => {
+                    step.kind = match std::mem::replace(&mut step.kind, StepKind::Host) {
+                        StepKind::MatMul { a, b, k, .. } => StepKind::MatMul {
+                            a,
+                            b,
+                            k,
+                            epilogue: None,
+                        },
+                        _ => unreachable!(),
+                    };
+                }
                 _ => {}
             }
         }
@@ -875,9 +953,26 @@ impl Planner<'_> {
                         self.plan.nodes[o.node].placement = Placement::Stored(s);
                     }
                 }
+                StepKind::MatMul { epilogue, .. } => {
+                    self.plan.nodes[step.node].placement = Placement::Stored(s);
+                    for o in epilogue.iter().flat_map(|k| &k.outputs) {
+                        self.plan.nodes[o.node].placement = Placement::Stored(s);
+                    }
+                }
                 _ => self.plan.nodes[step.node].placement = Placement::Stored(s),
             }
         }
+    }
+
+    /// Slots holding the new value of a variable (a pending assignment's value).
+    fn assigned_slots(&self) -> Vec<usize> {
+        let graph = self.graph;
+        self.plan
+            .wanted
+            .iter()
+            .filter(|&&w| *graph.nodes[w].op() == Op::Leaf && graph.inputs(w).len() == 1)
+            .filter_map(|&w| self.plan.access[w].as_ref().map(|a| a.slot))
+            .collect()
     }
 
     /// Lists the outputs that may be written in place of an input ([`Donation`]).
@@ -886,20 +981,14 @@ impl Planner<'_> {
         // running statistics) take buffers over. Any other output — a gradient of a graph
         // that stays differentiable, say — leaves its inputs alone, since the graphs that
         // still hold them may legitimately be read again.
-        let graph = self.graph;
-        let assigned: Vec<usize> = self
-            .plan
-            .wanted
-            .iter()
-            .filter(|&&w| *graph.nodes[w].op() == Op::Leaf && graph.inputs(w).len() == 1)
-            .filter_map(|&w| self.plan.access[w].as_ref().map(|a| a.slot))
-            .collect();
+        let assigned = self.assigned_slots();
         let plan = &mut self.plan;
         let mut donations = Vec::new();
         for (s, step) in plan.steps.iter().enumerate() {
-            // The elementwise loop, or a reduction's epilogue (which runs element by element
-            // over the result, after the reduced body has read its inputs: a slot the body
-            // reads is not read at the element written).
+            // The elementwise loop, or a reduction's or matmul's epilogue (which runs element
+            // by element over the result, after or while the body reads its inputs: a slot
+            // the body reads is not read at the element written; the GEMM's operands are read
+            // while earlier rows' epilogues run).
             let (k, body_reads): (&Kernel, Vec<usize>) = match &step.kind {
                 StepKind::Elementwise(k) => (k, Vec::new()),
                 StepKind::Reduce {
@@ -907,6 +996,12 @@ impl Planner<'_> {
                     epilogue: Some(e),
                     ..
                 } => (e, body.inputs.iter().map(|a| a.slot).collect()),
+                StepKind::MatMul {
+                    a,
+                    b,
+                    epilogue: Some(e),
+                    ..
+                } => (e, vec![a.slot, b.slot]),
                 _ => continue,
             };
             let compact = contiguous_strides(&k.shape);
@@ -996,6 +1091,10 @@ impl Planner<'_> {
     }
 }
 
+fn out_rank(graph: &Graph, step: &Step) -> usize {
+    graph.nodes[step.node].shape().len()
+}
+
 /// Slots a step writes (its outputs; a reduction's accumulator is internal).
 pub fn step_writes(step: &Step) -> Vec<usize> {
     match &step.kind {
@@ -1008,7 +1107,14 @@ pub fn step_writes(step: &Step) -> Vec<usize> {
                     .flat_map(|k| k.outputs.iter().map(|o| o.slot)),
             )
             .collect(),
-        _ => vec![step.out],
+        StepKind::MatMul { epilogue, .. } => std::iter::once(step.out)
+            .chain(
+                epilogue
+                    .iter()
+                    .flat_map(|k| k.outputs.iter().map(|o| o.slot)),
+            )
+            .collect(),
+        StepKind::Host => vec![step.out],
     }
 }
 
@@ -1027,7 +1133,15 @@ pub fn step_reads(step: &Step) -> Vec<usize> {
                     .filter(|&slot| slot != step.out),
             )
             .collect(),
-        StepKind::MatMul { a, b, .. } => vec![a.slot, b.slot],
+        StepKind::MatMul { a, b, epilogue, .. } => [a.slot, b.slot]
+            .into_iter()
+            .chain(
+                epilogue
+                    .iter()
+                    .flat_map(|k| k.inputs.iter().map(|a| a.slot))
+                    .filter(|&slot| slot != step.out),
+            )
+            .collect(),
         StepKind::Host => Vec::new(),
     }
 }

@@ -702,6 +702,8 @@ fn run(program: &Program, graph: &Graph) -> Result<(), BackendError> {
         error: None,
         panic: None,
         rows: &code.rows,
+        products: &code.products,
+        checked: program.checked,
     };
     words[args::CONTEXT] = &mut ctx as *mut RunContext as u64;
     // SAFETY: `words` follows the argument-block layout: input slots point into buffers kept
@@ -735,9 +737,13 @@ fn run(program: &Program, graph: &Graph) -> Result<(), BackendError> {
             codegen::ACCUMULATOR_ACCESS => "accumulator".to_string(),
             i => format!("input {i}"),
         };
+        let part = match s.kind {
+            StepKind::MatMul { .. } => " epilogue",
+            _ => "",
+        };
         return Err(BackendError::OutOfBounds {
             backend: "jit",
-            kernel: format!("step {step} ({what})"),
+            kernel: format!("step {step}{part} ({what})"),
             op: format!("{} {:?} at {}", node.op, node.shape, node.origin),
             index: words[args::ERR_INDEX] as i64,
             len: words[args::ERR_LEN] as usize,
@@ -821,6 +827,46 @@ mod tests {
         assert!(kernel.contains("step 0 (input 0)"), "{err}");
         assert!(
             op.contains("mul_scalar(2)") && op.contains("runtime.rs"),
+            "{err}"
+        );
+        assert!(!y.is_realized(), "nothing is delivered on failure");
+    }
+
+    /// The same for a matmul's epilogue, which runs from inside the GEMM's host step: its
+    /// error travels back through the block and names the epilogue.
+    #[test]
+    fn checked_code_reports_an_out_of_bounds_read_in_a_matmul_epilogue() {
+        let y = with_mode(Mode::Lazy, || {
+            let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+            let w = Tensor::from_vec(vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0], &[3, 2]);
+            let b = Tensor::from_vec(vec![0.5, -0.5], &[1, 2]);
+            (&x.matmul(&w) + &b.broadcast_to(&[2, 2])).relu()
+        });
+        let graph = Graph::collect(&[y.node()], true);
+        let mut plan = Plan::new(&graph);
+        let StepKind::MatMul {
+            epilogue: Some(e), ..
+        } = &mut plan.steps[0].kind
+        else {
+            panic!("expected a matmul with its epilogue: {}", plan.describe());
+        };
+        let bias = e
+            .inputs
+            .iter()
+            .position(|a| a.strides == [0, 1])
+            .expect("the broadcast bias");
+        e.inputs[bias].strides = vec![0, 2];
+        let program = from_plan(plan, &graph, true, Instant::now(), false, false).unwrap();
+        let err = run(&program, &graph).unwrap_err();
+        let BackendError::OutOfBounds {
+            kernel, index, len, ..
+        } = &err
+        else {
+            panic!("expected an out-of-bounds error, got {err}");
+        };
+        assert_eq!((*index, *len), (2, 2), "{err}");
+        assert!(
+            kernel.contains(&format!("step 0 epilogue (input {bias})")),
             "{err}"
         );
         assert!(!y.is_realized(), "nothing is delivered on failure");

@@ -8,7 +8,10 @@
 //! functions, so results are bit-identical to eager mode.
 
 mod expr;
+mod matmul;
 mod reduce;
+
+pub use matmul::{small_product, SmallProduct};
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -67,8 +70,10 @@ pub struct Code {
     // Owns the machine code; never read otherwise.
     _module: JITModule,
     entry: extern "C" fn(*mut u64) -> u32,
-    /// Steps split across threads, with their half-kernel entries.
+    /// Row-range entries by step: halves of steps split across threads, matmul epilogues.
     pub rows: Vec<(usize, RowsFn)>,
+    /// Shape-specialized products by step ([`small_product`]).
+    pub products: Vec<(usize, RowsFn)>,
     /// The Cranelift IR, when requested.
     pub ir: Option<String>,
     /// Code generation time of each function (which steps it holds, how long it took).
@@ -120,7 +125,10 @@ fn all_small(plan: &Plan, steps: std::ops::Range<usize>) -> bool {
     plan.steps[steps].iter().all(|s| match &s.kind {
         StepKind::Elementwise(k) => k.shape.iter().product::<usize>() <= SMALL_KERNEL,
         StepKind::Reduce { body, .. } => body.shape.iter().product::<usize>() <= SMALL_KERNEL,
-        StepKind::MatMul { .. } | StepKind::Host => true,
+        StepKind::MatMul { epilogue, .. } => epilogue
+            .as_ref()
+            .is_none_or(|k| k.shape.iter().product::<usize>() <= SMALL_KERNEL),
+        StepKind::Host => true,
     })
 }
 
@@ -170,6 +178,7 @@ pub struct Prepared {
     main: Function,
     main_id: FuncId,
     rows_ids: Vec<(usize, FuncId)>,
+    product_ids: Vec<(usize, FuncId)>,
     ir: Option<String>,
 }
 
@@ -242,31 +251,49 @@ pub fn prepare(
     rows_sig.params.push(AbiParam::new(types::I64));
     rows_sig.returns.push(AbiParam::new(types::I32));
     let mut rows_ids = Vec::new();
-    for (s, step) in plan.steps.iter().enumerate() {
-        if let StepKind::Elementwise(k) = &step.kind {
-            if parallel_step(k, checked) {
-                let id = module
-                    .declare_function(&format!("rows{s}"), Linkage::Local, &rows_sig)
-                    .map_err(|e| e.to_string())?;
-                rows_ids.push((s, id));
-            }
+    for s in 0..plan.steps.len() {
+        if rows_kernel(plan, s, checked).is_some() {
+            let id = module
+                .declare_function(&format!("rows{s}"), Linkage::Local, &rows_sig)
+                .map_err(|e| e.to_string())?;
+            rows_ids.push((s, id));
         }
     }
+    let mut product_ids = Vec::new();
+    for s in 0..plan.steps.len() {
+        if small_product(plan, s).is_some() {
+            let id = module
+                .declare_function(&format!("product{s}"), Linkage::Local, &rows_sig)
+                .map_err(|e| e.to_string())?;
+            product_ids.push((s, id));
+        }
+    }
+    let fma = module
+        .isa()
+        .isa_flags()
+        .iter()
+        .any(|f| f.name == "has_fma" && f.as_bool() == Some(true));
     let mut fctx = FunctionBuilderContext::new();
     let mut functions = Vec::with_capacity(chunks.len());
     // Per function: compiled at opt_level=none (only small kernels in it).
     let mut quick: Vec<bool> = chunks.iter().map(|r| all_small(plan, r.clone())).collect();
-    quick.extend(rows_ids.iter().map(|_| false));
+    quick.extend(rows_ids.iter().map(|&(s, _)| all_small(plan, s..s + 1)));
     let labels: Vec<String> = chunks
         .iter()
         .enumerate()
         .map(|(c, r)| format!("chunk{c} (steps {}..{})", r.start, r.end))
+        .chain(rows_ids.iter().map(|&(s, _)| match plan.steps[s].kind {
+            StepKind::MatMul { .. } => format!("rows{s} (step {s}, matmul epilogue)"),
+            _ => format!("rows{s} (step {s}, split)"),
+        }))
         .chain(
-            rows_ids
+            product_ids
                 .iter()
-                .map(|(s, _)| format!("rows{s} (step {s}, split)")),
+                .map(|&(s, _)| format!("product{s} (step {s}, specialized matmul)")),
         )
         .collect();
+    // Hand-scheduled register blocks compile at opt_level=none (see `matmul`).
+    quick.extend(product_ids.iter().map(|_| true));
     for (range, &id) in chunks.iter().zip(&chunk_ids) {
         let mut func =
             Function::with_name_signature(UserFuncName::user(0, id.as_u32()), sig.clone());
@@ -282,12 +309,25 @@ pub fn prepare(
         functions.push((id, func));
     }
     for &(s, id) in &rows_ids {
-        let StepKind::Elementwise(kernel) = &plan.steps[s].kind else {
-            unreachable!("only elementwise steps are split")
-        };
+        let kernel = rows_kernel(plan, s, checked).expect("declared above");
         let mut func =
             Function::with_name_signature(UserFuncName::user(0, id.as_u32()), rows_sig.clone());
-        build_rows(&mut module, &mut func, &mut fctx, &imports, kernel, s);
+        build_rows(
+            &mut module,
+            &mut func,
+            &mut fctx,
+            &imports,
+            kernel,
+            s,
+            checked,
+        );
+        functions.push((id, func));
+    }
+    for &(s, id) in &product_ids {
+        let product = small_product(plan, s).expect("declared above");
+        let mut func =
+            Function::with_name_signature(UserFuncName::user(0, id.as_u32()), rows_sig.clone());
+        build_product(&mut module, &mut func, &mut fctx, &product, fma);
         functions.push((id, func));
     }
     let mut main =
@@ -308,6 +348,7 @@ pub fn prepare(
             main,
             main_id,
             rows_ids,
+            product_ids,
             ir,
         },
         CompileJob {
@@ -401,6 +442,7 @@ impl Prepared {
             main,
             main_id,
             rows_ids,
+            product_ids,
             ir,
         } = self;
         let function_times = labels
@@ -417,15 +459,19 @@ impl Prepared {
             .define_function(main_id, &mut ctx)
             .map_err(|e| format!("{e:?}"))?;
         module.finalize_definitions().map_err(|e| e.to_string())?;
-        let rows = rows_ids
-            .iter()
-            .map(|&(s, id)| {
-                let code = module.get_finalized_function(id);
-                // SAFETY: finalized code of a function declared with (pointer, i64, i64) -> i32
-                // in this ISA's C calling convention; the module is kept alive with it.
-                (s, unsafe { std::mem::transmute::<*const u8, RowsFn>(code) })
-            })
-            .collect();
+        let entries = |ids: &[(usize, FuncId)]| -> Vec<(usize, RowsFn)> {
+            ids.iter()
+                .map(|&(s, id)| {
+                    let code = module.get_finalized_function(id);
+                    // SAFETY: finalized code of a function declared with (pointer, i64, i64)
+                    // -> i32 in this ISA's C calling convention; the module is kept alive with
+                    // it.
+                    (s, unsafe { std::mem::transmute::<*const u8, RowsFn>(code) })
+                })
+                .collect()
+        };
+        let rows = entries(&rows_ids);
+        let products = entries(&product_ids);
         let code = module.get_finalized_function(main_id);
         // SAFETY: `code` is the finalized machine code of a function declared with the signature
         // (pointer) -> i32 in this ISA's C calling convention; the module is kept alive with it.
@@ -435,6 +481,7 @@ impl Prepared {
             _module: module,
             entry,
             rows,
+            products,
             ir,
             function_times,
         })
@@ -447,10 +494,24 @@ pub fn parallel_step(kernel: &Kernel, checked: bool) -> bool {
     !checked && kernel.parallel()
 }
 
-/// The half-kernel entry of a step split across threads: `(args, first row, end row)`.
+/// The entry of a kernel over a range of its outermost axis, `(args, first row, end row)`:
+/// one half of a step split across threads, or a matmul's epilogue on the rows the GEMM has
+/// finished. Returns a status like the program's entry.
 pub type RowsFn = extern "C" fn(*mut u64, i64, i64) -> u32;
 
-/// A kernel split across threads as its own function over a range of its outermost axis.
+/// The kernel of step `s` that is compiled as a [`RowsFn`], if any: a split elementwise step
+/// or a matmul's epilogue (in checked mode too: its checks report through the block).
+pub fn rows_kernel(plan: &Plan, s: usize, checked: bool) -> Option<&Kernel> {
+    match &plan.steps[s].kind {
+        StepKind::Elementwise(k) if parallel_step(k, checked) => Some(k),
+        StepKind::MatMul {
+            epilogue: Some(k), ..
+        } => Some(k),
+        _ => None,
+    }
+}
+
+/// A kernel as its own function over a range of its outermost axis.
 fn build_rows(
     module: &mut JITModule,
     func: &mut Function,
@@ -458,6 +519,7 @@ fn build_rows(
     imports: &Imports,
     kernel: &Kernel,
     step: usize,
+    checked: bool,
 ) {
     let mut b = FunctionBuilder::new(func, fctx);
     let helper_refs = imports.helper_refs(module, &mut b);
@@ -473,7 +535,7 @@ fn build_rows(
         b: &mut b,
         args: params[0],
         helpers: &helper_refs,
-        checked: false,
+        checked,
         oob,
         step,
         substitute: None,
@@ -482,7 +544,43 @@ fn build_rows(
     e.elementwise(kernel);
     let ok = b.ins().iconst(types::I32, STATUS_OK as i64);
     b.ins().return_(&[ok]);
-    // Unchecked code never branches here; the block only completes the function.
+    // Unchecked code never branches here.
+    b.switch_to_block(oob);
+    let oob_params = b.block_params(oob).to_vec();
+    record_out_of_bounds(&mut b, params[0], &oob_params);
+    b.seal_all_blocks();
+    b.finalize(module.target_config());
+}
+
+/// A shape-specialized product as its own function over a range of rows.
+fn build_product(
+    module: &mut JITModule,
+    func: &mut Function,
+    fctx: &mut FunctionBuilderContext,
+    product: &SmallProduct,
+    fma: bool,
+) {
+    let mut b = FunctionBuilder::new(func, fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    let oob = b.create_block();
+    b.switch_to_block(entry);
+    let params = b.block_params(entry).to_vec();
+    let mut e = Emitter {
+        b: &mut b,
+        args: params[0],
+        helpers: &[],
+        // The host step checks both operands' extents before it calls the product.
+        checked: false,
+        oob,
+        step: 0,
+        substitute: None,
+        outer_range: Some((params[1], params[2])),
+    };
+    e.small_matmul(product, fma);
+    let ok = b.ins().iconst(types::I32, STATUS_OK as i64);
+    b.ins().return_(&[ok]);
+    // Never branched to (no checks); completes the function.
     b.switch_to_block(oob);
     let status = b.ins().iconst(types::I32, STATUS_OUT_OF_BOUNDS as i64);
     b.ins().return_(&[status]);
@@ -509,6 +607,7 @@ fn split(plan: &Plan) -> Vec<std::ops::Range<usize>> {
             StepKind::Reduce { body, epilogue, .. } => {
                 8 + body.exprs.len() + epilogue.as_ref().map_or(0, |k| k.exprs.len())
             }
+            // The epilogue is a function of its own.
             _ => 1,
         }
     };
@@ -635,8 +734,19 @@ fn build_chunk(
     // Out of bounds: record (step, access, index, length) and return.
     b.switch_to_block(oob);
     let params = b.block_params(oob).to_vec();
+    record_out_of_bounds(&mut b, args_ptr, &params);
+    b.switch_to_block(fail);
+    let status = b.block_params(fail)[0];
+    b.ins().return_(&[status]);
+    b.seal_all_blocks();
+    b.finalize(module.target_config());
+}
+
+/// The out-of-bounds exit: records (step, access, index, length) in the argument block and
+/// returns [`STATUS_OUT_OF_BOUNDS`].
+fn record_out_of_bounds(b: &mut FunctionBuilder, args_ptr: Value, params: &[Value]) {
     let flags = MemFlagsData::trusted();
-    for (word, v) in [
+    for (word, &v) in [
         args::ERR_STEP,
         args::ERR_ACCESS,
         args::ERR_INDEX,
@@ -649,11 +759,6 @@ fn build_chunk(
     }
     let status = b.ins().iconst(types::I32, STATUS_OUT_OF_BOUNDS as i64);
     b.ins().return_(&[status]);
-    b.switch_to_block(fail);
-    let status = b.block_params(fail)[0];
-    b.ins().return_(&[status]);
-    b.seal_all_blocks();
-    b.finalize(module.target_config());
 }
 
 /// Where an access's data starts, resolved at the beginning of a step.

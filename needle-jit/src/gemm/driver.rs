@@ -8,10 +8,12 @@
 //! (8 KiB) in L1.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 use rayon::prelude::*;
 
 use super::microkernel::MicroKernel;
+use super::RowsDone;
 
 /// Rows of A packed per block (rounded to the tile height).
 const MC: usize = 96;
@@ -39,7 +41,9 @@ thread_local! {
 }
 
 /// `dst (m×n, row-major, compact) = a (m×k) · b (k×n)`, on the calling thread or split by
-/// rows across the rayon pool.
+/// rows across the rayon pool. `epilogue` runs on each block of rows right after its last
+/// depth block, by the thread that computed it, while the block is still in cache. Returns
+/// the first non-zero status of the epilogue (zero without one).
 ///
 /// # Safety
 /// `dst` must be valid for `m·n` writes and not overlap the operands; every element
@@ -52,7 +56,9 @@ pub unsafe fn sgemm(
     a: Operand,
     b: Operand,
     parallel: bool,
-) {
+    epilogue: Option<RowsDone>,
+) -> u32 {
+    let status = AtomicU32::new(0);
     let (mr, nr) = (kernel.mr, kernel.nr);
     let depth_blocks = k.div_ceil(KC);
     let kc_max = k.div_ceil(depth_blocks);
@@ -76,6 +82,7 @@ pub unsafe fn sgemm(
                 // SAFETY: rows pc..pc+kc and columns jc..jc+nc lie inside b (caller).
                 unsafe { pack_panels_b(&mut pack_b, b, pc, kc, jc, nc, nr) };
                 let packed_b: &[f32] = &pack_b;
+                let last = jc + nc == n && pc + kc == k;
                 let run_rows = |ib: usize| {
                     let ic = ib * mc;
                     let rows = mc.min(m - ic);
@@ -97,6 +104,13 @@ pub unsafe fn sgemm(
                             block > 0,
                         )
                     }
+                    if let (true, Some(f)) = (last, epilogue) {
+                        let done = f(ic, ic + rows);
+                        if done != 0 {
+                            // Keep the first failure.
+                            let _ = status.compare_exchange(0, done, Relaxed, Relaxed);
+                        }
+                    }
                 };
                 if parallel && row_blocks > 1 {
                     (0..row_blocks).into_par_iter().for_each(run_rows);
@@ -106,6 +120,7 @@ pub unsafe fn sgemm(
             }
         }
     });
+    status.into_inner()
 }
 
 /// One row block: packs `rows × kc` of A at (`ic`, `pc`) and runs every tile against the

@@ -1,13 +1,15 @@
 //! Matrix products of compiled programs: a GEMM whose register-blocked micro-kernel is
 //! generated as Cranelift IR ([`microkernel`]) inside packed, cache-blocked loops
-//! ([`driver`]), and the gemm crate — chosen per shape by measurement.
+//! ([`driver`]), products generated for the exact shape of a program's small matmul steps
+//! ([`crate::codegen::small_product`]), and the gemm crate — chosen per shape by measurement.
 //!
 //! Under the default [`GemmPolicy::Measure`], the first [`MEASURE_AFTER`] products of a shape
-//! (sizes, operand orientations) call the gemm crate; the next one times both implementations
-//! on the real operands, keeps the faster one for the rest of the process and, with
-//! `NEEDLE_DEBUG=jit`, prints both times. The
-//! choices are data too: [`gemm_choices`]. The two implementations sum in different orders, so
+//! (sizes, operand orientations) call the gemm crate; the next one times the implementations
+//! on the real operands, keeps the fastest for the rest of the process and, with
+//! `NEEDLE_DEBUG=jit`, prints the times. The
+//! choices are data too: [`gemm_choices`]. The implementations sum in different orders, so
 //! results agree to rounding, not bit for bit; [`GemmPolicy::Library`] gives eager mode's bits.
+//! A matmul's fused epilogue runs on blocks of rows as each implementation finishes them.
 //!
 //! ```
 //! let (m, n, k) = (5, 3, 7);
@@ -47,6 +49,9 @@ pub enum GemmImpl {
     Library,
     /// Packed loops around the Cranelift-generated micro-kernel.
     Generated,
+    /// The function generated for the exact shape and strides of a program's matmul step
+    /// ([`crate::codegen::small_product`]).
+    Specialized,
 }
 
 /// How compiled programs pick the implementation of a matrix product.
@@ -56,8 +61,11 @@ pub enum GemmPolicy {
     Measure,
     /// Always the gemm crate (`NEEDLE_JIT_GEMM=library`): bit-identical to eager mode.
     Library,
-    /// Always the generated GEMM (`NEEDLE_JIT_GEMM=generated`).
+    /// Always generated code (`NEEDLE_JIT_GEMM=generated`): a step's shape-specialized
+    /// product where it has one, otherwise the packed GEMM.
     Generated,
+    /// Always the packed GEMM around the micro-kernel (`NEEDLE_JIT_GEMM=packed`).
+    Packed,
 }
 
 /// What identifies a product for the per-shape choice.
@@ -84,6 +92,8 @@ pub struct GemmChoice {
     pub library: Duration,
     /// Best time of the generated GEMM (zero when it could not be compiled).
     pub generated: Duration,
+    /// Best time of the shape-specialized product (`None` when the step measured had none).
+    pub specialized: Option<Duration>,
     /// The faster one, used from now on.
     pub chosen: GemmImpl,
 }
@@ -134,6 +144,7 @@ pub fn gemm_policy() -> GemmPolicy {
             let v = match std::env::var("NEEDLE_JIT_GEMM").as_deref() {
                 Ok("library") => GemmPolicy::Library,
                 Ok("generated") => GemmPolicy::Generated,
+                Ok("packed") => GemmPolicy::Packed,
                 _ => GemmPolicy::Measure,
             };
             p.set(Some(v));
@@ -232,31 +243,87 @@ pub fn matmul_with(
                 cs: 1,
             },
             parallel,
-        )
+            None,
+        );
     }
 }
 
-/// One `m×k · k×n` product into a compact row-major destination, by this thread's policy.
+/// Work on rows `start..end` of a product, run as soon as those rows are final (a matmul's
+/// fused epilogue, see [`crate::plan::StepKind::MatMul`]). Returns a status; the first
+/// non-zero one is the product's.
+pub(crate) type RowsDone<'a> = &'a (dyn Fn(usize, usize) -> u32 + Sync);
+
+/// Rows per call of a specialized product before its epilogue runs on them: a block of the
+/// result that stays in L1 (at least one register block of 4 rows).
+fn specialized_rows(n: usize) -> usize {
+    ((16 << 10) / (4 * n.max(1))).max(4) / 4 * 4
+}
+
+/// One `m×k · k×n` product into a compact row-major destination, by this thread's policy,
+/// followed by `epilogue` on its rows: inside the generated GEMM, on each block of rows as
+/// it is finished (from the thread that finished it, when `threads` allows splitting large
+/// products); after a specialized product's block of rows ([`specialized_rows`]); after the
+/// gemm crate, as one pass over all rows. `specialized` is the step's shape-specialized
+/// product, if it has one (rows `start..end` into `dst`). Returns the first non-zero status
+/// of generated code ([`crate::codegen::STATUS_OK`] otherwise).
 ///
 /// # Safety
 /// The contract of [`needle_core::interp::gemm_raw`]: `dst` valid for `m·n` writes and not
 /// overlapping the operands, every operand element readable, strides non-negative, `k > 0`.
-pub(crate) unsafe fn product([m, n, k]: [usize; 3], dst: *mut f32, a: Operand, b: Operand) {
+pub(crate) unsafe fn product(
+    [m, n, k]: [usize; 3],
+    dst: *mut f32,
+    a: Operand,
+    b: Operand,
+    (specialized, epilogue): (Option<RowsDone>, Option<RowsDone>),
+    threads: bool,
+) -> u32 {
+    let ok = crate::codegen::STATUS_OK;
+    let specialized_then = |f: RowsDone| {
+        let block = specialized_rows(n);
+        for start in (0..m).step_by(block) {
+            let end = (start + block).min(m);
+            let status = f(start, end);
+            if status != ok {
+                return status;
+            }
+            if let Some(e) = epilogue {
+                let status = e(start, end);
+                if status != ok {
+                    return status;
+                }
+            }
+        }
+        ok
+    };
     let library = || {
         // SAFETY: forwarded from the caller.
         unsafe {
             needle_core::interp::gemm_raw([m, n, k], dst, (a.ptr, a.rs, a.cs), (b.ptr, b.rs, b.cs))
         }
     };
-    let generated = |kernel: &MicroKernel| {
+    let library_then = || {
+        library();
+        epilogue.map_or(ok, |f| f(0, m))
+    };
+    let parallel = threads && m * n * k >= PARALLEL_MACS;
+    let generated = |kernel: &MicroKernel, epilogue: Option<RowsDone>| {
         // SAFETY: forwarded from the caller.
-        unsafe { driver::sgemm(kernel, [m, n, k], dst, a, b, m * n * k >= PARALLEL_MACS) }
+        unsafe { driver::sgemm(kernel, [m, n, k], dst, a, b, parallel, epilogue) }
+    };
+    let packed = || {
+        generated(
+            micro_kernel().unwrap_or_else(|e| panic!("generated GEMM unavailable: {e}")),
+            epilogue,
+        )
     };
     match gemm_policy() {
-        GemmPolicy::Library => library(),
-        GemmPolicy::Generated => {
-            generated(micro_kernel().unwrap_or_else(|e| panic!("generated GEMM unavailable: {e}")))
-        }
+        GemmPolicy::Library => library_then(),
+        GemmPolicy::Generated => match specialized {
+            Some(f) => specialized_then(f),
+            None => packed(),
+        },
+        GemmPolicy::Packed => packed(),
         GemmPolicy::Measure => {
             let shape = GemmShape {
                 m,
@@ -280,28 +347,52 @@ pub(crate) unsafe fn product([m, n, k]: [usize; 3], dst: *mut f32, a: Operand, b
             };
             match state {
                 ShapeState::Chosen(c) if c.chosen == GemmImpl::Generated => {
-                    generated(micro_kernel().expect("a chosen kernel compiled"))
+                    generated(micro_kernel().expect("a chosen kernel compiled"), epilogue)
                 }
+                ShapeState::Chosen(c) if c.chosen == GemmImpl::Specialized => match specialized {
+                    Some(f) => specialized_then(f),
+                    None => library_then(),
+                },
                 ShapeState::Seen(n) if n >= MEASURE_AFTER => match micro_kernel() {
                     Ok(kernel) => {
-                        let choice = measure(shape, &library, &|| generated(kernel));
+                        // All are timed on the bare product (an epilogue writing in place
+                        // must run once); the epilogue runs once after.
+                        let bare = specialized.map(|f| {
+                            move || {
+                                f(0, m);
+                            }
+                        });
+                        let choice = measure(
+                            shape,
+                            &library,
+                            &|| {
+                                generated(kernel, None);
+                            },
+                            bare.as_ref().map(|f| f as &dyn Fn()),
+                        );
                         CHOICES
                             .lock()
                             .unwrap_or_else(|e| e.into_inner())
                             .get_or_insert_with(FxHashMap::default)
                             .insert(shape, ShapeState::Chosen(choice));
+                        epilogue.map_or(ok, |f| f(0, m))
                     }
-                    Err(_) => library(),
+                    Err(_) => library_then(),
                 },
-                _ => library(),
+                _ => library_then(),
             }
         }
     }
 }
 
-/// Times both implementations in alternating rounds (best of two, one round for products
-/// above 16M multiply-adds) and leaves the faster one's result in the destination.
-fn measure(shape: GemmShape, library: &dyn Fn(), generated: &dyn Fn()) -> GemmChoice {
+/// Times the implementations in alternating rounds (best of two, one round for products
+/// above 16M multiply-adds) and leaves the fastest one's result in the destination.
+fn measure(
+    shape: GemmShape,
+    library: &dyn Fn(),
+    generated: &dyn Fn(),
+    specialized: Option<&dyn Fn()>,
+) -> GemmChoice {
     let rounds = if shape.m * shape.n * shape.k >= 1 << 24 {
         1
     } else {
@@ -313,19 +404,30 @@ fn measure(shape: GemmShape, library: &dyn Fn(), generated: &dyn Fn()) -> GemmCh
         start.elapsed()
     };
     let (mut best_library, mut best_generated) = (Duration::MAX, Duration::MAX);
+    let mut best_specialized = specialized.map(|_| Duration::MAX);
     for _ in 0..rounds {
         best_library = best_library.min(time(library));
         best_generated = best_generated.min(time(generated));
+        if let (Some(f), Some(best)) = (specialized, best_specialized.as_mut()) {
+            *best = (*best).min(time(f));
+        }
     }
-    let chosen = if best_generated < best_library {
-        GemmImpl::Generated
-    } else {
-        library();
-        GemmImpl::Library
-    };
+    let mut runs: Vec<(Duration, GemmImpl, &dyn Fn())> = vec![
+        (best_library, GemmImpl::Library, library),
+        (best_generated, GemmImpl::Generated, generated),
+    ];
+    if let (Some(f), Some(t)) = (specialized, best_specialized) {
+        runs.push((t, GemmImpl::Specialized, f));
+    }
+    // Ties go to the gemm crate (eager mode's bits).
+    let (_, chosen, run) = runs
+        .into_iter()
+        .min_by_key(|&(t, i, _)| (t, i != GemmImpl::Library))
+        .expect("two candidates");
+    run();
     if crate::runtime::debug_flags().0 {
         eprintln!(
-            "[needle-jit] GEMM {}x{}x{}{}{}: gemm crate {:.1} µs, generated {:.1} µs -> {}",
+            "[needle-jit] GEMM {}x{}x{}{}{}: gemm crate {:.1} µs, generated {:.1} µs{} -> {}",
             shape.m,
             shape.n,
             shape.k,
@@ -341,9 +443,13 @@ fn measure(shape: GemmShape, library: &dyn Fn(), generated: &dyn Fn()) -> GemmCh
             },
             best_library.as_secs_f64() * 1e6,
             best_generated.as_secs_f64() * 1e6,
+            best_specialized
+                .map(|t| format!(", specialized {:.1} µs", t.as_secs_f64() * 1e6))
+                .unwrap_or_default(),
             match chosen {
                 GemmImpl::Library => "gemm crate",
                 GemmImpl::Generated => "generated",
+                GemmImpl::Specialized => "specialized",
             }
         );
     }
@@ -351,6 +457,7 @@ fn measure(shape: GemmShape, library: &dyn Fn(), generated: &dyn Fn()) -> GemmCh
         shape,
         library: best_library,
         generated: best_generated,
+        specialized: best_specialized,
         chosen,
     }
 }
