@@ -22,6 +22,10 @@ pub fn contiguous_strides(shape: &[usize]) -> Vec<isize> {
 /// NumPy broadcasting of two shapes: aligned from the right, sizes equal or one of them 1.
 /// Returns `None` when they are not broadcastable.
 pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Shape> {
+    if a == b {
+        // Most binary ops of a model (and all of its backward pass but the broadcasts).
+        return Some(a.to_vec());
+    }
     let n = a.len().max(b.len());
     let mut out = vec![0; n];
     for i in 0..n {
