@@ -682,23 +682,31 @@ impl Planner<'_> {
         let assigned = self.assigned_slots();
         // Input slots by buffer: a parameter and the detached copy an optimizer reads share
         // one (at run time the sharing is checked again, see `crate::runtime`).
-        let buffer_of: Vec<Option<usize>> = self
-            .plan
-            .slots
-            .iter()
-            .map(|slot| {
-                (slot.kind == SlotKind::Input)
+        // Per slot, its data: the first input slot holding the same buffer, or itself.
+        let mut first_with: std::collections::HashMap<usize, usize> = Default::default();
+        let data: Vec<usize> = (0..self.plan.slots.len())
+            .map(|s| {
+                let slot = &self.plan.slots[s];
+                let buffer = (slot.kind == SlotKind::Input)
                     .then(|| self.graph.nodes[slot.node].value())
                     .flatten()
-                    .map(|v| std::sync::Arc::as_ptr(&v.buffer) as usize)
+                    .map(|v| std::sync::Arc::as_ptr(&v.buffer) as usize);
+                buffer.map_or(s, |b| *first_with.entry(b).or_insert(s))
             })
             .collect();
-        let same_data =
-            |x: usize, y: usize| x == y || (buffer_of[x].is_some() && buffer_of[x] == buffer_of[y]);
+        // Per data, the last merged step reading it.
+        let mut last_reader: Vec<Option<usize>> = vec![None; data.len()];
+        let note_reads = |last_reader: &mut Vec<Option<usize>>, slots: &[usize], at: usize| {
+            for &slot in slots {
+                let r = &mut last_reader[data[slot]];
+                *r = Some(r.map_or(at, |r| r.max(at)));
+            }
+        };
         let mut producer: std::collections::HashMap<usize, usize> = Default::default();
         let mut merged: Vec<Step> = Vec::with_capacity(steps.len());
         'steps: for step in steps {
             if let StepKind::Elementwise(k) = &step.kind {
+                let reads: Vec<usize> = k.inputs.iter().map(|a| a.slot).collect();
                 let ready = k
                     .inputs
                     .iter()
@@ -712,11 +720,9 @@ impl Planner<'_> {
                     // it is when a later step reads what it reads (or the same buffer).
                     let keeps_donation = || {
                         k.outputs.iter().any(|o| assigned.contains(&o.slot))
-                            && merged[at + 1..].iter().any(|later| {
-                                step_reads(later)
-                                    .iter()
-                                    .any(|&r| k.inputs.iter().any(|a| same_data(a.slot, r)))
-                            })
+                            && reads
+                                .iter()
+                                .any(|&r| last_reader[data[r]].is_some_and(|l| l > at))
                     };
                     let to_matmul = matches!(merged[at].kind, StepKind::MatMul { .. })
                         && out_rank(self.graph, &merged[at]) == 2
@@ -761,6 +767,7 @@ impl Planner<'_> {
                             for o in &k.outputs {
                                 producer.insert(o.slot, at);
                             }
+                            note_reads(&mut last_reader, &reads, at);
                             continue 'steps;
                         }
                         continue;
@@ -786,6 +793,7 @@ impl Planner<'_> {
                         for o in &k.outputs {
                             producer.insert(o.slot, at);
                         }
+                        note_reads(&mut last_reader, &reads, at);
                         continue 'steps;
                     }
                 }
@@ -795,6 +803,7 @@ impl Planner<'_> {
                     for slot in step_writes(&merged[at]) {
                         producer.insert(slot, at);
                     }
+                    note_reads(&mut last_reader, &step_reads(&merged[at]), at);
                     continue 'steps;
                 }
                 Err(step) => *step,
@@ -803,6 +812,7 @@ impl Planner<'_> {
             for slot in step_writes(&step) {
                 producer.insert(slot, at);
             }
+            note_reads(&mut last_reader, &step_reads(&step), at);
             merged.push(step);
         }
         self.plan.steps = merged;
