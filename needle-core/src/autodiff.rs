@@ -51,9 +51,10 @@ fn topo_with(
     follow: &impl Fn(&NodeRef) -> bool,
     mut first_visit: impl FnMut(&NodeRef) -> bool,
 ) -> Vec<NodeRef> {
-    let mut order = Vec::new();
+    // Capacities for a small model's step, saving the first few regrowths.
+    let mut order = Vec::with_capacity(128);
     // (node, next input index to visit)
-    let mut stack: Vec<(NodeRef, usize)> = Vec::new();
+    let mut stack: Vec<(NodeRef, usize)> = Vec::with_capacity(32);
     for root in roots {
         if !follow(root) || !first_visit(root) {
             continue;
@@ -126,7 +127,7 @@ pub(crate) fn backward(root: &Tensor, out_grad: Option<&Tensor>, create_graph: b
             if is_leaf {
                 continue;
             }
-            let inputs = node.inputs();
+            let inputs = node.input_nodes();
             let parts = input_gradients(node, &inputs, &adjoint);
             for (input, part) in inputs.iter().zip(parts) {
                 let Some(part) = part else { continue };
@@ -290,6 +291,11 @@ impl Tensor {
             return self.clone();
         }
         let dtype = node.dtype();
-        Tensor::record(Op::Slice { starts, steps }, vec![node], shape, dtype)
+        Tensor::record(
+            Op::Slice { starts, steps },
+            smallvec::smallvec![node],
+            crate::shape::Dims::from_vec(shape),
+            dtype,
+        )
     }
 }

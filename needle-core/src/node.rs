@@ -10,12 +10,15 @@ use std::rc::{Rc, Weak};
 
 use crate::dtype::DType;
 use crate::op::Op;
-use crate::shape::Shape;
+use crate::shape::Dims;
 use crate::storage::Realized;
 use crate::tensor::TensorCell;
 
 /// A shared reference to a graph node.
 pub type NodeRef = Rc<Node>;
+
+/// A node's inputs, inline up to two (every op but concatenation).
+pub type Inputs = smallvec::SmallVec<[NodeRef; 2]>;
 
 thread_local! {
     static LIVE_NODES: Cell<usize> = const { Cell::new(0) };
@@ -32,8 +35,8 @@ pub fn live_nodes() -> usize {
 pub struct Node {
     id: u64,
     op: Op,
-    inputs: RefCell<Vec<NodeRef>>,
-    shape: Shape,
+    inputs: RefCell<Inputs>,
+    shape: Dims,
     dtype: DType,
     requires_grad: bool,
     value: OnceCell<Realized>,
@@ -50,8 +53,8 @@ impl Node {
     /// A new unrealized node; `origin` is the user's source line that recorded it.
     pub(crate) fn new(
         op: Op,
-        inputs: Vec<NodeRef>,
-        shape: Shape,
+        inputs: Inputs,
+        shape: Dims,
         dtype: DType,
         requires_grad: bool,
         origin: &'static Location<'static>,
@@ -83,9 +86,9 @@ impl Node {
         requires_grad: bool,
         origin: &'static Location<'static>,
     ) -> NodeRef {
-        let shape = value.layout.shape.clone();
+        let shape = Dims::from_slice(&value.layout.shape);
         let dtype = value.buffer.dtype();
-        let node = Node::new(Op::Leaf, Vec::new(), shape, dtype, requires_grad, origin);
+        let node = Node::new(Op::Leaf, Inputs::new(), shape, dtype, requires_grad, origin);
         node.value.set(value).expect("fresh node");
         node
     }
@@ -103,7 +106,16 @@ impl Node {
     /// The input nodes (empty once a node that no gradient needs has been realized: its
     /// inputs are released so graphs do not outlive their use).
     pub fn inputs(&self) -> Vec<NodeRef> {
-        self.inputs.borrow().clone()
+        self.inputs.borrow().to_vec()
+    }
+
+    /// The inputs still attached, without a heap allocation for up to two.
+    pub(crate) fn input_nodes(&self) -> Inputs {
+        let mut inputs = Inputs::new();
+        for input in self.inputs.borrow().iter() {
+            inputs.push(input.clone());
+        }
+        inputs
     }
 
     /// Calls `f` with the inputs still attached, without cloning them (traversals run this
@@ -186,8 +198,8 @@ impl Node {
     /// Panics when the value's shape or dtype differ from the node's: a backend bug.
     pub fn set_value(&self, value: Realized) {
         assert_eq!(
-            value.layout.shape,
-            self.shape,
+            value.layout.shape[..],
+            self.shape[..],
             "backend produced shape {:?} for {} node of shape {:?}",
             value.layout.shape,
             self.op.name(),
@@ -217,10 +229,12 @@ impl Node {
 }
 
 /// Drops a list of nodes without recursion, so a 100,000-node chain does not overflow the stack.
-fn drop_iteratively(mut stack: Vec<NodeRef>) {
+fn drop_iteratively(mut stack: Inputs) {
     while let Some(node) = stack.pop() {
         if let Ok(mut inner) = Rc::try_unwrap(node) {
-            stack.append(inner.inputs.get_mut());
+            for input in inner.inputs.get_mut().drain(..) {
+                stack.push(input);
+            }
         }
     }
 }

@@ -3,6 +3,10 @@
 /// A tensor shape: the size of each axis, outermost first.
 pub type Shape = Vec<usize>;
 
+/// A shape stored inline up to four axes: what graph nodes keep (recording an op then
+/// allocates no shape).
+pub type Dims = smallvec::SmallVec<[usize; 4]>;
+
 /// Number of elements of a shape (1 for a 0-d shape).
 pub fn numel(shape: &[usize]) -> usize {
     shape.iter().product()
@@ -22,12 +26,27 @@ pub fn contiguous_strides(shape: &[usize]) -> Vec<isize> {
 /// NumPy broadcasting of two shapes: aligned from the right, sizes equal or one of them 1.
 /// Returns `None` when they are not broadcastable.
 pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Shape> {
+    broadcast_dims(a, b).map(Dims::into_vec)
+}
+
+/// Collects sizes into [`Dims`] by pushing (SmallVec's `collect` and `extend` cost several
+/// times as much on the two to four axes of a typical shape).
+pub(crate) fn dims_of(sizes: impl IntoIterator<Item = usize>) -> Dims {
+    let mut dims = Dims::new();
+    for size in sizes {
+        dims.push(size);
+    }
+    dims
+}
+
+/// [`broadcast_shapes`] as [`Dims`].
+pub(crate) fn broadcast_dims(a: &[usize], b: &[usize]) -> Option<Dims> {
     if a == b {
         // Most binary ops of a model (and all of its backward pass but the broadcasts).
-        return Some(a.to_vec());
+        return Some(Dims::from_slice(a));
     }
     let n = a.len().max(b.len());
-    let mut out = vec![0; n];
+    let mut out: Dims = smallvec::smallvec![0; n];
     for i in 0..n {
         let da = if i + a.len() >= n {
             a[i + a.len() - n]

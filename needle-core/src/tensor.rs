@@ -8,9 +8,9 @@ use std::rc::Rc;
 use crate::backend::{realize_nodes, register_pending_assignment};
 use crate::dtype::DType;
 use crate::mode::{is_grad_enabled, mode, Mode};
-use crate::node::{Node, NodeRef};
+use crate::node::{Inputs, Node, NodeRef};
 use crate::op::Op;
-use crate::shape::{fmt_shape, numel, Shape};
+use crate::shape::{fmt_shape, numel, Dims, Shape};
 use crate::storage::Realized;
 
 /// A tensor: a cheap, reference-counted handle to a graph node.
@@ -61,7 +61,7 @@ impl Tensor {
     /// Records an op node (shape inference already done by the caller) and, in eager mode,
     /// computes it immediately.
     #[track_caller]
-    pub(crate) fn record(op: Op, inputs: Vec<NodeRef>, shape: Shape, dtype: DType) -> Tensor {
+    pub(crate) fn record(op: Op, inputs: Inputs, shape: Dims, dtype: DType) -> Tensor {
         let differentiable = match &op {
             Op::Binary(b) => !b.is_comparison(),
             Op::Scalar(s, _) => !s.is_comparison(),
@@ -378,8 +378,8 @@ impl Tensor {
             None => {
                 let n = Node::new(
                     Op::Leaf,
-                    node.inputs(),
-                    node.shape().to_vec(),
+                    node.with_inputs(|inputs| inputs.iter().cloned().collect()),
+                    Dims::from_slice(node.shape()),
                     node.dtype(),
                     requires_grad,
                     Location::caller(),
@@ -433,8 +433,8 @@ impl Tensor {
             None => {
                 let n = Node::new(
                     Op::Leaf,
-                    vec![node.clone()],
-                    node.shape().to_vec(),
+                    smallvec::smallvec![node.clone()],
+                    Dims::from_slice(node.shape()),
                     node.dtype(),
                     false,
                     Location::caller(),
@@ -466,8 +466,8 @@ impl Tensor {
             None => {
                 let n = Node::new(
                     Op::Leaf,
-                    vec![new.clone()],
-                    new.shape().to_vec(),
+                    smallvec::smallvec![new.clone()],
+                    Dims::from_slice(new.shape()),
                     new.dtype(),
                     old.requires_grad(),
                     Location::caller(),

@@ -2,8 +2,9 @@
 
 use crate::op::{BinaryOp, Op, ScalarOp, UnaryOp};
 use crate::ops::require_f32;
-use crate::shape::{broadcast_shapes, fmt_shape, or_panic};
+use crate::shape::{broadcast_dims, fmt_shape, or_panic, Dims};
 use crate::tensor::Tensor;
+use smallvec::smallvec;
 
 /// The right-hand side of a binary op: another tensor or a plain number.
 pub enum Operand {
@@ -36,16 +37,16 @@ impl Tensor {
     pub(crate) fn unary(&self, op: UnaryOp) -> Tensor {
         let node = self.node();
         require_f32(|| Op::Unary(op).name(), node.dtype());
-        let shape = node.shape().to_vec();
-        Tensor::record(Op::Unary(op), vec![node], shape, crate::DType::F32)
+        let shape = Dims::from_slice(node.shape());
+        Tensor::record(Op::Unary(op), smallvec![node], shape, crate::DType::F32)
     }
 
     #[track_caller]
     pub(crate) fn scalar_op(&self, op: ScalarOp, c: f32) -> Tensor {
         let node = self.node();
         require_f32(|| Op::Scalar(op, c).name(), node.dtype());
-        let shape = node.shape().to_vec();
-        Tensor::record(Op::Scalar(op, c), vec![node], shape, crate::DType::F32)
+        let shape = Dims::from_slice(node.shape());
+        Tensor::record(Op::Scalar(op, c), smallvec![node], shape, crate::DType::F32)
     }
 
     /// Binary op of two tensors with NumPy broadcasting (inserting explicit broadcast views).
@@ -55,7 +56,7 @@ impl Tensor {
         let (a, b) = (self.node(), other.node());
         require_f32(name, a.dtype());
         require_f32(name, b.dtype());
-        let shape = or_panic(broadcast_shapes(a.shape(), b.shape()), || {
+        let shape = or_panic(broadcast_dims(a.shape(), b.shape()), || {
             format!(
                 "{}: shapes {} and {} are not broadcastable",
                 name(),
@@ -73,7 +74,7 @@ impl Tensor {
         } else {
             other.broadcast_to(&shape).node()
         };
-        Tensor::record(Op::Binary(op), vec![a, b], shape, crate::DType::F32)
+        Tensor::record(Op::Binary(op), smallvec![a, b], shape, crate::DType::F32)
     }
 
     #[track_caller]
@@ -247,7 +248,7 @@ impl Tensor {
         if node.dtype() == dtype {
             return self.clone();
         }
-        let shape = node.shape().to_vec();
-        Tensor::record(Op::Cast(dtype), vec![node], shape, dtype)
+        let shape = Dims::from_slice(node.shape());
+        Tensor::record(Op::Cast(dtype), smallvec![node], shape, dtype)
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::op::Op;
 use crate::ops::require_f32;
-use crate::shape::{broadcast_shapes, fmt_shape, or_panic};
+use crate::shape::{broadcast_dims, fmt_shape, or_panic, Dims};
 use crate::tensor::Tensor;
 
 impl Tensor {
@@ -18,14 +18,15 @@ impl Tensor {
     /// ```
     #[track_caller]
     pub fn matmul(&self, rhs: &Tensor) -> Tensor {
-        let (sa, sb) = (self.shape(), rhs.shape());
+        let (na, nb) = (self.node(), rhs.node());
+        let (sa, sb) = (na.shape(), nb.shape());
         require_f32(|| "matmul", self.dtype());
         require_f32(|| "matmul", rhs.dtype());
         assert!(
             !sa.is_empty() && !sb.is_empty(),
             "matmul: operands must have at least one axis, got shapes {} and {}",
-            fmt_shape(&sa),
-            fmt_shape(&sb)
+            fmt_shape(sa),
+            fmt_shape(sb)
         );
         if sa.len() == 1 {
             let out = self.reshape(&[1, sa[0]]).matmul(rhs);
@@ -44,8 +45,8 @@ impl Tensor {
         assert!(
             k == k2,
             "matmul: shapes {} and {} are not compatible (inner sizes {k} and {k2} differ)",
-            fmt_shape(&sa),
-            fmt_shape(&sb)
+            fmt_shape(sa),
+            fmt_shape(sb)
         );
         // A batched left operand against a plain matrix is one big matrix product: cheaper in
         // every backend, and its weight gradient needs no batch reduction.
@@ -57,34 +58,37 @@ impl Tensor {
             return out.reshape(&shape);
         }
         let batch = or_panic(
-            broadcast_shapes(&sa[..sa.len() - 2], &sb[..sb.len() - 2]),
+            broadcast_dims(&sa[..sa.len() - 2], &sb[..sb.len() - 2]),
             || {
                 format!(
                     "matmul: batch axes of shapes {} and {} are not broadcastable",
-                    fmt_shape(&sa),
-                    fmt_shape(&sb)
+                    fmt_shape(sa),
+                    fmt_shape(sb)
                 )
             },
         );
         let mut a_shape = batch.clone();
-        a_shape.extend([m, k]);
+        a_shape.push(m);
+        a_shape.push(k);
         let mut b_shape = batch.clone();
-        b_shape.extend([k, n]);
-        let a = if sa == a_shape {
-            self.clone()
+        b_shape.push(k);
+        b_shape.push(n);
+        let a = if sa == a_shape.as_slice() {
+            na.clone()
         } else {
-            self.broadcast_to(&a_shape)
+            self.broadcast_to(&a_shape).node()
         };
-        let b = if sb == b_shape {
-            rhs.clone()
+        let b = if sb == b_shape.as_slice() {
+            nb.clone()
         } else {
-            rhs.broadcast_to(&b_shape)
+            rhs.broadcast_to(&b_shape).node()
         };
-        let mut out_shape = batch;
-        out_shape.extend([m, n]);
+        let mut out_shape: Dims = batch;
+        out_shape.push(m);
+        out_shape.push(n);
         Tensor::record(
             Op::MatMul,
-            vec![a.node(), b.node()],
+            smallvec::smallvec![a, b],
             out_shape,
             crate::DType::F32,
         )

@@ -1,19 +1,20 @@
 //! Movement ops: views (reshape, permute, transpose, broadcast, slice, flip) and the copies
 //! that cannot be views (pad, concat, and what is built from them).
 
+use crate::node::Inputs;
 use crate::op::Op;
 use crate::ops::resolve_axes;
-use crate::shape::{can_broadcast_to, fmt_shape, numel, or_panic, resolve_axis};
+use crate::shape::{can_broadcast_to, fmt_shape, numel, or_panic, resolve_axis, Dims};
 use crate::tensor::Tensor;
+use smallvec::smallvec;
 
 impl Tensor {
     #[track_caller]
     fn axis(&self, op: &str, axis: isize) -> usize {
-        let shape = self.shape();
-        or_panic(resolve_axis(axis, shape.len()), || {
+        or_panic(resolve_axis(axis, self.ndim()), || {
             format!(
                 "{op}: axis {axis} is out of range for shape {}",
-                fmt_shape(&shape)
+                fmt_shape(&self.shape())
             )
         })
     }
@@ -34,7 +35,7 @@ impl Tensor {
             numel(shape)
         );
         let dtype = node.dtype();
-        Tensor::record(Op::Reshape, vec![node], shape.to_vec(), dtype)
+        Tensor::record(Op::Reshape, smallvec![node], Dims::from_slice(shape), dtype)
     }
 
     /// Flattens axes `start..=end` into one (negative axes count from the end).
@@ -108,9 +109,9 @@ impl Tensor {
         if perm.iter().enumerate().all(|(i, &p)| i == p) {
             return self.clone();
         }
-        let out: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
+        let out = crate::shape::dims_of(perm.iter().map(|&p| shape[p]));
         let dtype = node.dtype();
-        Tensor::record(Op::Permute(perm.to_vec()), vec![node], out, dtype)
+        Tensor::record(Op::Permute(perm.to_vec()), smallvec![node], out, dtype)
     }
 
     /// Swaps two axes (a view).
@@ -147,7 +148,7 @@ impl Tensor {
             fmt_shape(shape)
         );
         let dtype = node.dtype();
-        Tensor::record(Op::Expand, vec![node], shape.to_vec(), dtype)
+        Tensor::record(Op::Expand, smallvec![node], Dims::from_slice(shape), dtype)
     }
 
     /// Elements `start, start+step, …` below `end` along `axis` (a view). `end` is clamped
@@ -174,7 +175,12 @@ impl Tensor {
             return self.clone();
         }
         let dtype = node.dtype();
-        Tensor::record(Op::Slice { starts, steps }, vec![node], out, dtype)
+        Tensor::record(
+            Op::Slice { starts, steps },
+            smallvec![node],
+            Dims::from_vec(out),
+            dtype,
+        )
     }
 
     /// `len` elements from `start` along `axis` (a view), like `torch.narrow`.
@@ -198,9 +204,9 @@ impl Tensor {
         if axes.is_empty() {
             return self.clone();
         }
-        let shape = node.shape().to_vec();
+        let shape = Dims::from_slice(node.shape());
         let dtype = node.dtype();
-        Tensor::record(Op::Flip(axes), vec![node], shape, dtype)
+        Tensor::record(Op::Flip(axes), smallvec![node], shape, dtype)
     }
 
     /// Zero padding: `(before, after)` elements on each axis (one pair per axis).
@@ -250,7 +256,12 @@ impl Tensor {
             .map(|(&d, &(b, a, i))| b + a + d + d.saturating_sub(1) * i)
             .collect();
         let dtype = node.dtype();
-        Tensor::record(Op::Pad(spec.to_vec()), vec![node], out, dtype)
+        Tensor::record(
+            Op::Pad(spec.to_vec()),
+            smallvec![node],
+            Dims::from_vec(out),
+            dtype,
+        )
     }
 
     /// Joins tensors along an existing axis; all other sizes must match.
@@ -284,7 +295,12 @@ impl Tensor {
             return tensors[0].clone();
         }
         let nodes = tensors.iter().map(|t| t.node()).collect();
-        Tensor::record(Op::Concat(a), nodes, out, dtype)
+        Tensor::record(
+            Op::Concat(a),
+            Inputs::from_vec(nodes),
+            Dims::from_vec(out),
+            dtype,
+        )
     }
 
     /// Stacks equally shaped tensors along a new axis.

@@ -9,7 +9,7 @@ impl Tensor {
     fn reduce(&self, op: ReduceOp, axes: &[usize], keepdim: bool) -> Tensor {
         let node = self.node();
         require_f32(|| format!("{op:?}").to_lowercase(), node.dtype());
-        let in_shape = node.shape().to_vec();
+        let in_shape = crate::shape::Dims::from_slice(node.shape());
         let mut kept = in_shape.clone();
         for &a in axes {
             kept[a] = 1;
@@ -19,20 +19,21 @@ impl Tensor {
         } else {
             Tensor::record(
                 Op::Reduce(op, axes.to_vec()),
-                vec![node],
-                kept.clone(),
+                smallvec::smallvec![node],
+                kept,
                 crate::DType::F32,
             )
         };
         if keepdim {
             reduced
         } else {
-            let squeezed: Vec<usize> = in_shape
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| !axes.contains(i))
-                .map(|(_, &d)| d)
-                .collect();
+            let squeezed = crate::shape::dims_of(
+                in_shape
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| !axes.contains(i))
+                    .map(|(_, &d)| d),
+            );
             reduced.reshape(&squeezed)
         }
     }
