@@ -37,10 +37,10 @@ impl Moments {
         let shape = g.shape();
         let (b1, b2) = (self.beta1 as f32, self.beta2 as f32);
         let m = self.m[i].get_or_insert_with(|| Tensor::zeros(&shape));
-        let new_m = &(&m.detach() * b1) + &(g * (1.0 - b1));
+        let new_m = &(&*m * b1) + &(g * (1.0 - b1));
         m.assign(&new_m);
         let v = self.v[i].get_or_insert_with(|| Tensor::zeros(&shape));
-        let new_v = &(&v.detach() * b2) + &(&(g * g) * (1.0 - b2));
+        let new_v = &(&*v * b2) + &(&(g * g) * (1.0 - b2));
         v.assign(&new_v);
         let m_hat = &new_m / &corrections.0;
         let v_hat = &new_v / &corrections.1;
@@ -193,27 +193,28 @@ impl AdamW {
 
 impl Optimizer for Adam {
     fn step(&mut self) {
-        let corrections = self.moments.begin_step();
-        let lr = Tensor::scalar(self.lr);
-        for (i, param) in self.params.iter().enumerate() {
-            let Some(grad) = param.grad() else { continue };
-            let theta = param.detach();
-            let d = match self.decay {
-                Decay::Coupled => {
-                    let g = decayed_gradient(param, &grad, self.weight_decay);
-                    self.moments.direction(i, &g, &corrections)
-                }
-                Decay::Decoupled => {
-                    let d = self.moments.direction(i, &grad.detach(), &corrections);
-                    if self.weight_decay == 0.0 {
-                        d
-                    } else {
-                        &d + &(&theta * self.weight_decay)
+        crate::mode::no_grad(|| {
+            let corrections = self.moments.begin_step();
+            let lr = Tensor::scalar(self.lr);
+            for (i, param) in self.params.iter().enumerate() {
+                let Some(grad) = param.grad() else { continue };
+                let d = match self.decay {
+                    Decay::Coupled => {
+                        let g = decayed_gradient(param, &grad, self.weight_decay);
+                        self.moments.direction(i, &g, &corrections)
                     }
-                }
-            };
-            param.assign(&(&theta - &(&d * &lr)));
-        }
+                    Decay::Decoupled => {
+                        let d = self.moments.direction(i, &grad, &corrections);
+                        if self.weight_decay == 0.0 {
+                            d
+                        } else {
+                            &d + &(param * self.weight_decay)
+                        }
+                    }
+                };
+                param.assign(&(param - &(&d * &lr)));
+            }
+        });
     }
 
     fn params(&self) -> &[Tensor] {

@@ -1,7 +1,9 @@
 //! Optimizers (the course's `optim`), learning-rate schedules and gradient clipping.
 //!
-//! Updates are recorded on detached values and given to the parameters with
-//! [`Tensor::assign`](crate::Tensor::assign): the step's graph is released after it runs, the
+//! Updates are recorded under [`no_grad`](crate::no_grad) on the variables' current values
+//! (no detached copies: a copy is a node and a handle per tensor per step) and given to the
+//! parameters with [`Tensor::assign`](crate::Tensor::assign): the step's graph is not
+//! differentiable and is released after it runs, the
 //! stored `.grad` is never modified, and in lazy/JIT mode the whole update stays pending and runs
 //! in the same program as the forward and backward pass. Everything that changes between steps
 //! (learning rate, Adam's bias corrections) enters the graph as a 0-d input tensor rather than a
@@ -54,13 +56,13 @@ pub trait Optimizer {
     }
 }
 
-/// The gradient with L2 weight decay folded in, on detached values: `g + wd·θ`.
+/// The gradient with L2 weight decay folded in, `g + wd·θ` (recorded under `no_grad` by the
+/// optimizers' steps).
 pub(crate) fn decayed_gradient(param: &Tensor, grad: &Tensor, weight_decay: f32) -> Tensor {
-    let grad = grad.detach();
     if weight_decay == 0.0 {
-        grad
+        grad.clone()
     } else {
-        &grad + &(&param.detach() * weight_decay)
+        grad + &(param * weight_decay)
     }
 }
 

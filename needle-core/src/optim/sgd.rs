@@ -68,27 +68,30 @@ impl Sgd {
 
 impl Optimizer for Sgd {
     fn step(&mut self) {
-        let lr = Tensor::scalar(self.lr);
-        for (param, velocity) in self.params.iter().zip(&mut self.velocity) {
-            let Some(grad) = param.grad() else { continue };
-            let g = decayed_gradient(param, &grad, self.weight_decay);
-            let direction = if self.momentum == 0.0 {
-                g
-            } else {
-                let previous = velocity.get_or_insert_with(|| Tensor::zeros(&param.shape()));
-                let beta = self.momentum;
-                let u = match self.kind {
-                    Momentum::Ema => &(&previous.detach() * beta) + &(&g * (1.0 - beta)),
-                    Momentum::Classic { .. } => &(&previous.detach() * beta) + &g,
+        crate::mode::no_grad(|| {
+            let lr = Tensor::scalar(self.lr);
+            for (param, velocity) in self.params.iter().zip(&mut self.velocity) {
+                let Some(grad) = param.grad() else { continue };
+                let g = decayed_gradient(param, &grad, self.weight_decay);
+                let direction = if self.momentum == 0.0 {
+                    g
+                } else {
+                    let previous =
+                        velocity.get_or_insert_with(|| Tensor::zeros(&param.shape()));
+                    let beta = self.momentum;
+                    let u = match self.kind {
+                        Momentum::Ema => &(&*previous * beta) + &(&g * (1.0 - beta)),
+                        Momentum::Classic { .. } => &(&*previous * beta) + &g,
+                    };
+                    previous.assign(&u);
+                    match self.kind {
+                        Momentum::Classic { nesterov: true } => &g + &(&u * beta),
+                        _ => u,
+                    }
                 };
-                previous.assign(&u);
-                match self.kind {
-                    Momentum::Classic { nesterov: true } => &g + &(&u * beta),
-                    _ => u,
-                }
-            };
-            param.assign(&(&param.detach() - &(&direction * &lr)));
-        }
+                param.assign(&(param - &(&direction * &lr)));
+            }
+        });
     }
 
     fn params(&self) -> &[Tensor] {
