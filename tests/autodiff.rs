@@ -355,3 +355,30 @@ fn training_loop_keeps_live_nodes_flat() {
         });
     }
 }
+
+/// Nodes recorded by one backward pass through `x·w` summed, `x` trainable or not.
+fn nodes_recorded_by_backward(x_requires_grad: bool) -> u64 {
+    needle::with_mode(needle::Mode::Lazy, || {
+        let x = needle::Tensor::randn(&[3, 4]).requires_grad_(x_requires_grad);
+        let w = needle::Tensor::randn(&[4, 2]).requires_grad_(true);
+        let loss = x.matmul(&w).sum_all();
+        let before = needle::Tensor::scalar(0.0).node().id();
+        loss.backward();
+        let after = needle::Tensor::scalar(0.0).node().id();
+        assert!(w.grad().is_some());
+        assert_eq!(x.grad().is_some(), x_requires_grad);
+        after - before
+    })
+}
+
+#[test]
+fn backward_builds_no_gradient_for_inputs_that_need_none() {
+    // A model's input batch: its gradient (a transpose and a product as large as the layer's
+    // forward product) is not built, in any mode.
+    let with_x = nodes_recorded_by_backward(true);
+    let without_x = nodes_recorded_by_backward(false);
+    assert!(
+        without_x + 2 <= with_x,
+        "backward recorded {without_x} nodes for a constant input, {with_x} for a trainable one"
+    );
+}

@@ -150,11 +150,14 @@ pub(crate) fn backward(root: &Tensor, out_grad: Option<&Tensor>, create_graph: b
 }
 
 /// The adjoint of each input of `node` given the adjoint `g` of its output (`None` where the
-/// op has no gradient for that input).
+/// op has no gradient for that input, and for inputs that do not require one: the input
+/// batch of a model's first layer gets no product computed for it, in any mode).
 #[track_caller]
 fn input_gradients(node: &NodeRef, inputs: &[NodeRef], g: &Tensor) -> Vec<Option<Tensor>> {
     let x = |i: usize| Tensor::view_of(inputs[i].clone());
     let y = || Tensor::view_of(node.clone());
+    // Single-input ops are only visited when their input requires grad.
+    let need = |i: usize| inputs[i].requires_grad();
     match node.op() {
         Op::Leaf | Op::Cast(_) => vec![None; inputs.len()],
         Op::Unary(u) => vec![Some(match u {
@@ -190,12 +193,12 @@ fn input_gradients(node: &NodeRef, inputs: &[NodeRef], g: &Tensor) -> Vec<Option
             }]
         }
         Op::Binary(b) => match b {
-            BinaryOp::Add => vec![Some(g.clone()), Some(g.clone())],
-            BinaryOp::Sub => vec![Some(g.clone()), Some(g.neg())],
-            BinaryOp::Mul => vec![Some(g * &x(1)), Some(g * &x(0))],
+            BinaryOp::Add => vec![need(0).then(|| g.clone()), need(1).then(|| g.clone())],
+            BinaryOp::Sub => vec![need(0).then(|| g.clone()), need(1).then(|| g.neg())],
+            BinaryOp::Mul => vec![need(0).then(|| g * &x(1)), need(1).then(|| g * &x(0))],
             BinaryOp::Div => {
                 let b = x(1);
-                vec![Some(g / &b), Some(-(g * &y()) / &b)]
+                vec![need(0).then(|| g / &b), need(1).then(|| -(g * &y()) / &b)]
             }
             BinaryOp::Max => {
                 let (a, b) = (x(0), x(1));
@@ -219,7 +222,10 @@ fn input_gradients(node: &NodeRef, inputs: &[NodeRef], g: &Tensor) -> Vec<Option
                 }
             })]
         }
-        Op::MatMul => vec![Some(g.matmul(&x(1).t())), Some(x(0).t().matmul(g))],
+        Op::MatMul => vec![
+            need(0).then(|| g.matmul(&x(1).t())),
+            need(1).then(|| x(0).t().matmul(g)),
+        ],
         Op::Reshape => vec![Some(g.reshape(inputs[0].shape()))],
         Op::Permute(perm) => {
             let mut inverse = vec![0; perm.len()];
@@ -268,9 +274,11 @@ fn input_gradients(node: &NodeRef, inputs: &[NodeRef], g: &Tensor) -> Vec<Option
                 .iter()
                 .map(|inp| {
                     let len = inp.shape()[*axis];
-                    let part = g.narrow(*axis as isize, start, len);
+                    let part = inp
+                        .requires_grad()
+                        .then(|| g.narrow(*axis as isize, start, len));
                     start += len;
-                    Some(part)
+                    part
                 })
                 .collect()
         }

@@ -76,8 +76,7 @@ impl Optimizer for Sgd {
                 let direction = if self.momentum == 0.0 {
                     g
                 } else {
-                    let previous =
-                        velocity.get_or_insert_with(|| Tensor::zeros(&param.shape()));
+                    let previous = velocity.get_or_insert_with(|| Tensor::zeros(&param.shape()));
                     let beta = self.momentum;
                     let u = match self.kind {
                         Momentum::Ema => &(&*previous * beta) + &(&g * (1.0 - beta)),
