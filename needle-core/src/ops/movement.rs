@@ -95,23 +95,29 @@ impl Tensor {
     /// Reorders axes: axis `i` of the result is axis `perm[i]` of `self` (a view).
     #[track_caller]
     pub fn permute(&self, perm: &[usize]) -> Tensor {
+        self.permute_owned(perm.to_vec())
+    }
+
+    /// [`Tensor::permute`] taking the permutation the op keeps.
+    #[track_caller]
+    fn permute_owned(&self, perm: Vec<usize>) -> Tensor {
         let node = self.node();
-        let shape = node.shape().to_vec();
-        let mut seen = vec![false; shape.len()];
+        let shape = node.shape();
+        let mut seen = smallvec::SmallVec::<[bool; 8]>::from_elem(false, shape.len());
         assert!(
             perm.len() == shape.len()
                 && perm
                     .iter()
                     .all(|&p| p < shape.len() && !std::mem::replace(&mut seen[p], true)),
             "permute: {perm:?} is not a permutation of the axes of shape {}",
-            fmt_shape(&shape)
+            fmt_shape(shape)
         );
         if perm.iter().enumerate().all(|(i, &p)| i == p) {
             return self.clone();
         }
         let out = crate::shape::dims_of(perm.iter().map(|&p| shape[p]));
         let dtype = node.dtype();
-        Tensor::record(Op::Permute(perm.to_vec()), smallvec![node], out, dtype)
+        Tensor::record(Op::Permute(perm), smallvec![node.clone()], out, dtype)
     }
 
     /// Swaps two axes (a view).
@@ -120,7 +126,7 @@ impl Tensor {
         let (i, j) = (self.axis("transpose", i), self.axis("transpose", j));
         let mut perm: Vec<usize> = (0..self.ndim()).collect();
         perm.swap(i, j);
-        self.permute(&perm)
+        self.permute_owned(perm)
     }
 
     /// Swaps the last two axes (the course's default transpose).
