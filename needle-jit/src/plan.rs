@@ -1105,55 +1105,47 @@ fn out_rank(graph: &Graph, step: &Step) -> usize {
     graph.nodes[step.node].shape().len()
 }
 
-/// Slots a step writes (its outputs; a reduction's accumulator is internal).
-pub fn step_writes(step: &Step) -> Vec<usize> {
+/// The elementwise epilogue of a reduction or matmul step, if it has one.
+fn epilogue_of(step: &Step) -> Option<&Kernel> {
     match &step.kind {
-        StepKind::Elementwise(k) => k.outputs.iter().map(|o| o.slot).collect(),
-        StepKind::Reduce { body, epilogue, .. } => std::iter::once(step.out)
-            .chain(body.outputs.iter().map(|o| o.slot))
-            .chain(
-                epilogue
-                    .iter()
-                    .flat_map(|k| k.outputs.iter().map(|o| o.slot)),
-            )
-            .collect(),
-        StepKind::MatMul { epilogue, .. } => std::iter::once(step.out)
-            .chain(
-                epilogue
-                    .iter()
-                    .flat_map(|k| k.outputs.iter().map(|o| o.slot)),
-            )
-            .collect(),
-        StepKind::Host => vec![step.out],
+        StepKind::Reduce { epilogue, .. } | StepKind::MatMul { epilogue, .. } => epilogue.as_ref(),
+        StepKind::Elementwise(_) | StepKind::Host => None,
     }
 }
 
-/// Slots a step reads.
-pub fn step_reads(step: &Step) -> Vec<usize> {
-    match &step.kind {
-        StepKind::Elementwise(k) => k.inputs.iter().map(|a| a.slot).collect(),
-        StepKind::Reduce { body, epilogue, .. } => body
-            .inputs
-            .iter()
-            .map(|a| a.slot)
-            .chain(
-                epilogue
-                    .iter()
-                    .flat_map(|k| k.inputs.iter().map(|a| a.slot))
-                    .filter(|&slot| slot != step.out),
-            )
+/// Slots a step writes (its outputs; a reduction's accumulator is internal).
+pub fn step_writes(step: &Step) -> Vec<usize> {
+    let mut writes = match &step.kind {
+        StepKind::Elementwise(k) => k.outputs.iter().map(|o| o.slot).collect(),
+        StepKind::Reduce { body, .. } => std::iter::once(step.out)
+            .chain(body.outputs.iter().map(|o| o.slot))
             .collect(),
-        StepKind::MatMul { a, b, epilogue, .. } => [a.slot, b.slot]
+        StepKind::MatMul { .. } | StepKind::Host => vec![step.out],
+    };
+    writes.extend(
+        epilogue_of(step)
             .into_iter()
-            .chain(
-                epilogue
-                    .iter()
-                    .flat_map(|k| k.inputs.iter().map(|a| a.slot))
-                    .filter(|&slot| slot != step.out),
-            )
-            .collect(),
+            .flat_map(|k| k.outputs.iter().map(|o| o.slot)),
+    );
+    writes
+}
+
+/// Slots a step reads (an epilogue's loads of the step's own result are not reads of a slot
+/// written before).
+pub fn step_reads(step: &Step) -> Vec<usize> {
+    let mut reads = match &step.kind {
+        StepKind::Elementwise(k) => k.inputs.iter().map(|a| a.slot).collect(),
+        StepKind::Reduce { body, .. } => body.inputs.iter().map(|a| a.slot).collect(),
+        StepKind::MatMul { a, b, .. } => vec![a.slot, b.slot],
         StepKind::Host => Vec::new(),
-    }
+    };
+    reads.extend(
+        epilogue_of(step)
+            .into_iter()
+            .flat_map(|k| k.inputs.iter().map(|a| a.slot))
+            .filter(|&slot| slot != step.out),
+    );
+    reads
 }
 
 fn copy_kernel(shape: &[usize], access: Access, slot: usize, node: usize) -> Kernel {

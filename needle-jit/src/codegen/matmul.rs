@@ -140,9 +140,7 @@ impl Emitter<'_, '_> {
             self.b.switch_to_block(body);
             let i = self.b.use_var(row);
             self.row_block(&ops, rows, i);
-            let i = self.b.use_var(row);
-            let next = self.b.ins().iadd_imm_s(i, rows as i64);
-            self.b.def_var(row, next);
+            self.advance(row, rows as i64);
             self.b.ins().jump(head, &[]);
             self.b.switch_to_block(exit);
         }
@@ -160,33 +158,14 @@ impl Emitter<'_, '_> {
             // A loop over the full column blocks: B and C pointers step by a block.
             let b_col = self.b.declare_var(types::I64);
             let c_col = self.b.declare_var(types::I64);
-            let left = self.b.declare_var(types::I64);
             self.b.def_var(b_col, ops.b);
             self.b.def_var(c_col, c_row);
-            let count = self.b.ins().iconst(types::I64, panels as i64);
-            self.b.def_var(left, count);
-            let head = self.b.create_block();
-            let body = self.b.create_block();
-            let exit = self.b.create_block();
-            self.b.ins().jump(head, &[]);
-            self.b.switch_to_block(head);
-            let l = self.b.use_var(left);
-            let more = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, l, 0);
-            self.b.ins().brif(more, body, &[], exit, &[]);
-            self.b.switch_to_block(body);
-            let (bp, cp) = (self.b.use_var(b_col), self.b.use_var(c_col));
-            self.tile(ops, rows, VECTORS, a_row, bp, cp);
-            let bp = self.b.use_var(b_col);
-            let bp = self.b.ins().iadd_imm_s(bp, ops.b_cs * wide as i64);
-            self.b.def_var(b_col, bp);
-            let cp = self.b.use_var(c_col);
-            let cp = self.b.ins().iadd_imm_s(cp, 4 * wide as i64);
-            self.b.def_var(c_col, cp);
-            let l = self.b.use_var(left);
-            let l = self.b.ins().iadd_imm_s(l, -1);
-            self.b.def_var(left, l);
-            self.b.ins().jump(head, &[]);
-            self.b.switch_to_block(exit);
+            self.counted_loop(panels, |e| {
+                let (bp, cp) = (e.b.use_var(b_col), e.b.use_var(c_col));
+                e.tile(ops, rows, VECTORS, a_row, bp, cp);
+                e.advance(b_col, ops.b_cs * wide as i64);
+                e.advance(c_col, 4 * wide as i64);
+            });
         }
         let mut col = panels * wide;
         if ops.n - col >= 4 && ops.b_cs == 4 {
@@ -238,33 +217,13 @@ impl Emitter<'_, '_> {
         self.b.def_var(bp, b_col);
         let full = ops.k / UNROLL;
         if full > 0 {
-            // Top-tested: at opt_level=none the broadcasts then fold into memory operands.
-            let left = self.b.declare_var(types::I64);
-            let count = self.b.ins().iconst(types::I64, full as i64);
-            self.b.def_var(left, count);
-            let head = self.b.create_block();
-            let body = self.b.create_block();
-            let exit = self.b.create_block();
-            self.b.ins().jump(head, &[]);
-            self.b.switch_to_block(head);
-            let l = self.b.use_var(left);
-            let more = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, l, 0);
-            self.b.ins().brif(more, body, &[], exit, &[]);
-            self.b.switch_to_block(body);
-            for step in 0..UNROLL {
-                self.depth_step(ops, rows, vectors, step, (ap, bp), &accs);
-            }
-            let a = self.b.use_var(ap);
-            let a = self.b.ins().iadd_imm_s(a, ops.a_cs * UNROLL as i64);
-            self.b.def_var(ap, a);
-            let b = self.b.use_var(bp);
-            let b = self.b.ins().iadd_imm_s(b, ops.b_rs * UNROLL as i64);
-            self.b.def_var(bp, b);
-            let l = self.b.use_var(left);
-            let l = self.b.ins().iadd_imm_s(l, -1);
-            self.b.def_var(left, l);
-            self.b.ins().jump(head, &[]);
-            self.b.switch_to_block(exit);
+            self.counted_loop(full, |e| {
+                for step in 0..UNROLL {
+                    e.depth_step(ops, rows, vectors, step, (ap, bp), &accs);
+                }
+                e.advance(ap, ops.a_cs * UNROLL as i64);
+                e.advance(bp, ops.b_rs * UNROLL as i64);
+            });
         }
         for step in 0..ops.k % UNROLL {
             self.depth_step(ops, rows, vectors, step, (ap, bp), &accs);
@@ -277,6 +236,34 @@ impl Emitter<'_, '_> {
                 self.b.ins().store(flags, x, c, offset);
             }
         }
+    }
+
+    /// Runs `body` `count` times in a top-tested loop on a counter (at opt_level=none a
+    /// top-tested loop lets the broadcasts fold into memory operands).
+    fn counted_loop(&mut self, count: usize, body: impl FnOnce(&mut Self)) {
+        let left = self.b.declare_var(types::I64);
+        let start = self.b.ins().iconst(types::I64, count as i64);
+        self.b.def_var(left, start);
+        let head = self.b.create_block();
+        let inner = self.b.create_block();
+        let exit = self.b.create_block();
+        self.b.ins().jump(head, &[]);
+        self.b.switch_to_block(head);
+        let l = self.b.use_var(left);
+        let more = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, l, 0);
+        self.b.ins().brif(more, inner, &[], exit, &[]);
+        self.b.switch_to_block(inner);
+        body(self);
+        self.advance(left, -1);
+        self.b.ins().jump(head, &[]);
+        self.b.switch_to_block(exit);
+    }
+
+    /// Adds `by` to the integer variable `var`.
+    fn advance(&mut self, var: Variable, by: i64) {
+        let v = self.b.use_var(var);
+        let v = self.b.ins().iadd_imm_s(v, by);
+        self.b.def_var(var, v);
     }
 
     /// Depth step `step` (from the pointers) of a tile: B loads, then per row one broadcast
