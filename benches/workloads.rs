@@ -80,12 +80,20 @@ fn batch(data: &Mnist, i: usize, b: usize) -> (Tensor, Tensor) {
     (x, y)
 }
 
+// Not inlined, so that a profiler can collect exactly one step (callgrind --toggle-collect).
+#[inline(never)]
 fn train_step(model: &dyn Forward, opt: &mut dyn Optimizer, x: &Tensor, y: &Tensor) -> f32 {
     opt.zero_grad();
     let loss = SoftmaxLoss::new().forward(&model.forward(x), y);
     loss.backward();
     opt.step();
     loss.item()
+}
+
+/// One batch-1 forward pass without gradients, realized (W4's inference figure).
+#[inline(never)]
+fn infer_step(model: &dyn Forward, x: &Tensor) -> Tensor {
+    no_grad(|| model.forward(x).realize().clone())
 }
 
 /// Runs one workload in this process and prints `key=value` lines for the parent.
@@ -153,7 +161,7 @@ fn child(workload: &str, quick: bool) {
                 train_step(&model, &mut opt, &x, &y);
             });
             let infer_ms = time_steps(100, 2000 / scale, |_| {
-                no_grad(|| model.forward(&x).realize().clone());
+                infer_step(&model, &x);
             });
             println!("ms={train_ms}\ninfer_us={}", infer_ms * 1e3);
         }

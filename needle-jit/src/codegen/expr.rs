@@ -9,7 +9,7 @@ use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{types, Endianness, InstBuilder, MemFlagsData, Value};
 use needle_core::op::{BinaryOp, ScalarOp, UnaryOp};
 
-use super::{Base, Emitter};
+use super::{Base, Emitter, RowInput};
 use crate::kernel::{Expr, Kernel};
 
 /// Lanes of the vector loop.
@@ -23,6 +23,35 @@ pub fn vectorizable(kernel: &Kernel) -> bool {
             .inputs
             .iter()
             .all(|a| matches!(a.strides.last(), Some(0) | Some(1)))
+}
+
+/// The vector constants `kernel`'s expressions use (see [`Emitter::splat`]), with repeats.
+pub fn vector_constants(kernel: &Kernel) -> Vec<f32> {
+    let mut out = Vec::new();
+    for e in &kernel.exprs {
+        match *e {
+            _ if Emitter::helper_of(e).is_some() => {}
+            Expr::Unary(UnaryOp::Relu, _) => out.push(0.0),
+            Expr::Scalar(ScalarOp::RDiv, c, _) => out.push(c),
+            Expr::Scalar(op, c, _) => {
+                out.push(c);
+                if comparison_op(scalar_as_binary(op)) {
+                    out.extend([1.0, 0.0]);
+                }
+            }
+            Expr::Binary(op, _, _) if comparison_op(op) => out.extend([1.0, 0.0]),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Whether `op` is a comparison (its result a 1/0 mask).
+fn comparison_op(op: BinaryOp) -> bool {
+    !matches!(
+        op,
+        BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Max
+    )
 }
 
 impl Emitter<'_, '_> {
@@ -66,12 +95,22 @@ impl Emitter<'_, '_> {
                 {
                     self.substitute.expect("checked").1
                 }
-                Expr::Input(i) => {
-                    let addr = self.address(&bases[i], index, &kernel.inputs[i].strides, i as u64);
-                    self.b
-                        .ins()
-                        .load(types::F32, MemFlagsData::trusted(), addr, 0)
-                }
+                Expr::Input(i) => match self.row_input(i) {
+                    Some((RowInput::Invariant { scalar, .. }, _)) => scalar,
+                    Some((RowInput::Pointer(ptr), offset)) => {
+                        let addr = self.b.ins().iadd(ptr, offset);
+                        self.b
+                            .ins()
+                            .load(types::F32, MemFlagsData::trusted(), addr, 0)
+                    }
+                    None => {
+                        let strides = &kernel.inputs[i].strides;
+                        let addr = self.address(&bases[i], index, strides, i as u64);
+                        self.b
+                            .ins()
+                            .load(types::F32, MemFlagsData::trusted(), addr, 0)
+                    }
+                },
                 _ => self.scalar_op(e, &values),
             };
             values.push(v);
@@ -152,16 +191,14 @@ impl Emitter<'_, '_> {
         let mut values: Vec<Value> = Vec::with_capacity(kernel.exprs.len());
         for e in &kernel.exprs {
             let v = match *e {
-                Expr::Input(i) => {
-                    let strides = &kernel.inputs[i].strides;
-                    let addr = self.address(&bases[i], index, strides, i as u64);
-                    if strides.last() == Some(&0) {
-                        let x = self.b.ins().load(types::F32, flags, addr, 0);
-                        self.b.ins().splat(types::F32X4, x)
-                    } else {
+                Expr::Input(i) => match self.row_input(i) {
+                    Some((RowInput::Invariant { vector, .. }, _)) => vector,
+                    Some((RowInput::Pointer(ptr), offset)) => {
+                        let addr = self.b.ins().iadd(ptr, offset);
                         self.b.ins().load(types::F32X4, flags, addr, 0)
                     }
-                }
+                    None => self.vector_input(kernel, bases, index, i),
+                },
                 _ if Self::helper_of(e).is_some() => self.per_lane(e, &values),
                 Expr::Unary(op, a) => {
                     let x = values[a];
@@ -190,6 +227,31 @@ impl Emitter<'_, '_> {
         values
     }
 
+    /// Input `i` at `index` and the three following elements of the innermost axis.
+    fn vector_input(
+        &mut self,
+        kernel: &Kernel,
+        bases: &[Base],
+        index: &[Value],
+        i: usize,
+    ) -> Value {
+        let flags = MemFlagsData::new().with_notrap();
+        let strides = &kernel.inputs[i].strides;
+        let addr = self.address(&bases[i], index, strides, i as u64);
+        if strides.last() == Some(&0) {
+            let x = self.b.ins().load(types::F32, flags, addr, 0);
+            self.b.ins().splat(types::F32X4, x)
+        } else {
+            self.b.ins().load(types::F32X4, flags, addr, 0)
+        }
+    }
+
+    /// Input `i` as resolved for the current row, with the current element's byte offset.
+    fn row_input(&self, i: usize) -> Option<(RowInput, Value)> {
+        let row = self.row.as_ref()?;
+        Some((row.inputs[i], row.offset.expect("an element of the row")))
+    }
+
     /// A transcendental op on each lane through the scalar helper.
     fn per_lane(&mut self, e: &Expr, values: &[Value]) -> Value {
         let (src, scalar_e) = match *e {
@@ -207,6 +269,11 @@ impl Emitter<'_, '_> {
     }
 
     fn splat(&mut self, c: f32) -> Value {
+        if let Some(row) = &self.row {
+            if let Some(&(_, v)) = row.constants.iter().find(|(bits, _)| *bits == c.to_bits()) {
+                return v;
+            }
+        }
         let k = self.b.ins().f32const(c);
         self.b.ins().splat(types::F32X4, k)
     }

@@ -540,6 +540,7 @@ fn build_rows(
         step,
         substitute: None,
         outer_range: Some((params[1], params[2])),
+        row: None,
     };
     e.elementwise(kernel);
     let ok = b.ins().iconst(types::I32, STATUS_OK as i64);
@@ -576,6 +577,7 @@ fn build_product(
         step: 0,
         substitute: None,
         outer_range: Some((params[1], params[2])),
+        row: None,
     };
     e.small_matmul(product, fma);
     let ok = b.ins().iconst(types::I32, STATUS_OK as i64);
@@ -695,6 +697,7 @@ fn build_chunk(
         step: 0,
         substitute: None,
         outer_range: None,
+        row: None,
     };
     for s in range {
         let step = &plan.steps[s];
@@ -789,6 +792,31 @@ pub(crate) struct Emitter<'a, 'f> {
     substitute: Option<(usize, Value)>,
     /// For one half of a kernel split across threads: the range of the outermost loop.
     outer_range: Option<(Value, Value)>,
+    /// While emitting the innermost axis of a vectorized elementwise kernel: what was
+    /// resolved once per row (see [`Row`]).
+    row: Option<Row>,
+}
+
+/// The per-row part of a vectorized elementwise kernel, computed before its innermost loop so
+/// that the loop body holds only what changes per element. (Small kernels compile at
+/// `opt_level=none`, where Cranelift hoists nothing: without this, every element recomputed
+/// every address from all its axes and rematerialized every constant.)
+struct Row {
+    /// Per input: its address at the row's first element, or its value when it is constant
+    /// along the row (a broadcast), loaded once.
+    inputs: Vec<RowInput>,
+    /// Per output: its address at the row's first element.
+    outputs: Vec<Value>,
+    /// Byte offset of the current element within the row.
+    offset: Option<Value>,
+    /// Vector constants of the kernel (by their bits), materialized once.
+    constants: Vec<(u32, Value)>,
+}
+
+#[derive(Clone, Copy)]
+enum RowInput {
+    Pointer(Value),
+    Invariant { scalar: Value, vector: Value },
 }
 
 impl Emitter<'_, '_> {
@@ -987,21 +1015,88 @@ impl Emitter<'_, '_> {
         } else {
             1
         };
+        let row = self.begin_row(kernel, bases, outs, out_strides, index);
+        self.row = Some(row);
         self.vector_loop(
             n,
             unroll,
             index,
             &mut |e, full| {
+                e.set_row_offset(full);
                 let values = e.vector_expr(kernel, bases, full);
                 // Not 16-byte aligned in general: no `aligned` flag.
-                let unaligned = MemFlagsData::new().with_notrap();
-                e.store_outputs(&values, outs, full, out_strides, unaligned);
+                e.store_row(&values, outs, MemFlagsData::new().with_notrap());
             },
             &mut |e, full| {
+                e.set_row_offset(full);
                 let values = e.scalar_expr(kernel, bases, full);
-                e.store_outputs(&values, outs, full, out_strides, MemFlagsData::trusted());
+                e.store_row(&values, outs, MemFlagsData::trusted());
             },
         );
+        self.row = None;
+    }
+
+    /// Resolves everything of `kernel` that is the same along the row at `index` (all axes
+    /// but the innermost): addresses, broadcast inputs, vector constants.
+    fn begin_row(
+        &mut self,
+        kernel: &Kernel,
+        bases: &[Base],
+        outs: &[(usize, Base)],
+        out_strides: &[isize],
+        index: &[Value],
+    ) -> Row {
+        debug_assert!(!self.checked, "vector rows are unchecked");
+        let outer = index.len();
+        let mut inputs = Vec::with_capacity(kernel.inputs.len());
+        for (i, (access, base)) in kernel.inputs.iter().zip(bases).enumerate() {
+            let ptr = self.address(base, index, &access.strides[..outer], i as u64);
+            inputs.push(if access.strides[outer] == 0 {
+                let scalar =
+                    self.b
+                        .ins()
+                        .load(types::F32, MemFlagsData::new().with_notrap(), ptr, 0);
+                let vector = self.b.ins().splat(types::F32X4, scalar);
+                RowInput::Invariant { scalar, vector }
+            } else {
+                RowInput::Pointer(ptr)
+            });
+        }
+        let outputs = outs
+            .iter()
+            .map(|(_, base)| self.address(base, index, &out_strides[..outer], OUTPUT_ACCESS))
+            .collect();
+        let mut constants: Vec<(u32, Value)> = Vec::new();
+        for c in expr::vector_constants(kernel) {
+            if !constants.iter().any(|&(bits, _)| bits == c.to_bits()) {
+                let k = self.b.ins().f32const(c);
+                let v = self.b.ins().splat(types::F32X4, k);
+                constants.push((c.to_bits(), v));
+            }
+        }
+        Row {
+            inputs,
+            outputs,
+            offset: None,
+            constants,
+        }
+    }
+
+    /// Sets the current element of the row from the full index `full`.
+    fn set_row_offset(&mut self, full: &[Value]) {
+        let at = *full.last().expect("an innermost index");
+        let offset = self.b.ins().imul_imm_s(at, 4);
+        self.row.as_mut().expect("inside a row").offset = Some(offset);
+    }
+
+    /// Stores `values` at the current element of the row's outputs.
+    fn store_row(&mut self, values: &[Value], outs: &[(usize, Base)], flags: MemFlagsData) {
+        let row = self.row.as_ref().expect("inside a row");
+        let offset = row.offset.expect("an element of the row");
+        for ((expr, _), &ptr) in outs.iter().zip(&row.outputs) {
+            let addr = self.b.ins().iadd(ptr, offset);
+            self.b.ins().store(flags, values[*expr], addr, 0);
+        }
     }
 
     /// A loop over the innermost axis (length `n`, outer position `index`): `vector` at
