@@ -37,6 +37,36 @@ fn fused_kernels_are_compiled_once_and_cached() {
 }
 
 #[test]
+fn the_cache_keeps_the_most_recently_used_programs_within_its_bound() {
+    with_mode(Mode::Jit, || {
+        needle::jit::clear_cache();
+        needle::jit::set_cache_capacity(2);
+        reset_stats();
+        let f = |n: usize| {
+            let x = Tensor::arange(0.0, n as f32, 1.0);
+            (&x * 2.0 + 1.0).to_vec()
+        };
+        let expected = |n: usize| (0..n).map(|i| i as f32 * 2.0 + 1.0).collect::<Vec<_>>();
+        for n in [3, 4, 3, 5] {
+            assert_eq!(f(n), expected(n));
+        }
+        let s = stats();
+        assert_eq!(
+            (s.compilations, s.cache_hits, s.evictions),
+            (3, 1, 1),
+            "shape 4 (used longest ago) made room for 5: {s:?}"
+        );
+        assert_eq!(needle::jit::cached_programs(), 2);
+        // The evicted program's code was freed; compiling it again works and agrees.
+        assert_eq!(f(4), expected(4));
+        assert_eq!(stats().compilations, 4);
+        assert_eq!(f(5), expected(5), "5 stayed cached");
+        assert_eq!(stats().compilations, 4);
+        needle::jit::set_cache_capacity(needle::jit::cache::DEFAULT_CAPACITY);
+    });
+}
+
+#[test]
 fn a_hundred_training_steps_compile_once_plus_once_for_a_short_batch() {
     with_mode(Mode::Jit, || {
         manual_seed(0);

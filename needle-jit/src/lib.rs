@@ -27,6 +27,7 @@
 //! assert_eq!(program.plan.steps.len(), 1); // mul, relu and add in one loop
 //! ```
 
+pub mod cache;
 mod codegen;
 pub mod gemm;
 mod graph;
@@ -40,8 +41,9 @@ pub use graph::Graph;
 pub use kernel::{Access, Expr, Kernel};
 pub use plan::{Elem, NodeInfo, Placement, Plan, Slot, SlotKind, Step, StepKind};
 pub use runtime::{
-    checked, clear_cache, last_program, reset_stats, set_checked, set_keep_ir, set_tiered, stats,
-    tiered, with_checked, JitBackend, JitStats, ProgramInfo, TIERED_MIN_STEPS,
+    cached_programs, checked, clear_cache, last_program, reset_stats, set_cache_capacity,
+    set_checked, set_keep_ir, set_tiered, stats, tiered, with_checked, JitBackend, JitStats,
+    ProgramInfo, TIERED_MIN_STEPS,
 };
 
 /// Registers the JIT as the backend of `Mode::Jit` (idempotent).

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use needle_core::backend::{Backend, BackendError};
 use needle_core::node::NodeRef;
 use needle_core::storage::Buffer;
-use rustc_hash::FxHashMap;
 
+use crate::cache::{Cache, DEFAULT_CAPACITY};
 use crate::codegen::{
     self, args, Code, CompiledFunctions, Prepared, STATUS_OK, STATUS_OUT_OF_BOUNDS,
 };
@@ -39,6 +39,9 @@ pub struct JitStats {
     /// Realizations the interpreter ran because their program's machine code was still being
     /// generated in the background (see [`set_tiered`]).
     pub interpreted_runs: u64,
+    /// Programs dropped from the cache to keep it within its bound (see
+    /// [`set_cache_capacity`]).
+    pub evictions: u64,
     /// Outputs written into the buffer of a dead input instead of a new buffer (parameters and
     /// optimizer state updated in place, see [`crate::plan::Donation`]).
     pub donated_buffers: u64,
@@ -116,7 +119,12 @@ pub struct ProgramInfo {
 thread_local! {
     // Per thread: compiled code, arenas and counters are only touched by the thread that
     // realizes.
-    static CACHE: RefCell<FxHashMap<Vec<u64>, Rc<Program>>> = RefCell::new(FxHashMap::default());
+    static CACHE: RefCell<Cache<Rc<Program>>> = RefCell::new(Cache::new(
+        std::env::var("NEEDLE_JIT_CACHE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(DEFAULT_CAPACITY),
+    ));
     static LAST: RefCell<Option<Rc<Program>>> = const { RefCell::new(None) };
     static STATS: Cell<JitStats> = Cell::new(JitStats::default());
     static CHECKED: Cell<Option<bool>> = const { Cell::new(None) };
@@ -161,6 +169,19 @@ fn bump(f: impl FnOnce(&mut JitStats)) {
         f(&mut v);
         s.set(v);
     });
+}
+
+/// Bounds this thread's program cache (default [`DEFAULT_CAPACITY`], or `NEEDLE_JIT_CACHE`):
+/// beyond it, compiling a new program drops the one used longest ago, with its machine code
+/// and arena.
+pub fn set_cache_capacity(programs: usize) {
+    let evicted = CACHE.with(|c| c.borrow_mut().set_capacity(programs));
+    bump(|s| s.evictions += evicted.len() as u64);
+}
+
+/// Programs in this thread's cache.
+pub fn cached_programs() -> usize {
+    CACHE.with(|c| c.borrow().len())
 }
 
 /// Drops every compiled program of this thread.
@@ -250,7 +271,7 @@ impl Backend for JitBackend {
     fn realize(&self, outputs: &[NodeRef]) -> Result<(), BackendError> {
         let checked = checked();
         let graph = Graph::collect(outputs, checked);
-        let cached = CACHE.with(|c| c.borrow().get(&graph.key).cloned());
+        let cached = CACHE.with(|c| c.borrow_mut().get(&graph.key).cloned());
         let program = match cached {
             Some(p) => {
                 bump(|s| s.cache_hits += 1);
@@ -258,7 +279,10 @@ impl Backend for JitBackend {
             }
             None => {
                 let p = Rc::new(compile_program(&graph, checked)?);
-                CACHE.with(|c| c.borrow_mut().insert(graph.key.clone(), p.clone()));
+                let evicted = CACHE.with(|c| c.borrow_mut().insert(graph.key.clone(), p.clone()));
+                if evicted.is_some() {
+                    bump(|s| s.evictions += 1);
+                }
                 p
             }
         };

@@ -24,7 +24,7 @@ use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_codegen::Context;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
-use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_jit::{ArenaMemoryProvider, JITBuilder, JITModule};
 use cranelift_module::{default_libcall_names, FuncId, Linkage, Module, ModuleReloc};
 
 use crate::kernel::{Access, Kernel};
@@ -65,10 +65,39 @@ pub const STATUS_HOST_ERROR: u32 = 1;
 /// The entry's status: checked code found an out-of-bounds index (recorded in the block).
 pub const STATUS_OUT_OF_BOUNDS: u32 = 2;
 
+/// Address space reserved for one program's code and data. Every function of a module lives
+/// in this one reservation, so the calls between them (32-bit relative) always reach: with
+/// separately mapped pieces, a long run (the differential fuzzer, many shapes) placed parts
+/// of one module more than 2 GiB apart and finalizing failed. Reserved pages cost no memory
+/// until code is written to them.
+const CODE_RESERVE: usize = 256 << 20;
+
+/// A module whose code memory is returned to the system when it is dropped (Cranelift's JIT
+/// module leaks it otherwise, which a long-running process compiling many shapes cannot
+/// afford). Owners drop it only when no function of it can run again.
+pub(crate) struct OwnedModule(Option<JITModule>);
+
+impl OwnedModule {
+    fn get(&mut self) -> &mut JITModule {
+        self.0.as_mut().expect("present until dropped")
+    }
+}
+
+impl Drop for OwnedModule {
+    fn drop(&mut self) {
+        if let Some(module) = self.0.take() {
+            // SAFETY: the owner (a `Prepared` never finished, or a `Code`) is being dropped;
+            // the only pointers into this memory are the entries `Code` holds, which go with
+            // it, and no run can be in progress since runs borrow the `Code`.
+            unsafe { module.free_memory() };
+        }
+    }
+}
+
 /// Compiled machine code of a program.
 pub struct Code {
-    // Owns the machine code; never read otherwise.
-    _module: JITModule,
+    // Owns the machine code (freed with it); never read otherwise.
+    _module: OwnedModule,
     entry: extern "C" fn(*mut u64) -> u32,
     /// Row-range entries by step: halves of steps split across threads, matmul epilogues.
     pub rows: Vec<(usize, RowsFn)>,
@@ -139,6 +168,9 @@ fn new_module(host_step: *const u8, verify: bool) -> Result<JITModule, String> {
         builder.symbol(name, addr);
     }
     builder.symbol("needle_host_step", host_step);
+    let memory = ArenaMemoryProvider::new_with_size(CODE_RESERVE)
+        .map_err(|e| format!("reserving {CODE_RESERVE} bytes for code: {e}"))?;
+    builder.memory_provider(Box::new(memory));
     Ok(JITModule::new(builder))
 }
 
@@ -173,7 +205,7 @@ const CHUNKS: usize = 6;
 /// A program whose IR is built and whose module waits for the machine code of its functions
 /// (see [`prepare`]). Stays on the thread that made it.
 pub struct Prepared {
-    module: JITModule,
+    module: OwnedModule,
     labels: Vec<String>,
     main: Function,
     main_id: FuncId,
@@ -343,7 +375,7 @@ pub fn prepare(
     });
     Ok((
         Prepared {
-            module,
+            module: OwnedModule(Some(module)),
             labels,
             main,
             main_id,
@@ -437,7 +469,7 @@ impl Prepared {
     /// Installs the machine code and finalizes the module.
     pub fn finish(self, compiled: CompiledFunctions) -> Result<Code, String> {
         let Prepared {
-            mut module,
+            module: mut owned,
             labels,
             main,
             main_id,
@@ -445,6 +477,7 @@ impl Prepared {
             product_ids,
             ir,
         } = self;
+        let module = owned.get();
         let function_times = labels
             .into_iter()
             .zip(compiled.0.iter().map(|(_, _, took)| *took))
@@ -478,7 +511,7 @@ impl Prepared {
         let entry =
             unsafe { std::mem::transmute::<*const u8, extern "C" fn(*mut u64) -> u32>(code) };
         Ok(Code {
-            _module: module,
+            _module: owned,
             entry,
             rows,
             products,

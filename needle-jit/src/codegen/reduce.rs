@@ -16,6 +16,9 @@ use super::{Emitter, ACCUMULATOR_ACCESS, OUTPUT_ACCESS};
 use crate::kernel::{Access, Kernel};
 use crate::plan::Elem;
 
+/// The body of [`Emitter::row_loop`]: (emitter, row, carried values) to the next carried values.
+type RowBody<'b, E> = dyn FnMut(&mut E, Value, &[Value]) -> Vec<Value> + 'b;
+
 impl Emitter<'_, '_> {
     /// Reduces `body` over `axes` into `out` (compact over the kept shape).
     pub(super) fn reduce(
@@ -103,69 +106,78 @@ impl Emitter<'_, '_> {
                 let inner_reduced = out_strides[nd - 1] == 0;
                 let vector = !self.checked && !inner_reduced && super::expr::vectorizable(&body);
                 let mut index = Vec::new();
-                self.loops(&body.shape[..nd - 1], &mut index, &mut |e, outer| {
-                    if inner_reduced {
-                        let zero_index = e.b.ins().iconst(types::I64, 0);
-                        let mut at = outer.to_vec();
-                        at.push(zero_index);
-                        let addr = e.address(&acc_base, &at, &out_strides, ACCUMULATOR_ACCESS);
-                        let row = e.row_sum(outer, inner, &produce);
-                        let flags = MemFlagsData::trusted();
-                        let old = e.b.ins().load(types::F64, flags, addr, 0);
-                        let new = e.b.ins().fadd(old, row);
-                        e.b.ins().store(flags, new, addr, 0);
-                    } else {
-                        let mut scalar = |e: &mut Self, full: &[Value]| {
-                            let v = produce(e, full);
-                            let v = e.b.ins().fpromote(types::F64, v);
-                            let addr = e.address(&acc_base, full, &out_strides, ACCUMULATOR_ACCESS);
+                if vector && nd == 2 && axes == [0] {
+                    self.column_sums(&body, &bases, &body_outs, value, &acc_base);
+                } else {
+                    self.loops(&body.shape[..nd - 1], &mut index, &mut |e, outer| {
+                        if inner_reduced {
+                            let zero_index = e.b.ins().iconst(types::I64, 0);
+                            let mut at = outer.to_vec();
+                            at.push(zero_index);
+                            let addr = e.address(&acc_base, &at, &out_strides, ACCUMULATOR_ACCESS);
+                            let row = e.row_sum(outer, inner, &produce);
                             let flags = MemFlagsData::trusted();
                             let old = e.b.ins().load(types::F64, flags, addr, 0);
-                            let new = e.b.ins().fadd(old, v);
+                            let new = e.b.ins().fadd(old, row);
                             e.b.ins().store(flags, new, addr, 0);
-                        };
-                        if vector {
-                            // Consecutive outputs are independent sums: four lanes at a time,
-                            // each added in f64 exactly as the scalar loop does.
-                            e.vector_loop(
-                                inner,
-                                1,
-                                outer,
-                                &mut |e, full| {
-                                    let values = e.vector_expr(&body, &bases, full);
-                                    let unaligned = MemFlagsData::new().with_notrap();
-                                    e.store_outputs(
-                                        &values,
-                                        &body_outs,
-                                        full,
-                                        &body_strides,
-                                        unaligned,
-                                    );
-                                    let v = values[value];
-                                    let low = e.b.ins().fvpromote_low(v);
-                                    let high = e.high_half(v);
-                                    let high = e.b.ins().fvpromote_low(high);
-                                    let addr = e.address(
-                                        &acc_base,
-                                        full,
-                                        &out_strides,
-                                        ACCUMULATOR_ACCESS,
-                                    );
-                                    for (half, offset) in [(low, 0), (high, 16)] {
-                                        let old =
-                                            e.b.ins().load(types::F64X2, unaligned, addr, offset);
-                                        let new = e.b.ins().fadd(old, half);
-                                        e.b.ins().store(unaligned, new, addr, offset);
-                                    }
-                                },
-                                &mut scalar,
-                            );
                         } else {
-                            let mut index = outer.to_vec();
-                            e.loops(&body.shape[..nd], &mut index, &mut scalar);
+                            let mut scalar = |e: &mut Self, full: &[Value]| {
+                                let v = produce(e, full);
+                                let v = e.b.ins().fpromote(types::F64, v);
+                                let addr =
+                                    e.address(&acc_base, full, &out_strides, ACCUMULATOR_ACCESS);
+                                let flags = MemFlagsData::trusted();
+                                let old = e.b.ins().load(types::F64, flags, addr, 0);
+                                let new = e.b.ins().fadd(old, v);
+                                e.b.ins().store(flags, new, addr, 0);
+                            };
+                            if vector {
+                                // Consecutive outputs are independent sums: four lanes at a time,
+                                // each added in f64 exactly as the scalar loop does.
+                                e.vector_loop(
+                                    inner,
+                                    1,
+                                    outer,
+                                    &mut |e, full| {
+                                        let values = e.vector_expr(&body, &bases, full);
+                                        let unaligned = MemFlagsData::new().with_notrap();
+                                        e.store_outputs(
+                                            &values,
+                                            &body_outs,
+                                            full,
+                                            &body_strides,
+                                            unaligned,
+                                        );
+                                        let v = values[value];
+                                        let low = e.b.ins().fvpromote_low(v);
+                                        let high = e.high_half(v);
+                                        let high = e.b.ins().fvpromote_low(high);
+                                        let addr = e.address(
+                                            &acc_base,
+                                            full,
+                                            &out_strides,
+                                            ACCUMULATOR_ACCESS,
+                                        );
+                                        for (half, offset) in [(low, 0), (high, 16)] {
+                                            let old = e.b.ins().load(
+                                                types::F64X2,
+                                                unaligned,
+                                                addr,
+                                                offset,
+                                            );
+                                            let new = e.b.ins().fadd(old, half);
+                                            e.b.ins().store(unaligned, new, addr, offset);
+                                        }
+                                    },
+                                    &mut scalar,
+                                );
+                            } else {
+                                let mut index = outer.to_vec();
+                                e.loops(&body.shape[..nd], &mut index, &mut scalar);
+                            }
                         }
-                    }
-                });
+                    });
+                }
                 // Round once (then run the epilogue on the result).
                 let round = |e: &mut Self, index: &[Value], strides: &[isize]| {
                     let flags = MemFlagsData::trusted();
@@ -229,6 +241,116 @@ impl Emitter<'_, '_> {
             let addr = e.address(base, i, &[1], access);
             e.b.ins().store(MemFlagsData::trusted(), value, addr, 0);
         });
+    }
+
+    /// The sums over the rows of a 2-D `body` (its column sums) into the accumulators, four
+    /// columns at a time in f64 registers with the rows inner (a scalar loop per leftover
+    /// column). Each column still adds its rows in order from an f64 zero, as the row-major
+    /// walk does, so the sums are identical; the accumulators are written once per column
+    /// instead of loaded and stored for every element.
+    fn column_sums(
+        &mut self,
+        body: &Kernel,
+        bases: &[super::Base],
+        body_outs: &[(usize, super::Base)],
+        value: usize,
+        acc_base: &super::Base,
+    ) {
+        let (rows, cols) = (body.shape[0] as i64, body.shape[1] as i64);
+        let body_strides = contiguous_strides(&body.shape);
+        let flags = MemFlagsData::new().with_notrap();
+        let vector_cols = cols - cols % 4;
+        // Four columns: (row, low pair, high pair) carried around the row loop.
+        let mut col_index = Vec::new();
+        self.loops(
+            &[(vector_cols / 4) as usize],
+            &mut col_index,
+            &mut |e, block| {
+                let col = e.b.ins().imul_imm_s(block[0], 4);
+                let zero = e.b.ins().f64const(0.0);
+                let zero = e.b.ins().splat(types::F64X2, zero);
+                let sums = e.row_loop(
+                    rows,
+                    &[types::F64X2, types::F64X2],
+                    &[zero, zero],
+                    &mut |e, r, sums| {
+                        let values = e.vector_expr(body, bases, &[r, col]);
+                        e.store_outputs(&values, body_outs, &[r, col], &body_strides, flags);
+                        let v = values[value];
+                        let low = e.b.ins().fvpromote_low(v);
+                        let high = e.high_half(v);
+                        let high = e.b.ins().fvpromote_low(high);
+                        vec![e.b.ins().fadd(sums[0], low), e.b.ins().fadd(sums[1], high)]
+                    },
+                );
+                let addr = e.address(acc_base, &[col], &[1], ACCUMULATOR_ACCESS);
+                e.b.ins().store(flags, sums[0], addr, 0);
+                e.b.ins().store(flags, sums[1], addr, 16);
+            },
+        );
+        for c in vector_cols..cols {
+            let col = self.b.ins().iconst(types::I64, c);
+            let zero = self.b.ins().f64const(0.0);
+            let sums = self.row_loop(rows, &[types::F64], &[zero], &mut |e, r, sums| {
+                let values = e.scalar_expr(body, bases, &[r, col]);
+                e.store_outputs(
+                    &values,
+                    body_outs,
+                    &[r, col],
+                    &body_strides,
+                    MemFlagsData::trusted(),
+                );
+                let v = e.b.ins().fpromote(types::F64, values[value]);
+                vec![e.b.ins().fadd(sums[0], v)]
+            });
+            let addr = self.address(acc_base, &[col], &[1], ACCUMULATOR_ACCESS);
+            self.b
+                .ins()
+                .store(MemFlagsData::trusted(), sums[0], addr, 0);
+        }
+    }
+
+    /// A loop over `n` rows carrying values of `types` (starting at `init`): `body(row,
+    /// carried)` returns the carried values of the next row; returns those after the last.
+    fn row_loop(
+        &mut self,
+        n: i64,
+        types: &[cranelift_codegen::ir::Type],
+        init: &[Value],
+        body: &mut RowBody<'_, Self>,
+    ) -> Vec<Value> {
+        let (header, inner, exit) = (
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+        );
+        self.b.append_block_param(header, types::I64);
+        for &t in types {
+            self.b.append_block_param(header, t);
+            self.b.append_block_param(exit, t);
+        }
+        let zero = self.b.ins().iconst(types::I64, 0);
+        let start: Vec<_> = std::iter::once(zero)
+            .chain(init.iter().copied())
+            .map(Into::into)
+            .collect();
+        self.b.ins().jump(header, &start);
+        self.b.switch_to_block(header);
+        let params = self.b.block_params(header).to_vec();
+        let (r, carried) = (params[0], &params[1..]);
+        let more = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, r, n);
+        let out: Vec<_> = carried.iter().map(|&v| v.into()).collect();
+        self.b.ins().brif(more, inner, &[], exit, &out);
+        self.b.switch_to_block(inner);
+        let next_carried = body(self, r, carried);
+        let next = self.b.ins().iadd_imm_s(r, 1);
+        let args: Vec<_> = std::iter::once(next)
+            .chain(next_carried)
+            .map(Into::into)
+            .collect();
+        self.b.ins().jump(header, &args);
+        self.b.switch_to_block(exit);
+        self.b.block_params(exit).to_vec()
     }
 
     /// Σ over the innermost axis of `body` at the outer position `outer`, in f64, in order.
