@@ -246,12 +246,11 @@ impl Tensor {
     /// Booleans as 0/1 f32: `rand ≤ p` (the course's `randb`).
     #[track_caller]
     pub fn randb(shape: &[usize], p: f64) -> Tensor {
-        let mut draws = vec![0.0f64; numel(shape)];
-        crate::random::with_global_rng(|r| r.fill_random_sample(&mut draws));
-        let data = draws
-            .iter()
-            .map(|&u| if u <= p { 1.0 } else { 0.0 })
-            .collect();
+        let data = crate::random::with_global_rng(|r| {
+            (0..numel(shape))
+                .map(|_| if r.random_sample() <= p { 1.0 } else { 0.0 })
+                .collect()
+        });
         Tensor::from_vec(data, shape)
     }
 
