@@ -69,13 +69,40 @@ impl Mt19937 {
         if self.index >= N {
             self.twist();
         }
-        let mut y = self.state[self.index];
+        let y = self.state[self.index];
         self.index += 1;
-        y ^= y >> 11;
-        y ^= (y << 7) & 0x9d2c_5680;
-        y ^= (y << 15) & 0xefc6_0000;
-        y ^ (y >> 18)
+        temper(y)
     }
+
+    /// The untempered words left in the current block, twisting first when it is used up
+    /// (the caller tempers them and advances past those it takes with [`Mt19937::consume`]).
+    fn block(&mut self) -> &[u32] {
+        if self.index >= N {
+            self.twist();
+        }
+        &self.state[self.index..]
+    }
+
+    fn consume(&mut self, words: usize) {
+        self.index += words;
+    }
+}
+
+/// MT19937's output transform of a state word.
+#[inline]
+fn temper(mut y: u32) -> u32 {
+    y ^= y >> 11;
+    y ^= (y << 7) & 0x9d2c_5680;
+    y ^= (y << 15) & 0xefc6_0000;
+    y ^ (y >> 18)
+}
+
+/// numpy's double from two tempered words (see [`NumpyRng::random_sample`]).
+#[inline]
+fn double_of(first: u32, second: u32) -> f64 {
+    let a = f64::from(first >> 5);
+    let b = f64::from(second >> 6);
+    (a * 67_108_864.0 + b) / 9_007_199_254_740_992.0
 }
 
 /// numpy's legacy `RandomState`: an MT19937 stream plus the cached second value of the polar
@@ -116,9 +143,38 @@ impl NumpyRng {
     /// A double uniform in [0, 1) (`np.random.random_sample` / `rand`): 27 + 26 bits from two
     /// words, so every representable multiple of 2^-53 is equally likely.
     pub fn random_sample(&mut self) -> f64 {
-        let a = f64::from(self.next_u32() >> 5);
-        let b = f64::from(self.next_u32() >> 6);
-        (a * 67_108_864.0 + b) / 9_007_199_254_740_992.0
+        let first = self.next_u32();
+        double_of(first, self.next_u32())
+    }
+
+    /// Calls `each(i, draw)` for `n` consecutive `random_sample` draws, taking word pairs
+    /// straight from the generator's block (a loop the compiler vectorizes) instead of one
+    /// bounds-checked word at a time.
+    fn for_each_random_sample(&mut self, n: usize, mut each: impl FnMut(usize, f64)) {
+        let mut done = 0;
+        while done < n {
+            let words = self.mt.block();
+            let pairs = (words.len() / 2).min(n - done);
+            if pairs == 0 {
+                // One word left in the block: this draw straddles the twist.
+                each(done, self.random_sample());
+                done += 1;
+                continue;
+            }
+            for (i, pair) in words[..2 * pairs].chunks_exact(2).enumerate() {
+                each(done + i, double_of(temper(pair[0]), temper(pair[1])));
+            }
+            self.mt.consume(2 * pairs);
+            done += pairs;
+        }
+    }
+
+    /// Fills `out` with Bernoulli draws as `rand(*shape) <= p` gives them: 1 where the uniform
+    /// draw is at most `p`, 0 elsewhere (dropout masks), in C order.
+    pub fn fill_bernoulli(&mut self, out: &mut [f32], p: f64) {
+        self.for_each_random_sample(out.len(), |i, u| {
+            out[i] = if u <= p { 1.0 } else { 0.0 };
+        });
     }
 
     /// A standard normal draw (`np.random.randn`, legacy `gauss`): the polar Box–Muller method
@@ -208,9 +264,7 @@ impl NumpyRng {
     /// Fills `out` with `random_sample` draws in order (C order for an array, as
     /// `np.random.rand(*shape)`).
     pub fn fill_random_sample(&mut self, out: &mut [f64]) {
-        for v in out {
-            *v = self.random_sample();
-        }
+        self.for_each_random_sample(out.len(), |i, u| out[i] = u);
     }
 
     /// Fills `out` with `standard_normal` draws in order (C order for an array, as
@@ -611,6 +665,29 @@ mod tests {
                 reference_twist(&mut reference);
                 assert_eq!(fast.state, reference, "seed {seed}");
             }
+        }
+    }
+
+    #[test]
+    fn bulk_draws_equal_single_draws_across_blocks_and_odd_offsets() {
+        for skip in [0usize, 1, 623] {
+            let mut single = NumpyRng::new(5);
+            let mut bulk = single.clone();
+            for _ in 0..skip {
+                single.next_u32();
+                bulk.next_u32();
+            }
+            let expected: Vec<f64> = (0..1000).map(|_| single.random_sample()).collect();
+            let mut got = vec![0.0; 1000];
+            bulk.fill_random_sample(&mut got);
+            assert_bits(&got, &expected);
+            assert_eq!(bulk.next_u32(), single.next_u32(), "streams stay aligned");
+            let mut mask = vec![0.0f32; 700];
+            bulk.fill_bernoulli(&mut mask, 0.3);
+            let want: Vec<f32> = (0..700)
+                .map(|_| if single.random_sample() <= 0.3 { 1.0 } else { 0.0 })
+                .collect();
+            assert_eq!(mask, want);
         }
     }
 

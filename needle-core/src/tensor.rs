@@ -246,11 +246,8 @@ impl Tensor {
     /// Booleans as 0/1 f32: `rand ≤ p` (the course's `randb`).
     #[track_caller]
     pub fn randb(shape: &[usize], p: f64) -> Tensor {
-        let data = crate::random::with_global_rng(|r| {
-            (0..numel(shape))
-                .map(|_| if r.random_sample() <= p { 1.0 } else { 0.0 })
-                .collect()
-        });
+        let mut data = vec![0.0f32; numel(shape)];
+        crate::random::with_global_rng(|r| r.fill_bernoulli(&mut data, p));
         Tensor::from_vec(data, shape)
     }
 
