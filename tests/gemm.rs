@@ -105,6 +105,45 @@ fn compiled_programs_read_transposed_sliced_and_batched_operands_through_the_gen
 }
 
 #[test]
+fn a_row_times_a_transposed_matrix_runs_as_the_product_of_the_transposes() {
+    // Batch-1 backward: the output gradient times a weight read as its transpose. The
+    // specialized product computes Cᵀ = Bᵀ·Aᵀ (rows of dot products) into C's place.
+    let cases = || -> Vec<Vec<f32>> {
+        manual_seed(9);
+        let g = Tensor::randn(&[1, 13]);
+        let w = Tensor::randn(&[11, 13]);
+        let v = Tensor::randn(&[5, 13]);
+        vec![
+            g.matmul(&w.t()).to_vec(),
+            (g.matmul(&w.t()) * 2.0 + 1.0).relu().to_vec(),
+            g.matmul(&v.t()).to_vec(),
+        ]
+    };
+    let eager = with_mode(Mode::Eager, cases);
+    let generated = with_gemm_policy(GemmPolicy::Generated, || {
+        with_mode(Mode::Jit, || {
+            let out = cases();
+            let program = needle::jit::last_program().expect("a program ran");
+            assert!(
+                program
+                    .function_times
+                    .iter()
+                    .any(|(label, _)| label.contains("specialized matmul")),
+                "{:?}",
+                program.function_times
+            );
+            out
+        })
+    });
+    for (e, g) in eager.iter().zip(&generated) {
+        assert_eq!(e.len(), g.len());
+        for (x, y) in e.iter().zip(g) {
+            assert!((x - y).abs() <= 1e-5 * (1.0 + x.abs()), "{e:?}\n{g:?}");
+        }
+    }
+}
+
+#[test]
 fn the_measured_policy_records_one_choice_per_shape_and_keeps_it() {
     let run = || {
         manual_seed(9);

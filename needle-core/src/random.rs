@@ -685,7 +685,13 @@ mod tests {
             let mut mask = vec![0.0f32; 700];
             bulk.fill_bernoulli(&mut mask, 0.3);
             let want: Vec<f32> = (0..700)
-                .map(|_| if single.random_sample() <= 0.3 { 1.0 } else { 0.0 })
+                .map(|_| {
+                    if single.random_sample() <= 0.3 {
+                        1.0
+                    } else {
+                        0.0
+                    }
+                })
                 .collect();
             assert_eq!(mask, want);
         }

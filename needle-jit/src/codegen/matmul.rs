@@ -37,21 +37,29 @@ const VECTORS: usize = 2;
 const UNROLL: usize = 4;
 
 /// A specialized product: operands and sizes.
-pub struct SmallProduct<'p> {
+pub struct SmallProduct {
     /// Left operand (`m×k`).
-    pub a: &'p Access,
+    pub a: Access,
     /// Right operand (`k×n`).
-    pub b: &'p Access,
+    pub b: Access,
     /// The output slot (compact `m×n`).
     pub out: usize,
     /// `[m, n, k]`.
     pub mnk: [usize; 3],
+    /// Rows of this product per row of the step's own: 1, or the step's `n` when the product
+    /// is the step's transposed (see [`small_product`]).
+    pub rows_per_step_row: usize,
 }
 
 /// The specialized product of step `s`, when it has one: a 2-D product below
 /// [`SPECIALIZED_MACS`] whose B rows are contiguous (or that has fewer than 4 columns), with
-/// strides small enough for immediate offsets.
-pub fn small_product(plan: &Plan, s: usize) -> Option<SmallProduct<'_>> {
+/// strides small enough for immediate offsets. A single row times a transposed matrix (a
+/// batch-1 backward pass: the gradient times a weight read as its transpose) becomes the
+/// product of the transposes, `Cᵀ = Bᵀ·Aᵀ`: `n` rows of dot products along contiguous
+/// memory, written where the one row of `C` goes (an `n×1` result has the `1×n` layout).
+/// Otherwise that product would go through the packed GEMM, whose packing is most of the
+/// work at this size.
+pub fn small_product(plan: &Plan, s: usize) -> Option<SmallProduct> {
     let step = &plan.steps[s];
     let StepKind::MatMul { a, b, k, .. } = &step.kind else {
         return None;
@@ -60,20 +68,35 @@ pub fn small_product(plan: &Plan, s: usize) -> Option<SmallProduct<'_>> {
         return None;
     };
     let k = *k;
-    let vector_columns = b.strides[1] == 1 || n < 4;
     let small_strides = a
         .strides
         .iter()
         .chain(&b.strides)
         .all(|s| s.abs() < 1 << 24);
-    (m * n * k < SPECIALIZED_MACS && m * n * k > 0 && vector_columns && small_strides).then_some(
-        SmallProduct {
-            a,
-            b,
+    if m * n * k >= SPECIALIZED_MACS || m * n * k == 0 || !small_strides {
+        return None;
+    }
+    if b.strides[1] == 1 || n < 4 {
+        return Some(SmallProduct {
+            a: a.clone(),
+            b: b.clone(),
             out: step.out,
             mnk: [m, n, k],
-        },
-    )
+            rows_per_step_row: 1,
+        });
+    }
+    let transposed = |x: &Access| Access {
+        slot: x.slot,
+        offset: x.offset,
+        strides: vec![x.strides[1], x.strides[0]],
+    };
+    (m == 1 && b.strides[0] == 1).then(|| SmallProduct {
+        a: transposed(b),
+        b: transposed(a),
+        out: step.out,
+        mnk: [n, 1, k],
+        rows_per_step_row: n,
+    })
 }
 
 /// Addressing of one product, constant over the function.
@@ -96,6 +119,16 @@ impl Emitter<'_, '_> {
     /// (otherwise a multiply and an add, as the micro-kernel does).
     pub(super) fn small_matmul(&mut self, p: &SmallProduct, fma: bool) {
         let (start, end) = self.outer_range.take().expect("a row range");
+        // The host passes rows of the step's product.
+        let scale = p.rows_per_step_row as i64;
+        let (start, end) = if scale == 1 {
+            (start, end)
+        } else {
+            (
+                self.b.ins().imul_imm_s(start, scale),
+                self.b.ins().imul_imm_s(end, scale),
+            )
+        };
         let [_, n, k] = p.mnk;
         let out = Access {
             slot: p.out,
@@ -103,8 +136,8 @@ impl Emitter<'_, '_> {
             offset: 0,
         };
         let ops = Operands {
-            a: self.base(p.a, Elem::F32).ptr,
-            b: self.base(p.b, Elem::F32).ptr,
+            a: self.base(&p.a, Elem::F32).ptr,
+            b: self.base(&p.b, Elem::F32).ptr,
             c: self.base(&out, Elem::F32).ptr,
             a_rs: 4 * p.a.strides[0] as i64,
             a_cs: 4 * p.a.strides[1] as i64,
