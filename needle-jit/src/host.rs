@@ -123,16 +123,9 @@ impl RunContext<'_> {
             StepKind::Host => self.interpret(words, step).map(|()| STATUS_OK),
             StepKind::Elementwise(k) => {
                 let f = self.rows_fn(step);
-                let rows = k.shape[0] as i64;
-                let half = rows / 2;
-                // Raw pointers are not Send; the block outlives both calls (join waits).
-                let block = words.as_mut_ptr() as usize;
-                let (a, b) = rayon::join(
-                    || f(block as *mut u64, 0, half),
-                    || f(block as *mut u64, half, rows),
-                );
-                debug_assert_eq!((a, b), (STATUS_OK, STATUS_OK));
-                Ok(STATUS_OK)
+                let status = crate::split::run_split(f, words.as_mut_ptr(), k.shape[0] as i64);
+                debug_assert_eq!(status, STATUS_OK);
+                Ok(status)
             }
             StepKind::Reduce { .. } => unreachable!("reductions run in generated code"),
         }

@@ -144,11 +144,12 @@ impl Kernel {
         self.exprs.len() - 1
     }
 
-    /// Elements above which an elementwise kernel is split across two threads: below about a
-    /// million elements (0.2 ms of work) a fork/join costs more than it saves.
+    /// Elements above which an elementwise kernel is split across threads (see
+    /// [`crate::split`]): below about a million elements (0.2 ms of work) waking a helper
+    /// costs more than it saves.
     pub const PARALLEL_ELEMENTS: usize = 1 << 20;
 
-    /// True when the kernel runs on two threads, each over half of its outermost axis.
+    /// True when the kernel runs on several threads, each over chunks of its outermost axis.
     pub fn parallel(&self) -> bool {
         self.shape.len() >= 2
             && self.shape[0] >= 2

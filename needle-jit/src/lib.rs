@@ -36,6 +36,7 @@ mod kernel;
 mod math;
 mod plan;
 mod runtime;
+mod split;
 
 pub use graph::Graph;
 pub use kernel::{Access, Expr, Kernel};
