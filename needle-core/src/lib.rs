@@ -34,6 +34,7 @@ pub mod random;
 pub mod shape;
 pub mod storage;
 mod tensor;
+pub mod threads;
 
 pub use autodiff::topo_order;
 pub use backend::{register_jit_backend, Backend, BackendError};

@@ -36,7 +36,6 @@ mod kernel;
 mod math;
 mod plan;
 mod runtime;
-mod split;
 
 pub use graph::Graph;
 pub use kernel::{Access, Expr, Kernel};

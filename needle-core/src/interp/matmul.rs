@@ -8,8 +8,12 @@ use crate::storage::Realized;
 /// Below this many multiply-adds (16.8M) a product stays on the calling thread: a fork/join
 /// costs tens of microseconds on a 2-core machine, and splitting W2's 100×784×100 products
 /// (7.8M) made its training step 13–40 % slower than running them on one core (measured in
-/// alternating runs, eager and JIT alike).
+/// alternating runs, eager and JIT alike, with rayon; split by rows on our own threads, the
+/// W2 JIT step still went from 1.47 to 1.75 ms).
 pub const PARALLEL_THRESHOLD: usize = 1 << 24;
+
+/// Fewest rows a large product needs to be split by rows (two chunks of a multiple of 8).
+const SPLIT_MIN_ROWS: usize = 16;
 
 fn compact_if_negative(x: &Realized) -> Realized {
     if x.layout.strides.iter().any(|&s| s < 0) {
@@ -103,11 +107,60 @@ pub unsafe fn gemm_raw(
     (a, a_rs, a_cs): (*const f32, isize, isize),
     (b, b_rs, b_cs): (*const f32, isize, isize),
 ) {
-    let parallelism = if m * n * k >= PARALLEL_THRESHOLD {
+    let large = m * n * k >= PARALLEL_THRESHOLD;
+    if large && m >= SPLIT_MIN_ROWS {
+        // Rows split across the caller and the helper threads (see `crate::threads`): the
+        // gemm crate's own threads are rayon's, which the W6 profile caught sharing a core.
+        // W1 (2-core VM, alternating runs): JIT step 2.1-3.1 ms -> 1.9 ms.
+        let threads = crate::threads::threads();
+        let chunk = m.div_ceil(threads).next_multiple_of(8);
+        // Raw pointers are not Sync; run_chunks returns after the last chunk.
+        let (d, pa, pb) = (dst as usize, a as usize, b as usize);
+        crate::threads::run_chunks(m, chunk, &|start, end| {
+            // SAFETY: rows start..end of the caller's product, covered by its contract;
+            // chunks write disjoint rows of `dst`.
+            unsafe {
+                gemm_rows(
+                    [end - start, n, k],
+                    (d as *mut f32).add(start * n),
+                    ((pa as *const f32).offset(start as isize * a_rs), a_rs, a_cs),
+                    (pb as *const f32, b_rs, b_cs),
+                    gemm::Parallelism::None,
+                )
+            };
+            0
+        });
+        return;
+    }
+    // A large product of a few long rows: the gemm crate splits it by columns itself.
+    let parallelism = if large {
         gemm::Parallelism::Rayon(0)
     } else {
         gemm::Parallelism::None
     };
+    // SAFETY: forwarded from the caller's contract.
+    unsafe {
+        gemm_rows(
+            [m, n, k],
+            dst,
+            (a, a_rs, a_cs),
+            (b, b_rs, b_cs),
+            parallelism,
+        )
+    }
+}
+
+/// [`gemm_raw`] on one thread or with the gemm crate's own threads.
+///
+/// # Safety
+/// The contract of [`gemm_raw`].
+unsafe fn gemm_rows(
+    [m, n, k]: [usize; 3],
+    dst: *mut f32,
+    (a, a_rs, a_cs): (*const f32, isize, isize),
+    (b, b_rs, b_cs): (*const f32, isize, isize),
+    parallelism: gemm::Parallelism,
+) {
     // SAFETY: forwarded from the caller's contract; `read_dst = false` means `dst` is only
     // written.
     unsafe {

@@ -10,8 +10,6 @@
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
-use rayon::prelude::*;
-
 use super::microkernel::MicroKernel;
 use super::RowsDone;
 
@@ -41,7 +39,7 @@ thread_local! {
 }
 
 /// `dst (m×n, row-major, compact) = a (m×k) · b (k×n)`, on the calling thread or split by
-/// rows across the rayon pool. `epilogue` runs on each block of rows right after its last
+/// rows across threads ([`needle_core::threads`]). `epilogue` runs on each block of rows right after its last
 /// depth block, by the thread that computed it, while the block is still in cache. Returns
 /// the first non-zero status of the epilogue (zero without one).
 ///
@@ -113,7 +111,10 @@ pub unsafe fn sgemm(
                     }
                 };
                 if parallel && row_blocks > 1 {
-                    (0..row_blocks).into_par_iter().for_each(run_rows);
+                    needle_core::threads::run_chunks(row_blocks, 1, &|first, end| {
+                        (first..end).for_each(run_rows);
+                        0
+                    });
                 } else {
                     (0..row_blocks).for_each(run_rows);
                 }
