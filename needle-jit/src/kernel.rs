@@ -145,7 +145,7 @@ impl Kernel {
     }
 
     /// Elements above which an elementwise kernel is split across threads (see
-    /// [`crate::split`]): below about a million elements (0.2 ms of work) waking a helper
+    /// [`needle_core::threads`]): below about a million elements (0.2 ms of work) waking a helper
     /// costs more than it saves.
     pub const PARALLEL_ELEMENTS: usize = 1 << 20;
 

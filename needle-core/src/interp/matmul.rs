@@ -111,7 +111,7 @@ pub unsafe fn gemm_raw(
     if large && m >= SPLIT_MIN_ROWS {
         // Rows split across the caller and the helper threads (see `crate::threads`): the
         // gemm crate's own threads are rayon's, which the W6 profile caught sharing a core.
-        // W1 (2-core VM, alternating runs): JIT step 2.1-3.1 ms -> 1.9 ms.
+        // W1 JIT step, five alternating rounds on a noisy 2-core VM: 3.89 -> 3.66 ms.
         let threads = crate::threads::threads();
         let chunk = m.div_ceil(threads).next_multiple_of(8);
         // Raw pointers are not Sync; run_chunks returns after the last chunk.

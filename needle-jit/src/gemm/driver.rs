@@ -39,8 +39,9 @@ thread_local! {
 }
 
 /// `dst (m×n, row-major, compact) = a (m×k) · b (k×n)`, on the calling thread or split by
-/// rows across threads ([`needle_core::threads`]). `epilogue` runs on each block of rows right after its last
-/// depth block, by the thread that computed it, while the block is still in cache. Returns
+/// rows across threads ([`needle_core::threads`]). `epilogue` runs on each block of rows
+/// right after its last depth block, by the thread that computed it, while the block is
+/// still in cache. Returns
 /// the first non-zero status of the epilogue (zero without one).
 ///
 /// # Safety
