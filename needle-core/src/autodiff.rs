@@ -165,7 +165,8 @@ fn input_gradients(node: &NodeRef, inputs: &[NodeRef], g: &Tensor) -> Vec<Option
             UnaryOp::Exp => g * &y(),
             UnaryOp::Log => g / &x(0),
             UnaryOp::Sqrt => g / &(y() * 2.0),
-            UnaryOp::Relu => g * &x(0).gt(0.0),
+            // PyTorch's threshold_backward: 0 where x ≤ 0 even for an infinite g.
+            UnaryOp::Relu => g.masked(&x(0).gt(0.0)),
             UnaryOp::Tanh => {
                 let t = y();
                 g * &(&t * &t).rsub_scalar(1.0)
@@ -200,6 +201,7 @@ fn input_gradients(node: &NodeRef, inputs: &[NodeRef], g: &Tensor) -> Vec<Option
                 let b = x(1);
                 vec![need(0).then(|| g / &b), need(1).then(|| -(g * &y()) / &b)]
             }
+            BinaryOp::Mask => vec![need(0).then(|| g.masked(&x(1))), None],
             BinaryOp::Max => {
                 let (a, b) = (x(0), x(1));
                 let mask = a.gt(&b) + a.eq(&b) * 0.5;
@@ -218,7 +220,7 @@ fn input_gradients(node: &NodeRef, inputs: &[NodeRef], g: &Tensor) -> Vec<Option
                     let mask = a.eq(y().broadcast_to(&shape));
                     let iaxes: Vec<isize> = axes.iter().map(|&a| a as isize).collect();
                     let count = mask.sum(&iaxes, true);
-                    (g / &count).broadcast_to(&shape) * &mask
+                    (g / &count).broadcast_to(&shape).masked(&mask)
                 }
             })]
         }

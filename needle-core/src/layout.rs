@@ -83,6 +83,10 @@ impl Layout {
                 offset += st as isize * self.strides[i];
             }
         }
+        if shape.contains(&0) {
+            // Nothing is read: an offset past the buffer's end must not be either.
+            offset = 0;
+        }
         Layout {
             shape: shape.to_vec(),
             strides: self

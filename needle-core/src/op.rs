@@ -66,6 +66,9 @@ pub enum BinaryOp {
     Div,
     /// max(a, b)
     Max,
+    /// a where b ≠ 0, else 0 (`torch.where(b, a, 0)`): unlike `a · b`, a masked-out
+    /// infinity or NaN gives 0.
+    Mask,
     /// 1 if a == b else 0
     Eq,
     /// 1 if a != b else 0
@@ -85,7 +88,12 @@ impl BinaryOp {
     pub fn is_comparison(self) -> bool {
         !matches!(
             self,
-            BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Max
+            BinaryOp::Add
+                | BinaryOp::Sub
+                | BinaryOp::Mul
+                | BinaryOp::Div
+                | BinaryOp::Max
+                | BinaryOp::Mask
         )
     }
 }

@@ -7,9 +7,49 @@ pub type Shape = Vec<usize>;
 /// allocates no shape).
 pub type Dims = smallvec::SmallVec<[usize; 4]>;
 
-/// Number of elements of a shape (1 for a 0-d shape).
+/// Most elements a tensor may have: at eight bytes an element (i64 data, f64 scratch) its
+/// buffer must still fit in `isize`, the limit of a Rust allocation, and every byte offset
+/// the JIT computes must fit in an `i64`.
+pub const MAX_NUMEL: usize = (isize::MAX as usize) / 8;
+
+/// Number of elements of a shape (1 for a 0-d shape). Panics when the product overflows:
+/// every shape a tensor can have was checked with [`checked_numel`] when it was made, so
+/// this only fires on a shape that never became a tensor.
+#[track_caller]
 pub fn numel(shape: &[usize]) -> usize {
-    shape.iter().product()
+    match shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)) {
+        Some(n) => n,
+        None => panic!("shape {shape:?} has more elements than usize can count"),
+    }
+}
+
+/// The number of elements of `shape`, or `None` when the shape cannot be a tensor: the
+/// product of its sizes (a size 0 counted as 1, so that strides and offsets computed from
+/// the other sizes cannot overflow either) exceeds [`MAX_NUMEL`].
+///
+/// ```
+/// use needle_core::shape::checked_numel;
+/// assert_eq!(checked_numel(&[2, 3]), Some(6));
+/// assert_eq!(checked_numel(&[1 << 40, 1 << 40]), None);
+/// assert_eq!(checked_numel(&[1 << 40, 1 << 40, 0]), None);
+/// ```
+pub fn checked_numel(shape: &[usize]) -> Option<usize> {
+    let extent = shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d.max(1)))?;
+    (extent <= MAX_NUMEL).then(|| shape.iter().product())
+}
+
+/// [`checked_numel`], or a panic at the caller's line naming `op` and the shape.
+#[track_caller]
+pub(crate) fn valid_numel(op: &str, shape: &[usize]) -> usize {
+    match checked_numel(shape) {
+        Some(n) => n,
+        None => panic!(
+            "{op}: shape {shape:?} has too many elements (a tensor holds at most {MAX_NUMEL}; \
+             the product of the sizes overflows or exceeds it)"
+        ),
+    }
 }
 
 /// Row-major (C order) strides, in elements, of a compact tensor of `shape`.

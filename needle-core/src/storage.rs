@@ -5,6 +5,44 @@ use std::sync::Arc;
 use crate::dtype::DType;
 use crate::layout::Layout;
 
+/// `len` copies of `value`, or a panic at the caller's line naming `what` and the bytes asked
+/// for when the memory cannot be had (where `vec!` would abort the process).
+#[track_caller]
+pub fn filled_vec<T: Clone>(len: usize, value: T, what: impl FnOnce() -> String) -> Vec<T> {
+    let mut v = Vec::new();
+    if v.try_reserve_exact(len).is_err() {
+        alloc_failed(len.saturating_mul(std::mem::size_of::<T>()), &what());
+    }
+    v.resize(len, value);
+    v
+}
+
+/// Smallest request (in bytes) that [`ensure_allocatable`] tries first: below it a failed
+/// allocation means the machine is out of memory anyway.
+pub const PROBE_BYTES: usize = 1 << 26;
+
+/// Panics at the caller's line, naming `what` and the size, when `bytes` cannot be allocated
+/// right now: kernels allocate with `Vec`, which aborts the process on failure, so backends
+/// ask first for every result of at least [`PROBE_BYTES`].
+#[track_caller]
+pub fn ensure_allocatable(bytes: usize, what: impl FnOnce() -> String) {
+    if bytes < PROBE_BYTES {
+        return;
+    }
+    let mut probe: Vec<u8> = Vec::new();
+    if probe.try_reserve_exact(bytes).is_err() {
+        alloc_failed(bytes, &what());
+    }
+}
+
+#[track_caller]
+fn alloc_failed(bytes: usize, what: &str) -> ! {
+    panic!(
+        "{what}: cannot allocate {bytes} bytes ({:.1} GiB): out of memory",
+        bytes as f64 / (1u64 << 30) as f64
+    )
+}
+
 /// A flat, immutable buffer of elements. Shared (`Arc`) between all views of it, and `Send`
 /// so data loaders and worker threads can produce and read it.
 #[derive(Debug, PartialEq)]
@@ -105,6 +143,10 @@ impl Realized {
     /// The elements as f32 in logical row-major order (a copy only when the view is strided).
     pub fn to_f32_vec(&self) -> Vec<f32> {
         let data = self.buffer.as_f32();
+        if self.layout.numel() == 0 {
+            // An empty view's offset may point past the buffer's end.
+            return Vec::new();
+        }
         if self.layout.is_contiguous() {
             let start = self.layout.offset;
             return data[start..start + self.layout.numel()].to_vec();
@@ -115,6 +157,9 @@ impl Realized {
     /// The elements as i64 in logical row-major order.
     pub fn to_i64_vec(&self) -> Vec<i64> {
         let data = self.buffer.as_i64();
+        if self.layout.numel() == 0 {
+            return Vec::new();
+        }
         if self.layout.is_contiguous() {
             let start = self.layout.offset;
             return data[start..start + self.layout.numel()].to_vec();
@@ -124,6 +169,9 @@ impl Realized {
 
     /// The compact f32 slice when the view is contiguous.
     pub fn contiguous_f32(&self) -> Option<&[f32]> {
+        if self.layout.numel() == 0 {
+            return Some(&[]);
+        }
         self.layout.is_contiguous().then(|| {
             let start = self.layout.offset;
             &self.buffer.as_f32()[start..start + self.layout.numel()]

@@ -10,8 +10,8 @@ use crate::dtype::DType;
 use crate::mode::{is_grad_enabled, mode, Mode};
 use crate::node::{Inputs, Node, NodeRef};
 use crate::op::Op;
-use crate::shape::{fmt_shape, numel, Dims, Shape};
-use crate::storage::Realized;
+use crate::shape::{fmt_shape, numel, valid_numel, Dims, Shape};
+use crate::storage::{filled_vec, Realized};
 
 /// A tensor: a cheap, reference-counted handle to a graph node.
 ///
@@ -62,6 +62,9 @@ impl Tensor {
     /// computes it immediately.
     #[track_caller]
     pub(crate) fn record(op: Op, inputs: Inputs, shape: Dims, dtype: DType) -> Tensor {
+        if crate::shape::checked_numel(&shape).is_none() {
+            crate::shape::valid_numel(&op.name(), &shape);
+        }
         let differentiable = match &op {
             Op::Binary(b) => !b.is_comparison(),
             Op::Scalar(s, _) => !s.is_comparison(),
@@ -95,7 +98,7 @@ impl Tensor {
     pub fn from_vec(data: Vec<f32>, shape: &[usize]) -> Tensor {
         assert_eq!(
             data.len(),
-            numel(shape),
+            valid_numel("from_vec", shape),
             "from_vec: {} values do not fill shape {}",
             data.len(),
             fmt_shape(shape)
@@ -114,7 +117,7 @@ impl Tensor {
     pub fn from_vec_i64(data: Vec<i64>, shape: &[usize]) -> Tensor {
         assert_eq!(
             data.len(),
-            numel(shape),
+            valid_numel("from_vec_i64", shape),
             "from_vec_i64: {} values do not fill shape {}",
             data.len(),
             fmt_shape(shape)
@@ -131,19 +134,26 @@ impl Tensor {
     /// A tensor of `shape` filled with `value`.
     #[track_caller]
     pub fn full(shape: &[usize], value: f32) -> Tensor {
-        Tensor::from_vec(vec![value; numel(shape)], shape)
+        Tensor::filled("full", shape, value)
     }
 
     /// Zeros of `shape`.
     #[track_caller]
     pub fn zeros(shape: &[usize]) -> Tensor {
-        Tensor::full(shape, 0.0)
+        Tensor::filled("zeros", shape, 0.0)
     }
 
     /// Ones of `shape`.
     #[track_caller]
     pub fn ones(shape: &[usize]) -> Tensor {
-        Tensor::full(shape, 1.0)
+        Tensor::filled("ones", shape, 1.0)
+    }
+
+    /// `shape` filled with `value`; `op` names the caller's function in errors.
+    #[track_caller]
+    fn filled(op: &str, shape: &[usize], value: f32) -> Tensor {
+        let n = valid_numel(op, shape);
+        Tensor::from_vec(filled_vec(n, value, || format!("{op} {shape:?}")), shape)
     }
 
     /// Zeros of this tensor's shape.
@@ -161,8 +171,12 @@ impl Tensor {
     /// `[start, start+step, …)` below `end` (f32), like `torch.arange`.
     #[track_caller]
     pub fn arange(start: f32, end: f32, step: f32) -> Tensor {
-        assert!(step != 0.0, "arange: step must be non-zero");
+        assert!(
+            step != 0.0 && step.is_finite() && start.is_finite() && end.is_finite(),
+            "arange: start {start}, end {end} and step {step} must be finite, step non-zero"
+        );
         let n = ((end - start) / step).ceil().max(0.0) as usize;
+        valid_numel("arange", &[n]);
         let data: Vec<f32> = (0..n).map(|i| start + i as f32 * step).collect();
         Tensor::from_vec(data, &[n])
     }
@@ -170,13 +184,14 @@ impl Tensor {
     /// `[0, 1, …, n)` as i64.
     #[track_caller]
     pub fn arange_i64(n: usize) -> Tensor {
+        valid_numel("arange_i64", &[n]);
         Tensor::from_vec_i64((0..n as i64).collect(), &[n])
     }
 
     /// The n×n identity.
     #[track_caller]
     pub fn eye(n: usize) -> Tensor {
-        let mut data = vec![0.0; n * n];
+        let mut data = filled_vec(valid_numel("eye", &[n, n]), 0.0, || format!("eye({n})"));
         for i in 0..n {
             data[i * n + i] = 1.0;
         }
@@ -188,7 +203,11 @@ impl Tensor {
     #[track_caller]
     pub fn one_hot(n: usize, labels: &Tensor) -> Tensor {
         let values = labels.to_vec_i64();
-        let mut data = vec![0.0; values.len() * n];
+        let mut shape = labels.shape();
+        shape.push(n);
+        let mut data = filled_vec(valid_numel("one_hot", &shape), 0.0, || {
+            format!("one_hot {shape:?}")
+        });
         for (row, &v) in values.iter().enumerate() {
             assert!(
                 (0..n as i64).contains(&v),
@@ -196,8 +215,6 @@ impl Tensor {
             );
             data[row * n + v as usize] = 1.0;
         }
-        let mut shape = labels.shape();
-        shape.push(n);
         Tensor::from_vec(data, &shape)
     }
 
@@ -210,7 +227,8 @@ impl Tensor {
     /// Uniform samples in [low, high): `rand·(high−low)+low` computed in f64 as numpy does.
     #[track_caller]
     pub fn uniform(shape: &[usize], low: f64, high: f64) -> Tensor {
-        let mut draws = vec![0.0f64; numel(shape)];
+        let n = valid_numel("uniform", shape);
+        let mut draws = filled_vec(n, 0.0f64, || format!("uniform {shape:?}"));
         crate::random::with_global_rng(|r| r.fill_random_sample(&mut draws));
         let data = draws
             .iter()
@@ -228,7 +246,8 @@ impl Tensor {
     /// Normal samples `randn·std+mean`, computed in f64 as numpy does.
     #[track_caller]
     pub fn normal(shape: &[usize], mean: f64, std: f64) -> Tensor {
-        let mut draws = vec![0.0f64; numel(shape)];
+        let n = valid_numel("normal", shape);
+        let mut draws = filled_vec(n, 0.0f64, || format!("normal {shape:?}"));
         crate::random::with_global_rng(|r| r.fill_standard_normal(&mut draws));
         let data = draws.iter().map(|&z| (z * std + mean) as f32).collect();
         Tensor::from_vec(data, shape)
@@ -238,7 +257,8 @@ impl Tensor {
     #[track_caller]
     pub fn randint(low: i64, high: i64, shape: &[usize]) -> Tensor {
         assert!(high > low, "randint: empty range [{low}, {high})");
-        let mut data = vec![0i64; numel(shape)];
+        let n = valid_numel("randint", shape);
+        let mut data = filled_vec(n, 0i64, || format!("randint {shape:?}"));
         crate::random::with_global_rng(|r| r.fill_randint(low, high, &mut data));
         Tensor::from_vec_i64(data, shape)
     }
@@ -246,7 +266,8 @@ impl Tensor {
     /// Booleans as 0/1 f32: `rand ≤ p` (the course's `randb`).
     #[track_caller]
     pub fn randb(shape: &[usize], p: f64) -> Tensor {
-        let mut data = vec![0.0f32; numel(shape)];
+        let n = valid_numel("randb", shape);
+        let mut data = filled_vec(n, 0.0f32, || format!("randb {shape:?}"));
         crate::random::with_global_rng(|r| r.fill_bernoulli(&mut data, p));
         Tensor::from_vec(data, shape)
     }

@@ -213,6 +213,10 @@ impl RunContext<'_> {
         let operand = |acc: &Access, rows: usize, cols: usize| {
             let (ptr, slot_offset, len) = slot_record(words, acc.slot);
             let first = slot_offset + acc.offset;
+            if rows * cols == 0 {
+                // An empty operand (inner size 0) is never read.
+                return (ptr as *const f32, first);
+            }
             let last = first
                 + acc.strides[..nd - 2]
                     .iter()

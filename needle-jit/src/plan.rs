@@ -1191,7 +1191,14 @@ impl Arena {
             return start;
         }
         let start = self.top;
-        self.top += size;
+        self.top = match self.top.checked_add(size) {
+            Some(top) if top <= isize::MAX as usize => top,
+            _ => panic!(
+                "needle-jit: the program's scratch memory exceeds {} bytes ({start} in use, \
+                 {bytes} more asked for)",
+                isize::MAX
+            ),
+        };
         start
     }
 

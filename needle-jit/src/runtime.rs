@@ -448,7 +448,11 @@ fn from_plan(
             eprintln!("[needle-jit] Cranelift IR:\n{ir}");
         }
     }
-    let arena = RefCell::new(vec![0u64; plan.arena_bytes / 8 + 8]);
+    let arena = RefCell::new(needle_core::storage::filled_vec(
+        plan.arena_bytes / 8 + 8,
+        0u64,
+        || "needle-jit: the program's scratch arena".to_string(),
+    ));
     Ok(Program {
         plan,
         code: RefCell::new(tier),
@@ -679,6 +683,18 @@ fn run(program: &Program, graph: &Graph) -> Result<(), BackendError> {
     };
     for (s, slot) in plan.slots.iter().enumerate() {
         let r = args::SLOTS + 3 * s;
+        if matches!(slot.kind, SlotKind::Owned) {
+            // Buffers are allocated with `Vec`, which aborts the process on failure.
+            let node = &graph.nodes[slot.node];
+            needle_core::storage::ensure_allocatable(slot.len * slot.elem.size(), || {
+                format!(
+                    "{} {:?} (recorded at {})",
+                    node.op().name(),
+                    node.shape(),
+                    node.origin()
+                )
+            });
+        }
         match (slot.kind, donated.iter().find(|d| d.out == s)) {
             (SlotKind::Input, _) => {
                 let value = graph.nodes[slot.node].value().expect("inputs are realized");

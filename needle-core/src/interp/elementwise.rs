@@ -20,7 +20,8 @@ pub fn unary_fn(op: UnaryOp) -> fn(f32) -> f32 {
         UnaryOp::Exp => f32::exp,
         UnaryOp::Log => f32::ln,
         UnaryOp::Sqrt => f32::sqrt,
-        UnaryOp::Relu => |x| if x > 0.0 { x } else { 0.0 },
+        // numpy's maximum(x, 0): NaN stays NaN, −0 becomes +0.
+        UnaryOp::Relu => |x| if x > 0.0 || x.is_nan() { x } else { 0.0 },
         UnaryOp::Tanh => f32::tanh,
         UnaryOp::Sigmoid => |x| 1.0 / (1.0 + (-x).exp()),
     }
@@ -34,12 +35,27 @@ pub fn binary_fn(op: BinaryOp) -> fn(f32, f32) -> f32 {
         BinaryOp::Mul => |a, b| a * b,
         BinaryOp::Div => |a, b| a / b,
         BinaryOp::Max => |a, b| if a.is_nan() || a > b { a } else { b },
+        BinaryOp::Mask => |a, b| if b != 0.0 { a } else { 0.0 },
         BinaryOp::Eq => |a, b| mask(a == b),
         BinaryOp::Ne => |a, b| mask(a != b),
         BinaryOp::Gt => |a, b| mask(a > b),
         BinaryOp::Ge => |a, b| mask(a >= b),
         BinaryOp::Lt => |a, b| mask(a < b),
         BinaryOp::Le => |a, b| mask(a <= b),
+    }
+}
+
+/// `xᶜ` as numpy and PyTorch compute it: the exponents 0.5, 2 and −1 are `sqrt`, `x·x` and
+/// `1/x` (so `(−inf)^0.5` is NaN and `(−0)^0.5` is −0, as `sqrt` gives), others `powf`.
+fn pow(x: f32, c: f32) -> f32 {
+    if c == 0.5 {
+        x.sqrt()
+    } else if c == 2.0 {
+        x * x
+    } else if c == -1.0 {
+        1.0 / x
+    } else {
+        x.powf(c)
     }
 }
 
@@ -50,7 +66,7 @@ pub fn scalar_fn(op: ScalarOp) -> fn(f32, f32) -> f32 {
         ScalarOp::Mul => binary_fn(BinaryOp::Mul),
         ScalarOp::Div => binary_fn(BinaryOp::Div),
         ScalarOp::RDiv => |x, c| c / x,
-        ScalarOp::Pow => f32::powf,
+        ScalarOp::Pow => pow,
         ScalarOp::Max => binary_fn(BinaryOp::Max),
         ScalarOp::Eq => binary_fn(BinaryOp::Eq),
         ScalarOp::Ne => binary_fn(BinaryOp::Ne),
@@ -92,7 +108,7 @@ pub(super) fn unary(op: UnaryOp, x: &Realized) -> Realized {
         UnaryOp::Exp => map1(x, f32::exp),
         UnaryOp::Log => map1(x, f32::ln),
         UnaryOp::Sqrt => map1(x, f32::sqrt),
-        UnaryOp::Relu => map1(x, |v| if v > 0.0 { v } else { 0.0 }),
+        UnaryOp::Relu => map1(x, |v| if v > 0.0 || v.is_nan() { v } else { 0.0 }),
         UnaryOp::Tanh => map1(x, f32::tanh),
         UnaryOp::Sigmoid => map1(x, |v| 1.0 / (1.0 + (-v).exp())),
     }

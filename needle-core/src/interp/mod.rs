@@ -34,6 +34,7 @@ impl Backend for Interpreter {
 }
 
 /// Computes one node whose inputs may still be pending (eager mode's entry point).
+#[track_caller]
 pub(crate) fn compute_node(node: &NodeRef) {
     let pending: Vec<NodeRef> = node
         .inputs()
@@ -50,7 +51,20 @@ pub(crate) fn compute_node(node: &NodeRef) {
 }
 
 /// The value of `node` from its (realized) inputs.
+#[track_caller]
 pub fn evaluate(node: &Node) -> Realized {
+    if !node.op().is_view() && *node.op() != Op::Leaf {
+        // Kernels allocate with `Vec`, which aborts the process on failure.
+        let bytes = crate::shape::numel(node.shape()) * node.dtype().size_of();
+        crate::storage::ensure_allocatable(bytes, || {
+            format!(
+                "{} {:?} (recorded at {})",
+                node.op().name(),
+                node.shape(),
+                node.origin()
+            )
+        });
+    }
     let inputs: Vec<Realized> = node
         .inputs()
         .iter()

@@ -45,8 +45,10 @@ pub(super) fn reduce(op: ReduceOp, axes: &[usize], x: &Realized) -> Realized {
         }
         ReduceOp::Max => {
             let mut acc = vec![f32::NEG_INFINITY; n_out];
+            // numpy's `maximum.reduce`: slot = maximum(slot, v), so NaN wins and of equal
+            // values (−0 and +0) the later one.
             let fold = |slot: &mut f32, v: f32| {
-                if v > *slot || v.is_nan() {
+                if !(*slot > v || slot.is_nan()) {
                     *slot = v;
                 }
             };

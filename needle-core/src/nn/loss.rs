@@ -30,6 +30,9 @@ impl SoftmaxLoss {
             labels.shape()
         );
         let onehot = Tensor::one_hot(shape[1], labels);
-        (logits.logsumexp(&[1], false).sum_all() - (logits * &onehot).sum_all()) / shape[0] as f32
+        // The true class's logit is picked with a mask, not a product with the one-hot rows:
+        // 0 · ±inf would make a row with an infinite logit elsewhere NaN (PyTorch: ±inf).
+        (logits.logsumexp(&[1], false).sum_all() - logits.masked(&onehot).sum_all())
+            / shape[0] as f32
     }
 }

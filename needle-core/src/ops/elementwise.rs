@@ -130,6 +130,21 @@ impl Tensor {
         self.dispatch(rhs.into(), BinaryOp::Max, ScalarOp::Max)
     }
 
+    /// `self` where `mask` is non-zero, 0 elsewhere (`torch.where(mask, self, 0)`); `mask`
+    /// broadcasts and gets no gradient. Unlike `self * mask`, a masked-out infinity or NaN
+    /// gives 0, not NaN.
+    ///
+    /// ```
+    /// use needle_core::Tensor;
+    /// let x = Tensor::from_vec(vec![f32::INFINITY, 2.0], &[2]);
+    /// let keep = Tensor::from_vec(vec![0.0, 1.0], &[2]);
+    /// assert_eq!(x.masked(&keep).to_vec(), vec![0.0, 2.0]);
+    /// ```
+    #[track_caller]
+    pub fn masked(&self, mask: &Tensor) -> Tensor {
+        self.binary(BinaryOp::Mask, mask)
+    }
+
     /// Elementwise minimum, `−max(−a, −b)`.
     #[track_caller]
     pub fn minimum(&self, rhs: impl Into<Operand>) -> Tensor {

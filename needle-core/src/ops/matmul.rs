@@ -28,17 +28,8 @@ impl Tensor {
             fmt_shape(sa),
             fmt_shape(sb)
         );
-        if sa.len() == 1 {
-            let out = self.reshape(&[1, sa[0]]).matmul(rhs);
-            let mut shape = out.shape();
-            shape.remove(shape.len() - 2);
-            return out.reshape(&shape);
-        }
-        if sb.len() == 1 {
-            let out = self.matmul(&rhs.reshape(&[sb[0], 1]));
-            let mut shape = out.shape();
-            shape.pop();
-            return out.reshape(&shape);
+        if sa.len() == 1 || sb.len() == 1 {
+            return self.matmul_vector(rhs);
         }
         let (m, k) = (sa[sa.len() - 2], sa[sa.len() - 1]);
         let (k2, n) = (sb[sb.len() - 2], sb[sb.len() - 1]);
@@ -92,5 +83,43 @@ impl Tensor {
             out_shape,
             crate::DType::F32,
         )
+    }
+
+    /// [`matmul`](Self::matmul) with a 1-D operand, by PyTorch's rules: a 1-D left operand
+    /// is a row (its axis removed from the result), a 1-D right operand a column (likewise);
+    /// two 1-D operands give their dot product, a 0-d tensor.
+    #[track_caller]
+    fn matmul_vector(&self, rhs: &Tensor) -> Tensor {
+        let (sa, sb) = (self.shape(), rhs.shape());
+        let (k, k2) = (sa[sa.len() - 1], sb[sb.len().saturating_sub(2)]);
+        assert!(
+            k == k2,
+            "matmul: shapes {} and {} are not compatible (inner sizes {k} and {k2} differ)",
+            fmt_shape(&sa),
+            fmt_shape(&sb)
+        );
+        let a = if sa.len() == 1 {
+            self.reshape(&[1, k])
+        } else {
+            self.clone()
+        };
+        let b = if sb.len() == 1 {
+            rhs.reshape(&[k, 1])
+        } else {
+            rhs.clone()
+        };
+        let out = a.matmul(&b);
+        let mut shape = out.shape();
+        let nd = shape.len();
+        match (sa.len() == 1, sb.len() == 1) {
+            (true, true) => shape.clear(),
+            (true, false) => {
+                shape.remove(nd - 2);
+            }
+            _ => {
+                shape.pop();
+            }
+        }
+        out.reshape(&shape)
     }
 }

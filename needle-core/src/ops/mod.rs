@@ -26,7 +26,8 @@ pub(crate) fn require_f32<N: std::fmt::Display>(op: impl FnOnce() -> N, dtype: D
     }
 }
 
-/// Resolves user axes (negative counts from the end), sorted and deduplicated.
+/// Resolves user axes (negative counts from the end), sorted; an axis named twice (also as
+/// `1` and `-1`) is an error, as in PyTorch.
 #[track_caller]
 pub(crate) fn resolve_axes(op: &str, axes: &[isize], shape: &[usize]) -> Vec<usize> {
     let mut out = Vec::with_capacity(axes.len());
@@ -39,6 +40,12 @@ pub(crate) fn resolve_axes(op: &str, axes: &[isize], shape: &[usize]) -> Vec<usi
         }));
     }
     out.sort_unstable();
-    out.dedup();
+    if let Some(pair) = out.windows(2).find(|pair| pair[0] == pair[1]) {
+        panic!(
+            "{op}: axis {} is repeated in {axes:?} (shape {})",
+            pair[0],
+            fmt_shape(shape)
+        );
+    }
     out
 }

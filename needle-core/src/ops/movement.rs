@@ -4,7 +4,7 @@
 use crate::node::Inputs;
 use crate::op::Op;
 use crate::ops::resolve_axes;
-use crate::shape::{can_broadcast_to, fmt_shape, numel, or_panic, resolve_axis, Dims};
+use crate::shape::{can_broadcast_to, fmt_shape, numel, or_panic, resolve_axis, valid_numel, Dims};
 use crate::tensor::Tensor;
 use smallvec::smallvec;
 
@@ -26,13 +26,13 @@ impl Tensor {
         if node.shape() == shape {
             return self.clone();
         }
+        let target = valid_numel("reshape", shape);
         assert!(
-            numel(node.shape()) == numel(shape),
-            "reshape: cannot reshape {} ({} elements) into {} ({} elements)",
+            numel(node.shape()) == target,
+            "reshape: cannot reshape {} ({} elements) into {} ({target} elements)",
             fmt_shape(node.shape()),
             numel(node.shape()),
             fmt_shape(shape),
-            numel(shape)
         );
         let dtype = node.dtype();
         Tensor::record(Op::Reshape, smallvec![node], Dims::from_slice(shape), dtype)

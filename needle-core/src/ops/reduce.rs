@@ -10,6 +10,15 @@ impl Tensor {
         let node = self.node();
         require_f32(|| format!("{op:?}").to_lowercase(), node.dtype());
         let in_shape = crate::shape::Dims::from_slice(node.shape());
+        if op == ReduceOp::Max {
+            if let Some(&a) = axes.iter().find(|&&a| in_shape[a] == 0) {
+                panic!(
+                    "max: cannot reduce over an axis of size 0 (axis {a} of shape {:?}): \
+                     the maximum of nothing is undefined",
+                    in_shape.as_slice()
+                );
+            }
+        }
         let mut kept = in_shape.clone();
         for &a in axes {
             kept[a] = 1;
@@ -102,8 +111,10 @@ impl Tensor {
         let shape = self.shape();
         let resolved = resolve_axes("logsumexp", axes, &shape);
         let m = self.reduce(ReduceOp::Max, &resolved, true).detach();
-        // A row that is all −inf has max −inf; shifting by it would give NaN.
-        let m = m.maximum(f32::MIN);
+        // An infinite maximum is clamped to the largest finite value, as PyTorch replaces it
+        // by 0: shifting by ±inf would give inf − inf = NaN, where the answer is +inf (a +inf
+        // element) or −inf (all elements −inf). A NaN maximum stays NaN.
+        let m = -(-m.maximum(f32::MIN)).maximum(f32::MIN);
         let shifted = (self - &m)
             .exp()
             .reduce(ReduceOp::Sum, &resolved, true)

@@ -40,6 +40,7 @@ pub fn vector_constants(kernel: &Kernel) -> Vec<f32> {
                 }
             }
             Expr::Binary(op, _, _) if comparison_op(op) => out.extend([1.0, 0.0]),
+            Expr::Binary(BinaryOp::Mask, _, _) => out.push(0.0),
             _ => {}
         }
     }
@@ -50,7 +51,12 @@ pub fn vector_constants(kernel: &Kernel) -> Vec<f32> {
 fn comparison_op(op: BinaryOp) -> bool {
     !matches!(
         op,
-        BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Max
+        BinaryOp::Add
+            | BinaryOp::Sub
+            | BinaryOp::Mul
+            | BinaryOp::Div
+            | BinaryOp::Max
+            | BinaryOp::Mask
     )
 }
 
@@ -136,9 +142,10 @@ impl Emitter<'_, '_> {
                     UnaryOp::Neg => self.b.ins().fneg(x),
                     UnaryOp::Sqrt => self.b.ins().sqrt(x),
                     UnaryOp::Relu => {
+                        // NaN is kept, as in the interpreter (numpy's maximum(x, 0)).
                         let zero = self.b.ins().f32const(0.0);
-                        let pos = self.b.ins().fcmp(FloatCC::GreaterThan, x, zero);
-                        self.b.ins().select(pos, x, zero)
+                        let keep = self.b.ins().fcmp(FloatCC::UnorderedOrGreaterThan, x, zero);
+                        self.b.ins().select(keep, x, zero)
                     }
                     _ => unreachable!("transcendental ops call helpers"),
                 }
@@ -175,6 +182,12 @@ impl Emitter<'_, '_> {
                 let c = b.ins().bor(nan, gt);
                 b.ins().select(c, x, y)
             }
+            BinaryOp::Mask => {
+                // The interpreter's `if y != 0 { x } else { 0 }` (NaN ≠ 0: kept).
+                let zero = b.ins().f32const(0.0);
+                let keep = b.ins().fcmp(FloatCC::NotEqual, y, zero);
+                b.ins().select(keep, x, zero)
+            }
             other => mask(b, comparison(other)),
         }
     }
@@ -207,8 +220,8 @@ impl Emitter<'_, '_> {
                         UnaryOp::Sqrt => self.b.ins().sqrt(x),
                         UnaryOp::Relu => {
                             let zero = self.splat(0.0);
-                            let pos = self.b.ins().fcmp(FloatCC::GreaterThan, x, zero);
-                            self.vselect(pos, x, zero)
+                            let keep = self.b.ins().fcmp(FloatCC::UnorderedOrGreaterThan, x, zero);
+                            self.vselect(keep, x, zero)
                         }
                         _ => unreachable!("transcendental ops run per lane"),
                     }
@@ -296,6 +309,11 @@ impl Emitter<'_, '_> {
                 let gt = self.b.ins().fcmp(FloatCC::GreaterThan, x, y);
                 let c = self.b.ins().bor(nan, gt);
                 self.vselect(c, x, y)
+            }
+            BinaryOp::Mask => {
+                let zero = self.splat(0.0);
+                let keep = self.b.ins().fcmp(FloatCC::NotEqual, y, zero);
+                self.vselect(keep, x, zero)
             }
             other => {
                 let c = self.b.ins().fcmp(comparison(other), x, y);

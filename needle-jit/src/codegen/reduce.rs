@@ -80,10 +80,12 @@ impl Emitter<'_, '_> {
                     let addr = e.address(&out_base, index, &out_strides, OUTPUT_ACCESS);
                     let flags = MemFlagsData::trusted();
                     let cur = e.b.ins().load(types::F32, flags, addr, 0);
-                    let gt = e.b.ins().fcmp(FloatCC::GreaterThan, v, cur);
-                    let nan = e.b.ins().fcmp(FloatCC::Unordered, v, v);
-                    let take = e.b.ins().bor(gt, nan);
-                    let new = e.b.ins().select(take, v, cur);
+                    // The interpreter's maximum(cur, v): keep cur only when it is NaN or
+                    // greater, so NaN wins and of −0 and +0 the later one.
+                    let gt = e.b.ins().fcmp(FloatCC::GreaterThan, cur, v);
+                    let nan = e.b.ins().fcmp(FloatCC::Unordered, cur, cur);
+                    let keep = e.b.ins().bor(gt, nan);
+                    let new = e.b.ins().select(keep, cur, v);
                     e.b.ins().store(flags, new, addr, 0);
                 });
                 if let Some(epi) = epilogue {
