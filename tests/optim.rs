@@ -263,3 +263,32 @@ fn clipping_scales_to_the_global_norm() {
     assert!((norm.item() - 1.0).abs() < 1e-4);
     assert!((a.grad().unwrap().item() - 0.6).abs() < 1e-5);
 }
+
+/// 1 − β is formed in double and rounded once (PyTorch, the course): 1 − 0.9f32 in f32 is
+/// 0.100000024, which made the first Adam step from 0 with lr 1 and gradient 1 −1.0000068.
+#[test]
+fn one_minus_beta_is_rounded_once() {
+    for mode in common::MODES {
+        with_mode(mode, || {
+            let w = Tensor::zeros(&[1]).requires_grad_(true);
+            let mut adam = Adam::new(vec![w.clone()], 1.0);
+            w.sum_all().backward();
+            adam.step();
+            assert_eq!(w.to_vec(), vec![-1.0], "{mode:?}: Adam");
+
+            let w = Tensor::zeros(&[1]).requires_grad_(true);
+            let mut sgd = Sgd::new(vec![w.clone()], 1.0).momentum(0.9, Momentum::Ema);
+            w.sum_all().backward();
+            sgd.step();
+            // torch: buf = 0.9 * 0 + (1 - 0.9) * 1 in f32 = 0.1f32.
+            assert_eq!(w.to_vec(), vec![-0.1], "{mode:?}: SGD EMA momentum");
+
+            // BatchNorm's running variance (1 at first; the batch's is 0) with momentum 0.97:
+            // 0.03 · 1, not 0.029999971.
+            let bn = BatchNorm1d::with_options(1, 1e-5, 0.97);
+            bn.forward(&Tensor::from_vec(vec![1.0, 1.0], &[2, 1]))
+                .realize();
+            assert_eq!(bn.running_var.to_vec(), vec![0.03], "{mode:?}: BatchNorm");
+        });
+    }
+}

@@ -141,12 +141,18 @@ impl Realized {
     }
 
     /// The elements as f32 in logical row-major order (a copy only when the view is strided).
+    /// Panics naming the shape when the copy cannot be allocated (a broadcast view can be
+    /// far larger than its buffer).
+    #[track_caller]
     pub fn to_f32_vec(&self) -> Vec<f32> {
         let data = self.buffer.as_f32();
         if self.layout.numel() == 0 {
             // An empty view's offset may point past the buffer's end.
             return Vec::new();
         }
+        ensure_allocatable(self.layout.numel() * 4, || {
+            format!("to_vec of a view of shape {:?}", self.layout.shape)
+        });
         if self.layout.is_contiguous() {
             let start = self.layout.offset;
             return data[start..start + self.layout.numel()].to_vec();
@@ -154,12 +160,16 @@ impl Realized {
         self.layout.offsets().map(|i| data[i]).collect()
     }
 
-    /// The elements as i64 in logical row-major order.
+    /// The elements as i64 in logical row-major order (see [`Realized::to_f32_vec`]).
+    #[track_caller]
     pub fn to_i64_vec(&self) -> Vec<i64> {
         let data = self.buffer.as_i64();
         if self.layout.numel() == 0 {
             return Vec::new();
         }
+        ensure_allocatable(self.layout.numel() * 8, || {
+            format!("to_vec_i64 of a view of shape {:?}", self.layout.shape)
+        });
         if self.layout.is_contiguous() {
             let start = self.layout.offset;
             return data[start..start + self.layout.numel()].to_vec();

@@ -11,13 +11,14 @@ use crate::tensor::Tensor;
 pub struct Dropout {
     training: Training,
     #[module(config)]
-    p: f32,
+    p: f64,
 }
 
 impl Dropout {
-    /// Drop probability `p` in [0, 1).
+    /// Drop probability `p` in [0, 1) (f64, so that 1 − p is formed in double precision
+    /// from the value written, as in the course and PyTorch).
     #[track_caller]
-    pub fn new(p: f32) -> Dropout {
+    pub fn new(p: f64) -> Dropout {
         assert!(
             (0.0..1.0).contains(&p),
             "Dropout: p = {p} is outside [0, 1)"
@@ -35,8 +36,10 @@ impl Forward for Dropout {
         if !self.training.get() {
             return x.clone();
         }
+        // 1 − p in double, as the course's Python computes it: the draw is compared with it
+        // in double and the scale is its rounding to f32.
         let keep = 1.0 - self.p;
-        let mask = Tensor::randb(&x.shape(), keep as f64);
-        &(x * &mask) / keep
+        let mask = Tensor::randb(&x.shape(), keep);
+        &(x * &mask) / keep as f32
     }
 }

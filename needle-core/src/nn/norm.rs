@@ -71,7 +71,7 @@ pub struct BatchNorm1d {
     #[module(config)]
     eps: f32,
     #[module(config)]
-    momentum: f32,
+    momentum: f64,
 }
 
 impl BatchNorm1d {
@@ -80,8 +80,9 @@ impl BatchNorm1d {
         BatchNorm1d::with_options(dim, 1e-5, 0.1)
     }
 
-    /// A layer with chosen eps and momentum.
-    pub fn with_options(dim: usize, eps: f32, momentum: f32) -> BatchNorm1d {
+    /// A layer with chosen eps and momentum (f64: 1 − momentum is formed in double and
+    /// rounded once, as in the course).
+    pub fn with_options(dim: usize, eps: f32, momentum: f64) -> BatchNorm1d {
         BatchNorm1d {
             weight: Tensor::ones(&[dim]).requires_grad_(true),
             bias: Tensor::zeros(&[dim]).requires_grad_(true),
@@ -102,10 +103,10 @@ impl Forward for BatchNorm1d {
         let (mean, var) = if self.training.get() {
             let mean = x.mean(&[0], true);
             let var = (x - &mean).square().mean(&[0], true);
-            let m = self.momentum;
+            let (m, rest) = (self.momentum as f32, (1.0 - self.momentum) as f32);
             let update = |running: &Tensor, batch: &Tensor| {
                 let batch = batch.detach().reshape(&[self.dim]);
-                running.assign(&(&(&running.detach() * (1.0 - m)) + &(&batch * m)));
+                running.assign(&(&(&running.detach() * rest) + &(&batch * m)));
             };
             update(&self.running_mean, &mean);
             update(&self.running_var, &var);

@@ -23,7 +23,7 @@ impl Norm {
 }
 
 /// `Residual(Linear(dim, hidden) → norm → ReLU → Dropout(p) → Linear(hidden, dim) → norm) → ReLU`.
-pub fn residual_block(dim: usize, hidden: usize, norm: Norm, drop_prob: f32) -> Sequential {
+pub fn residual_block(dim: usize, hidden: usize, norm: Norm, drop_prob: f64) -> Sequential {
     let inner = Sequential::from_layers(vec![
         Box::new(Linear::new(dim, hidden)),
         norm.layer(hidden),
@@ -50,7 +50,7 @@ pub fn mlp_resnet(
     num_blocks: usize,
     num_classes: usize,
     norm: Norm,
-    drop_prob: f32,
+    drop_prob: f64,
 ) -> Sequential {
     let mut net = Sequential::new()
         .push(Linear::new(dim, hidden))

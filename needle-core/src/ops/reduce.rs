@@ -110,6 +110,10 @@ impl Tensor {
     pub fn logsumexp(&self, axes: &[isize], keepdim: bool) -> Tensor {
         let shape = self.shape();
         let resolved = resolve_axes("logsumexp", axes, &shape);
+        if resolved.iter().any(|&a| shape[a] == 0) {
+            // log Σ over nothing is log 0 = −inf (PyTorch); there is no maximum to shift by.
+            return self.exp().reduce(ReduceOp::Sum, &resolved, keepdim).log();
+        }
         let m = self.reduce(ReduceOp::Max, &resolved, true).detach();
         // An infinite maximum is clamped to the largest finite value, as PyTorch replaces it
         // by 0: shifting by ±inf would give inf − inf = NaN, where the answer is +inf (a +inf
@@ -136,6 +140,12 @@ impl Tensor {
     /// Softmax along `axis` (max-subtracted).
     #[track_caller]
     pub fn softmax(&self, axis: isize) -> Tensor {
+        let shape = self.shape();
+        let a = resolve_axes("softmax", &[axis], &shape)[0];
+        if shape[a] == 0 {
+            // Nothing to normalize: an empty result of the same shape (PyTorch).
+            return self.exp();
+        }
         let m = self.max(&[axis], true).detach();
         let e = (self - &m).exp();
         let s = e.sum(&[axis], true);

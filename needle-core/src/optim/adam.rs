@@ -37,10 +37,13 @@ impl Moments {
         let shape = g.shape();
         let (b1, b2) = (self.beta1 as f32, self.beta2 as f32);
         let m = self.m[i].get_or_insert_with(|| Tensor::zeros(&shape));
-        let new_m = &(&*m * b1) + &(g * (1.0 - b1));
+        // 1 − β in double and rounded once, as PyTorch and the course compute it (1 − 0.9f32
+        // in f32 is 0.100000024, not 0.1).
+        let (c1, c2) = ((1.0 - self.beta1) as f32, (1.0 - self.beta2) as f32);
+        let new_m = &(&*m * b1) + &(g * c1);
         m.assign(&new_m);
         let v = self.v[i].get_or_insert_with(|| Tensor::zeros(&shape));
-        let new_v = &(&*v * b2) + &(&(g * g) * (1.0 - b2));
+        let new_v = &(&*v * b2) + &(&(g * g) * c2);
         v.assign(&new_v);
         let m_hat = &new_m / &corrections.0;
         let v_hat = &new_v / &corrections.1;

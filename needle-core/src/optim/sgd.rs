@@ -32,7 +32,7 @@ pub enum Momentum {
 pub struct Sgd {
     params: Vec<Tensor>,
     lr: f32,
-    momentum: f32,
+    momentum: f64,
     weight_decay: f32,
     kind: Momentum,
     velocity: Vec<Option<Tensor>>,
@@ -52,8 +52,9 @@ impl Sgd {
         }
     }
 
-    /// With momentum β in the given form.
-    pub fn momentum(mut self, beta: f32, kind: Momentum) -> Sgd {
+    /// With momentum β in the given form (f64: the EMA form's 1 − β is formed in double and
+    /// rounded once, as in the course and PyTorch).
+    pub fn momentum(mut self, beta: f64, kind: Momentum) -> Sgd {
         self.momentum = beta;
         self.kind = kind;
         self
@@ -77,9 +78,9 @@ impl Optimizer for Sgd {
                     g
                 } else {
                     let previous = velocity.get_or_insert_with(|| Tensor::zeros(&param.shape()));
-                    let beta = self.momentum;
+                    let (beta, rest) = (self.momentum as f32, (1.0 - self.momentum) as f32);
                     let u = match self.kind {
-                        Momentum::Ema => &(&*previous * beta) + &(&g * (1.0 - beta)),
+                        Momentum::Ema => &(&*previous * beta) + &(&g * rest),
                         Momentum::Classic { .. } => &(&*previous * beta) + &g,
                     };
                     previous.assign(&u);
