@@ -56,8 +56,9 @@ fn sum(axes: &[usize], x: &Realized, out_strides: &[isize], n_out: usize) -> Vec
     }
     let data = x.buffer.as_f32();
     let in_strides = &x.layout.strides;
+    let inner = |strides: &[isize]| strides.last().copied().unwrap_or(0);
     let Some(start) = run_start(shape, |a| axes.contains(&a)) else {
-        let (in_inner, out_inner) = (in_strides[shape.len() - 1], out_strides[shape.len() - 1]);
+        let (in_inner, out_inner) = (inner(in_strides), inner(out_strides));
         let strides: [&[isize]; 2] = [in_strides, out_strides];
         for_each_row(shape, &strides, &[x.layout.offset, 0], |pos, len| {
             let (mut i, mut o) = (pos[0], pos[1]);
@@ -84,12 +85,12 @@ fn sum(axes: &[usize], x: &Realized, out_strides: &[isize], n_out: usize) -> Vec
     let mut run = Vec::with_capacity(if contiguous { 0 } else { run_len });
     let mut run_sum = |first: isize| {
         if contiguous {
-            // The innermost axis has stride 1, so the run starts at `first` in the buffer.
+            // Its elements are the `run_len` consecutive ones from `first`.
             pairwise_sum(&data[first as usize..first as usize + run_len])
         } else {
             run.clear();
             for_each_row(run_shape, &[run_strides], &[first as usize], |pos, len| {
-                let (mut i, step) = (pos[0], *run_strides.last().expect("a run has axes"));
+                let (mut i, step) = (pos[0], inner(run_strides));
                 for _ in 0..len {
                     run.push(data[i as usize]);
                     i += step;
@@ -103,10 +104,7 @@ fn sum(axes: &[usize], x: &Realized, out_strides: &[isize], n_out: usize) -> Vec
     let strides: [&[isize]; 2] = [outer_in, outer_out];
     for_each_row(outer_shape, &strides, &[x.layout.offset, 0], |pos, len| {
         let (mut i, mut o) = (pos[0], pos[1]);
-        let (in_step, out_step) = (
-            outer_in.last().copied().unwrap_or(0),
-            outer_out.last().copied().unwrap_or(0),
-        );
+        let (in_step, out_step) = (inner(outer_in), inner(outer_out));
         for _ in 0..len {
             out[o as usize] += run_sum(i);
             i += in_step;
