@@ -1,7 +1,9 @@
-//! Transcendental functions called from generated code. They are the interpreter's own scalar
-//! functions, so JIT and interpreter results agree bit for bit.
+//! Functions called from generated code: transcendental functions, the interpreter's own
+//! scalar functions, and the pairwise sum of a long run, the interpreter's own too — so JIT and
+//! interpreter results agree bit for bit.
 
 use needle_core::interp::elementwise::{scalar_fn, unary_fn};
+use needle_core::interp::pairwise::pairwise_sum;
 use needle_core::op::{ScalarOp, UnaryOp};
 
 pub extern "C" fn needle_exp(x: f32) -> f32 {
@@ -34,3 +36,17 @@ pub fn helpers() -> [(&'static str, *const u8, usize); 5] {
         ("needle_powf", needle_powf as *const u8, 2),
     ]
 }
+
+/// numpy's pairwise sum of the `n` f32 values at `values` (a run generated code gathered).
+///
+/// # Safety
+/// `values` must point to `n` initialized f32 values, valid for reads during the call.
+pub unsafe extern "C" fn needle_pairwise_sum(values: *const f32, n: u64) -> f32 {
+    // SAFETY: the caller's contract; generated code passes its run buffer (a scratch slot of
+    // at least `n` elements it has just written) and the run's length.
+    let values = unsafe { std::slice::from_raw_parts(values, n as usize) };
+    pairwise_sum(values)
+}
+
+/// Symbol name of [`needle_pairwise_sum`] (signature `(pointer, i64) -> f32`).
+pub const PAIRWISE_SUM: &str = "needle_pairwise_sum";

@@ -37,8 +37,6 @@ pub enum Elem {
     F32,
     /// i64 (labels, indices).
     I64,
-    /// f64 (reduction accumulators).
-    F64,
 }
 
 impl Elem {
@@ -46,7 +44,7 @@ impl Elem {
     pub fn size(self) -> usize {
         match self {
             Elem::F32 => 4,
-            Elem::I64 | Elem::F64 => 8,
+            Elem::I64 => 8,
         }
     }
 }
@@ -84,7 +82,8 @@ pub enum StepKind {
     /// A fused loop nest writing `kernel`'s result, compact, over `kernel.shape`.
     Elementwise(Kernel),
     /// A reduction of the fused expression `body` (over the input's shape) into the output
-    /// slot, accumulating in the interpreter's order (f64 for sums, in `acc`).
+    /// slot, which is its accumulator: in the interpreter's order, sums in f32 in numpy's
+    /// order (see [`needle_core::interp::pairwise`]).
     Reduce {
         /// Sum or max.
         op: ReduceOp,
@@ -95,14 +94,13 @@ pub enum StepKind {
         body: Kernel,
         /// The entry of `body` that is reduced.
         value: usize,
-        /// f64 accumulator slot (sums).
-        acc: Option<usize>,
+        /// f32 scratch slot for one run of a sum, for sums whose runs are longer than the
+        /// generated code sums itself or span axes that may not merge: the run is gathered
+        /// there and summed by the interpreter's pairwise sum.
+        run: Option<usize>,
         /// Elementwise consumers of the result computed as it is finalized (a kernel over the
         /// output shape; its loads of the output slot at the same element read the result).
         epilogue: Option<Kernel>,
-        /// Whether the result itself is stored (false when only the epilogue reads it; max
-        /// reductions always store, the output is their accumulator).
-        store: bool,
     },
     /// `out[..., m, n] = a[..., m, k] · b[..., k, n]` through the GEMM.
     MatMul {
@@ -513,17 +511,19 @@ impl Planner<'_> {
                 let root_inline = self.inlinable[src];
                 let value = self.emit(src, root_inline, &mut body, &mut inlined, step_index);
                 let out = self.stored(i, Elem::F32);
-                let acc =
-                    (*r == ReduceOp::Sum).then(|| self.scratch(Elem::F64, numel(node.shape()), i));
+                let run = match r {
+                    ReduceOp::Sum => crate::codegen::run_buffer_len(&body.shape, axes)
+                        .map(|len| self.scratch(Elem::F32, len, i)),
+                    ReduceOp::Max => None,
+                };
                 self.push_step(
                     StepKind::Reduce {
                         op: *r,
                         axes: axes.clone(),
                         body,
                         value,
-                        acc,
+                        run,
                         epilogue: None,
-                        store: true,
                     },
                     i,
                     inlined,
@@ -876,16 +876,7 @@ impl Planner<'_> {
         for step in self.plan.steps.iter_mut() {
             let kernels: Vec<&mut Kernel> = match &mut step.kind {
                 StepKind::Elementwise(k) => vec![k],
-                StepKind::Reduce {
-                    op,
-                    body,
-                    epilogue,
-                    store,
-                    ..
-                } => {
-                    *store = *op == ReduceOp::Max
-                        || read[step.out]
-                        || !matches!(slots[step.out].kind, SlotKind::Scratch { .. });
+                StepKind::Reduce { body, epilogue, .. } => {
                     std::iter::once(body).chain(epilogue.as_mut()).collect()
                 }
                 StepKind::MatMul {
@@ -1073,7 +1064,7 @@ impl Planner<'_> {
         for s in 0..self.plan.steps.len() {
             let step = &self.plan.steps[s];
             let mut writes = step_writes(step);
-            if let StepKind::Reduce { acc: Some(a), .. } = step.kind {
+            if let StepKind::Reduce { run: Some(a), .. } = step.kind {
                 writes.push(a);
             }
             for w in writes {

@@ -525,7 +525,6 @@ fn initialized_buffer(elem: Elem, len: usize) -> (Arc<Buffer>, u64) {
             Buffer::F32(needle_core::pool::take_f32(len).unwrap_or_else(|| vec![0.0; len]))
         }
         Elem::I64 => Buffer::I64(vec![0; len]),
-        Elem::F64 => unreachable!("f64 slots are scratch"),
     });
     let ptr = match Arc::get_mut(&mut buffer).expect("just created") {
         Buffer::F32(v) => v.as_mut_ptr() as u64,
@@ -774,7 +773,7 @@ fn run(program: &Program, graph: &Graph) -> Result<(), BackendError> {
         let node = &plan.nodes[s.node];
         let what = match access {
             codegen::OUTPUT_ACCESS => "output".to_string(),
-            codegen::ACCUMULATOR_ACCESS => "accumulator".to_string(),
+            codegen::RUN_ACCESS => "run buffer".to_string(),
             i => format!("input {i}"),
         };
         let part = match s.kind {

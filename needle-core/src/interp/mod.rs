@@ -8,6 +8,7 @@ pub mod elementwise;
 mod matmul;
 pub use matmul::{gemm_raw, PARALLEL_THRESHOLD};
 mod movement;
+pub mod pairwise;
 mod reduce;
 
 use crate::autodiff::topo_nodes;

@@ -48,6 +48,8 @@ impl Tensor {
     }
 
     /// Sum over `axes` (negative axes count from the end); `keepdim` keeps them with size 1.
+    /// Accumulates in f32 in numpy's order (see [`crate::interp::pairwise`]): the result
+    /// equals `np.sum` bit for bit on the same C-contiguous f32 data, in every mode.
     ///
     /// ```
     /// use needle_core::Tensor;
@@ -60,7 +62,7 @@ impl Tensor {
         self.reduce(ReduceOp::Sum, &axes, keepdim)
     }
 
-    /// Sum of all elements, a 0-d tensor.
+    /// Sum of all elements, a 0-d tensor (in numpy's order, as [`Tensor::sum`]).
     #[track_caller]
     pub fn sum_all(&self) -> Tensor {
         let axes: Vec<usize> = (0..self.ndim()).collect();
@@ -81,7 +83,8 @@ impl Tensor {
         self.reduce(ReduceOp::Max, &axes, false)
     }
 
-    /// Mean over `axes`.
+    /// Mean over `axes`: the sum divided by the count in f32, which is `np.mean`'s result on
+    /// f32 data (for counts below 2^24, exact in f32).
     #[track_caller]
     pub fn mean(&self, axes: &[isize], keepdim: bool) -> Tensor {
         let shape = self.shape();
@@ -90,7 +93,7 @@ impl Tensor {
         self.reduce(ReduceOp::Sum, &resolved, keepdim) / count as f32
     }
 
-    /// Mean of all elements, a 0-d tensor.
+    /// Mean of all elements, a 0-d tensor (as [`Tensor::mean`]).
     #[track_caller]
     pub fn mean_all(&self) -> Tensor {
         let n = self.numel();

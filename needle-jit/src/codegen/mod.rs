@@ -10,8 +10,10 @@
 mod expr;
 mod matmul;
 mod reduce;
+mod sum;
 
 pub use matmul::{small_product, SmallProduct};
+pub use sum::run_buffer_len;
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -28,7 +30,7 @@ use cranelift_jit::{ArenaMemoryProvider, JITBuilder, JITModule};
 use cranelift_module::{default_libcall_names, FuncId, Linkage, Module, ModuleReloc};
 
 use crate::kernel::{Access, Kernel};
-use crate::math::helpers;
+use crate::math::{helpers, needle_pairwise_sum, PAIRWISE_SUM};
 use crate::plan::{Elem, Plan, StepKind};
 
 /// Layout of the argument block (indices of u64 words).
@@ -55,8 +57,8 @@ pub mod args {
 
 /// The access number reported for a kernel's output store.
 pub const OUTPUT_ACCESS: u64 = 1 << 20;
-/// The access number reported for a reduction's accumulator.
-pub const ACCUMULATOR_ACCESS: u64 = (1 << 20) + 1;
+/// The access number reported for the buffer a sum gathers a run into.
+pub const RUN_ACCESS: u64 = (1 << 20) + 1;
 
 /// The entry's status: success.
 pub const STATUS_OK: u32 = 0;
@@ -168,6 +170,7 @@ fn new_module(host_step: *const u8, verify: bool) -> Result<JITModule, String> {
         builder.symbol(name, addr);
     }
     builder.symbol("needle_host_step", host_step);
+    builder.symbol(PAIRWISE_SUM, needle_pairwise_sum as *const u8);
     let memory = ArenaMemoryProvider::new_with_size(CODE_RESERVE)
         .map_err(|e| format!("reserving {CODE_RESERVE} bytes for code: {e}"))?;
     builder.memory_provider(Box::new(memory));
@@ -178,6 +181,7 @@ fn new_module(host_step: *const u8, verify: bool) -> Result<JITModule, String> {
 struct Imports {
     helpers: Vec<(&'static str, FuncId)>,
     host: FuncId,
+    pairwise: FuncId,
 }
 
 impl Imports {
@@ -258,9 +262,17 @@ pub fn prepare(
     let host = module
         .declare_function("needle_host_step", Linkage::Import, &host_sig)
         .map_err(|e| e.to_string())?;
+    let mut pairwise_sig = module.make_signature();
+    pairwise_sig.params.push(AbiParam::new(ptr));
+    pairwise_sig.params.push(AbiParam::new(types::I64));
+    pairwise_sig.returns.push(AbiParam::new(types::F32));
+    let pairwise = module
+        .declare_function(PAIRWISE_SUM, Linkage::Import, &pairwise_sig)
+        .map_err(|e| e.to_string())?;
     let imports = Imports {
         helpers: helper_ids,
         host,
+        pairwise,
     };
     let mut sig = module.make_signature();
     sig.params.push(AbiParam::new(ptr));
@@ -568,6 +580,7 @@ fn build_rows(
         b: &mut b,
         args: params[0],
         helpers: &helper_refs,
+        pairwise: None,
         checked,
         oob,
         step,
@@ -604,6 +617,7 @@ fn build_product(
         b: &mut b,
         args: params[0],
         helpers: &[],
+        pairwise: None,
         // The host step checks both operands' extents before it calls the product.
         checked: false,
         oob,
@@ -711,6 +725,7 @@ fn build_chunk(
     let mut b = FunctionBuilder::new(func, fctx);
     let helper_refs = imports.helper_refs(module, &mut b);
     let host = module.declare_func_in_func(imports.host, b.func);
+    let pairwise = module.declare_func_in_func(imports.pairwise, b.func);
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);
     let oob = b.create_block();
@@ -725,6 +740,7 @@ fn build_chunk(
         b: &mut b,
         args: args_ptr,
         helpers: &helper_refs,
+        pairwise: Some(pairwise),
         checked,
         oob,
         step: 0,
@@ -744,17 +760,9 @@ fn build_chunk(
                 axes,
                 body,
                 value,
-                acc,
+                run,
                 epilogue,
-                store,
-            } => e.reduce(
-                *op,
-                axes,
-                (body, *value),
-                (step.out, *store),
-                *acc,
-                epilogue.as_ref(),
-            ),
+            } => e.reduce(*op, axes, (body, *value), step.out, *run, epilogue.as_ref()),
             StepKind::MatMul { .. } | StepKind::Host | StepKind::Elementwise(_) => {
                 let index = e.b.ins().iconst(types::I64, s as i64);
                 let call = e.b.ins().call(host, &[args_ptr, index]);
@@ -817,6 +825,9 @@ pub(crate) struct Emitter<'a, 'f> {
     b: &'a mut FunctionBuilder<'f>,
     args: Value,
     helpers: &'a [(&'static str, FuncRef)],
+    /// The pairwise sum of a gathered run ([`crate::math::needle_pairwise_sum`]), in
+    /// functions that hold reductions.
+    pairwise: Option<FuncRef>,
     checked: bool,
     /// Out-of-bounds exit (checked mode), with (step, access, index, length).
     oob: Block,

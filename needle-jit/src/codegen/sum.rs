@@ -1,0 +1,476 @@
+//! Sums in numpy's order, accumulated in f32 in the output slot, with the producer fused in —
+//! the interpreter's order (see [`needle_core::interp::pairwise`]), so the bits are the same.
+//!
+//! The input's size-1 axes are dropped and neighbouring axes of the same kind (reduced or
+//! kept) merged where every input walks them as one stretch. Then:
+//! - without a trailing run (the innermost axis is kept) each element is added to its output
+//!   in logical order, four consecutive outputs at a time in f32x4; a 2-D sum over axis 0
+//!   keeps four columns' sums in a register across the rows instead of in memory;
+//! - a run along the innermost axis of at most [`INLINE_RUN`] elements is summed by generated
+//!   code: its split points are known here, and each leaf keeps its eight partial sums in two
+//!   f32x4 registers (eight scalars in checked mode; IEEE lane arithmetic gives the same bits);
+//! - any other run (longer, or over several axes that do not merge) is written to the run
+//!   buffer and summed by the interpreter's own [`pairwise_sum`] (a host call).
+//!
+//! [`pairwise_sum`]: needle_core::interp::pairwise::pairwise_sum
+
+use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
+use needle_core::interp::pairwise::{run_start, split, PARTIALS};
+use needle_core::shape::{contiguous_strides, numel};
+
+use super::{expr, Base, Emitter, OUTPUT_ACCESS, RUN_ACCESS};
+use crate::kernel::{Access, Kernel};
+use crate::plan::Elem;
+
+/// Runs up to this long are summed by generated code (at most eight leaves); longer ones by
+/// the host helper, whose call then costs little next to the run.
+pub const INLINE_RUN: usize = 512;
+
+/// The length of the run buffer a sum of `shape` over `axes` needs: `Some` when its run is
+/// longer than [`INLINE_RUN`] or spans several axes longer than 1 (which the generated code
+/// gathers unless every input lets them merge).
+pub fn run_buffer_len(shape: &[usize], axes: &[usize]) -> Option<usize> {
+    let run = &shape[run_start(shape, |a| axes.contains(&a))?..];
+    let len = numel(run);
+    let axes_in_run = run.iter().filter(|&&d| d > 1).count();
+    (len > 0 && (len > INLINE_RUN || axes_in_run > 1)).then_some(len)
+}
+
+/// `body` with its size-1 axes dropped and neighbouring axes of the same kind merged where
+/// every input walks them as one stretch (its outputs are compact, so theirs always merge),
+/// and whether each of its axes is reduced. A body of only size-1 axes keeps one, kept.
+fn merged(body: &Kernel, axes: &[usize]) -> (Kernel, Vec<bool>) {
+    let mut k = body.clone();
+    k.shape.clear();
+    for a in &mut k.inputs {
+        a.strides.clear();
+    }
+    let mut reduced: Vec<bool> = Vec::new();
+    for (axis, &size) in body.shape.iter().enumerate() {
+        if size == 1 {
+            continue;
+        }
+        let r = axes.contains(&axis);
+        let mergeable = reduced.last() == Some(&r)
+            && body.inputs.iter().zip(&k.inputs).all(|(a, m)| {
+                *m.strides.last().expect("same axes") == a.strides[axis] * size as isize
+            });
+        if mergeable {
+            *k.shape.last_mut().expect("an axis") *= size;
+            for (a, m) in body.inputs.iter().zip(&mut k.inputs) {
+                *m.strides.last_mut().expect("an axis") = a.strides[axis];
+            }
+        } else {
+            k.shape.push(size);
+            for (a, m) in body.inputs.iter().zip(&mut k.inputs) {
+                m.strides.push(a.strides[axis]);
+            }
+            reduced.push(r);
+        }
+    }
+    if k.shape.is_empty() {
+        k.shape.push(1);
+        for m in &mut k.inputs {
+            m.strides.push(0);
+        }
+        reduced.push(false);
+    }
+    (k, reduced)
+}
+
+/// The fused producer of a sum: its kernel with resolved buffers, and the entry summed.
+struct Fused<'k> {
+    kernel: &'k Kernel,
+    bases: Vec<Base>,
+    outs: Vec<(usize, Base)>,
+    /// Compact strides of the kernel's shape (where its outputs are stored).
+    strides: Vec<isize>,
+    value: usize,
+}
+
+impl Fused<'_> {
+    /// The summed value at `full` (storing the kernel's outputs there); inside a row (see
+    /// [`Emitter::begin_row`]) `full`'s last entry is the element of the row.
+    fn scalar(&self, e: &mut Emitter, full: &[Value]) -> Value {
+        let values = if e.row.is_some() {
+            e.set_row_offset(full);
+            let values = e.scalar_expr(self.kernel, &self.bases, full);
+            e.store_row(&values, &self.outs, MemFlagsData::trusted());
+            values
+        } else {
+            let values = e.scalar_expr(self.kernel, &self.bases, full);
+            e.store_outputs(
+                &values,
+                &self.outs,
+                full,
+                &self.strides,
+                MemFlagsData::trusted(),
+            );
+            values
+        };
+        values[self.value]
+    }
+
+    /// The summed values at `full` and the three following elements of the innermost axis.
+    fn vector(&self, e: &mut Emitter, full: &[Value]) -> Value {
+        // Not 16-byte aligned in general.
+        let flags = MemFlagsData::new().with_notrap();
+        let values = if e.row.is_some() {
+            e.set_row_offset(full);
+            let values = e.vector_expr(self.kernel, &self.bases, full);
+            e.store_row(&values, &self.outs, flags);
+            values
+        } else {
+            let values = e.vector_expr(self.kernel, &self.bases, full);
+            e.store_outputs(&values, &self.outs, full, &self.strides, flags);
+            values
+        };
+        values[self.value]
+    }
+}
+
+impl Emitter<'_, '_> {
+    /// Sums entry `value` of `body` over `axes` into `out` (compact over the kept shape).
+    pub(super) fn sum(
+        &mut self,
+        body: &Kernel,
+        axes: &[usize],
+        value: usize,
+        out: &Base,
+        run: Option<usize>,
+    ) {
+        let n_out: usize = (0..body.shape.len())
+            .filter(|a| !axes.contains(a))
+            .map(|a| body.shape[a])
+            .product();
+        let zero = self.b.ins().f32const(0.0);
+        if body.shape.contains(&0) {
+            self.fill(out, n_out, zero);
+            return;
+        }
+        let (kernel, reduced) = merged(body, axes);
+        let nd = kernel.shape.len();
+        let mut out_strides = vec![0isize; nd];
+        let mut size = 1;
+        for a in (0..nd).rev().filter(|&a| !reduced[a]) {
+            out_strides[a] = size;
+            size *= kernel.shape[a] as isize;
+        }
+        let fused = Fused {
+            kernel: &kernel,
+            bases: self.bases(&kernel),
+            outs: self.output_bases(&kernel),
+            strides: contiguous_strides(&kernel.shape),
+            value,
+        };
+        let vector = !self.checked && expr::vectorizable(&kernel);
+        match run_start(&kernel.shape, |a| reduced[a]) {
+            None if vector && reduced == [true, false] => self.column_sums(&fused, out),
+            None => {
+                self.fill(out, n_out, zero);
+                self.add_elements(&fused, out, &out_strides, vector);
+            }
+            Some(start) => {
+                self.fill(out, n_out, zero);
+                self.add_runs(&fused, out, &out_strides, start, vector, run);
+            }
+        }
+    }
+
+    /// `out[o] += x` for every element in logical order (the innermost axis is kept, so four
+    /// consecutive elements go to four consecutive outputs).
+    fn add_elements(&mut self, fused: &Fused, out: &Base, out_strides: &[isize], vector: bool) {
+        let shape = &fused.kernel.shape;
+        let nd = shape.len();
+        let mut add = |e: &mut Self, full: &[Value]| {
+            let v = fused.scalar(e, full);
+            let addr = e.address(out, full, out_strides, OUTPUT_ACCESS);
+            let flags = MemFlagsData::trusted();
+            let old = e.b.ins().load(types::F32, flags, addr, 0);
+            let new = e.b.ins().fadd(old, v);
+            e.b.ins().store(flags, new, addr, 0);
+        };
+        let mut index = Vec::new();
+        if !vector {
+            self.loops(shape, &mut index, &mut add);
+            return;
+        }
+        self.loops(&shape[..nd - 1], &mut index, &mut |e, outer| {
+            let row = e.begin_row(
+                fused.kernel,
+                &fused.bases,
+                &fused.outs,
+                &fused.strides,
+                outer,
+            );
+            e.row = Some(row);
+            e.vector_loop(
+                shape[nd - 1] as i64,
+                1,
+                outer,
+                &mut |e, full| {
+                    let v = fused.vector(e, full);
+                    let addr = e.address(out, full, out_strides, OUTPUT_ACCESS);
+                    let flags = MemFlagsData::new().with_notrap();
+                    let old = e.b.ins().load(types::F32X4, flags, addr, 0);
+                    let new = e.b.ins().fadd(old, v);
+                    e.b.ins().store(flags, new, addr, 0);
+                },
+                &mut add,
+            );
+            e.row = None;
+        });
+    }
+
+    /// The sums over the rows of a 2-D kernel (its column sums) into `out`, four columns at a
+    /// time in an f32x4 register with the rows inner (a scalar loop per leftover column). Each
+    /// column still adds its rows in order to `+0.0`, as the element-by-element walk does;
+    /// the output is written once per column instead of loaded and stored for every element.
+    fn column_sums(&mut self, fused: &Fused, out: &Base) {
+        let (rows, cols) = (fused.kernel.shape[0] as i64, fused.kernel.shape[1] as i64);
+        let flags = MemFlagsData::new().with_notrap();
+        let vector_cols = cols - cols % 4;
+        let mut col_index = Vec::new();
+        self.loops(
+            &[(vector_cols / 4) as usize],
+            &mut col_index,
+            &mut |e, block| {
+                let col = e.b.ins().imul_imm_s(block[0], 4);
+                let zero = e.b.ins().f32const(0.0);
+                let zero = e.b.ins().splat(types::F32X4, zero);
+                let sums = e.row_loop(rows, &[types::F32X4], &[zero], &mut |e, r, sums| {
+                    let v = fused.vector(e, &[r, col]);
+                    vec![e.b.ins().fadd(sums[0], v)]
+                });
+                let addr = e.address(out, &[col], &[1], OUTPUT_ACCESS);
+                e.b.ins().store(flags, sums[0], addr, 0);
+            },
+        );
+        for c in vector_cols..cols {
+            let col = self.b.ins().iconst(types::I64, c);
+            let zero = self.b.ins().f32const(0.0);
+            let sums = self.row_loop(rows, &[types::F32], &[zero], &mut |e, r, sums| {
+                let v = fused.scalar(e, &[r, col]);
+                vec![e.b.ins().fadd(sums[0], v)]
+            });
+            let addr = self.address(out, &[col], &[1], OUTPUT_ACCESS);
+            self.b
+                .ins()
+                .store(MemFlagsData::trusted(), sums[0], addr, 0);
+        }
+    }
+
+    /// `out[o] = out[o] + pairwise(run)` for every run (axes `start..` of the kernel), runs in
+    /// logical order.
+    fn add_runs(
+        &mut self,
+        fused: &Fused,
+        out: &Base,
+        out_strides: &[isize],
+        start: usize,
+        vector: bool,
+        run: Option<usize>,
+    ) {
+        let shape = &fused.kernel.shape;
+        let len = numel(&shape[start..]);
+        let inline = shape.len() - start == 1 && len <= INLINE_RUN;
+        let buffer = (!inline).then(|| {
+            let access = Access {
+                slot: run.expect("the plan gives a run buffer to sums that gather"),
+                strides: Vec::new(),
+                offset: 0,
+            };
+            self.base(&access, Elem::F32)
+        });
+        let mut index = Vec::new();
+        self.loops(&shape[..start], &mut index, &mut |e, outer| {
+            let total = match &buffer {
+                None => {
+                    if vector {
+                        let row = e.begin_row(
+                            fused.kernel,
+                            &fused.bases,
+                            &fused.outs,
+                            &fused.strides,
+                            outer,
+                        );
+                        e.row = Some(row);
+                    }
+                    let total = e.pairwise(fused, outer, 0, len, vector);
+                    e.row = None;
+                    total
+                }
+                Some(buffer) => e.gathered_run(fused, outer, buffer, vector),
+            };
+            let addr = e.address(out, outer, &out_strides[..start], OUTPUT_ACCESS);
+            let flags = MemFlagsData::trusted();
+            let old = e.b.ins().load(types::F32, flags, addr, 0);
+            let new = e.b.ins().fadd(old, total);
+            e.b.ins().store(flags, new, addr, 0);
+        });
+    }
+
+    /// The pairwise sum of the `n` elements of the innermost axis from `first` on (at the
+    /// outer position `outer`), split where [`split`] says.
+    fn pairwise(
+        &mut self,
+        fused: &Fused,
+        outer: &[Value],
+        first: usize,
+        n: usize,
+        vector: bool,
+    ) -> Value {
+        match split(n) {
+            Some(h) => {
+                let left = self.pairwise(fused, outer, first, h, vector);
+                let right = self.pairwise(fused, outer, first + h, n - h, vector);
+                self.b.ins().fadd(left, right)
+            }
+            None => self.leaf(fused, outer, first, n, vector),
+        }
+    }
+
+    /// One leaf of a pairwise sum (the rule of [`split`]): eight partial sums over the full
+    /// blocks of eight — two f32x4 when `vector` — combined as ((r0+r1)+(r2+r3))+((r4+r5)+
+    /// (r6+r7)), then the leftovers in order; a leaf shorter than eight is `-0.0 + x0 + ...`.
+    fn leaf(
+        &mut self,
+        fused: &Fused,
+        outer: &[Value],
+        first: usize,
+        n: usize,
+        vector: bool,
+    ) -> Value {
+        let at = |i: Value| -> Vec<Value> {
+            let mut full = outer.to_vec();
+            full.push(i);
+            full
+        };
+        let element = |e: &mut Self, i: usize| {
+            let i = e.b.ins().iconst(types::I64, i as i64);
+            let full = at(i);
+            fused.scalar(e, &full)
+        };
+        let blocks = n / PARTIALS;
+        let mut res = if blocks == 0 {
+            self.b.ins().f32const(-0.0)
+        } else {
+            let lanes = if vector { 2 } else { PARTIALS };
+            let width = PARTIALS / lanes;
+            let ty = if vector { types::F32X4 } else { types::F32 };
+            // The partial sums over block `b` (a loop variable) added to `sums`, or the first
+            // block's values when there are none yet.
+            let block = |e: &mut Self, b: Value, sums: Option<&[Value]>| -> Vec<Value> {
+                let base = e.b.ins().imul_imm_s(b, PARTIALS as i64);
+                let base = e.b.ins().iadd_imm_s(base, first as i64);
+                (0..lanes)
+                    .map(|l| {
+                        let i = e.b.ins().iadd_imm_s(base, (l * width) as i64);
+                        let full = at(i);
+                        let x = if vector {
+                            fused.vector(e, &full)
+                        } else {
+                            fused.scalar(e, &full)
+                        };
+                        match sums {
+                            Some(s) => e.b.ins().fadd(s[l], x),
+                            None => x,
+                        }
+                    })
+                    .collect()
+            };
+            let zero = self.b.ins().iconst(types::I64, 0);
+            let start = block(self, zero, None);
+            let sums = if blocks == 1 {
+                start
+            } else {
+                let types = vec![ty; lanes];
+                self.row_loop((blocks - 1) as i64, &types, &start, &mut |e, b, sums| {
+                    let b = e.b.ins().iadd_imm_s(b, 1);
+                    block(e, b, Some(sums))
+                })
+            };
+            let r: Vec<Value> = if vector {
+                sums.iter()
+                    .flat_map(|&v| (0..expr::LANES as u8).map(move |lane| (v, lane)))
+                    .map(|(v, lane)| self.b.ins().extractlane(v, lane))
+                    .collect()
+            } else {
+                sums
+            };
+            let add = |e: &mut Self, x: Value, y: Value| e.b.ins().fadd(x, y);
+            let r01 = add(self, r[0], r[1]);
+            let r23 = add(self, r[2], r[3]);
+            let r45 = add(self, r[4], r[5]);
+            let r67 = add(self, r[6], r[7]);
+            let low = add(self, r01, r23);
+            let high = add(self, r45, r67);
+            add(self, low, high)
+        };
+        for i in first + blocks * PARTIALS..first + n {
+            let x = element(self, i);
+            res = self.b.ins().fadd(res, x);
+        }
+        res
+    }
+
+    /// The pairwise sum of the run at `outer` (the kernel's axes after `outer`): its elements
+    /// are written to `buffer` in logical order, then summed by the host helper.
+    fn gathered_run(
+        &mut self,
+        fused: &Fused,
+        outer: &[Value],
+        buffer: &Base,
+        vector: bool,
+    ) -> Value {
+        let shape = &fused.kernel.shape;
+        let nd = shape.len();
+        let start = outer.len();
+        let flat = contiguous_strides(&shape[start..]);
+        let store = |e: &mut Self, full: &[Value], v: Value, flags: MemFlagsData| {
+            let addr = e.address(buffer, &full[start..], &flat, RUN_ACCESS);
+            e.b.ins().store(flags, v, addr, 0);
+        };
+        let mut index = outer.to_vec();
+        if vector {
+            self.loops(&shape[..nd - 1], &mut index, &mut |e, row_index| {
+                let row = e.begin_row(
+                    fused.kernel,
+                    &fused.bases,
+                    &fused.outs,
+                    &fused.strides,
+                    row_index,
+                );
+                e.row = Some(row);
+                e.vector_loop(
+                    shape[nd - 1] as i64,
+                    1,
+                    row_index,
+                    &mut |e, full| {
+                        let v = fused.vector(e, full);
+                        store(e, full, v, MemFlagsData::new().with_notrap());
+                    },
+                    &mut |e, full| {
+                        let v = fused.scalar(e, full);
+                        store(e, full, v, MemFlagsData::trusted());
+                    },
+                );
+                e.row = None;
+            });
+        } else {
+            self.loops(shape, &mut index, &mut |e, full| {
+                let v = fused.scalar(e, full);
+                store(e, full, v, MemFlagsData::trusted());
+            });
+        }
+        let pairwise = self
+            .pairwise
+            .expect("reductions are emitted in functions that import the pairwise sum");
+        let n = self
+            .b
+            .ins()
+            .iconst(types::I64, numel(&shape[start..]) as i64);
+        let call = self.b.ins().call(pairwise, &[buffer.ptr, n]);
+        self.b.inst_results(call)[0]
+    }
+}
