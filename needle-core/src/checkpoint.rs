@@ -1,8 +1,9 @@
 //! Checkpoints: a module's named parameters and buffers (and any extra named tensors, such as
 //! optimizer state) in the safetensors format, written atomically.
 
+mod atomic;
+
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use safetensors::{Dtype, SafeTensors};
@@ -136,9 +137,11 @@ pub fn load_with_optimizer(
     Ok(())
 }
 
-/// Saves named tensors to `path` atomically: the data goes to a temporary file in the same
-/// folder, which is synced and then renamed over `path`, so a crash never leaves a half-written
-/// checkpoint.
+/// Saves named tensors to `path` atomically: the data goes to a temporary file of this save's
+/// own in the same folder, which is synced and then renamed over `path` (and the folder synced),
+/// so neither a crash nor concurrent saves from other threads or processes ever leave a
+/// half-written or mixed checkpoint; readers see the old file or the new one. Temporary files
+/// left by writers that died mid-save are removed by the next save to `path`.
 pub fn save_tensors(tensors: &[(String, Tensor)], path: &Path) -> Result<(), CheckpointError> {
     let io = |source| CheckpointError::Io {
         path: path.to_path_buf(),
@@ -176,21 +179,7 @@ pub fn save_tensors(tensors: &[(String, Tensor)], path: &Path) -> Result<(), Che
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&data)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io(e)
-    })
+    atomic::replace(path, &data).map_err(io)
 }
 
 /// Reads every tensor of a safetensors file (f32 and i64).
