@@ -266,3 +266,91 @@ fn next_save_removes_temp_files_of_dead_writers_only() {
     assert!(other_exists, "another checkpoint's temp file was removed");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A Linear layer and Adam after one step, saved to `path`; returns the file's tensors.
+fn adam_checkpoint(path: &std::path::Path) -> Vec<(String, Tensor)> {
+    use needle::checkpoint::{load_tensors, save_with_optimizer};
+    use needle::optim::{Adam, Optimizer};
+    manual_seed(4);
+    let model = Linear::new(3, 2);
+    let mut opt = Adam::new(model.parameters(), 1e-2);
+    model.forward(&Tensor::randn(&[4, 3])).sum_all().backward();
+    opt.step();
+    save_with_optimizer(&model, &opt, path).unwrap();
+    load_tensors(path).unwrap()
+}
+
+/// Loads `tensors` (written to `path`) into a fresh Linear layer and Adam; a failure must
+/// leave both untouched, which a training step then shows.
+fn load_fresh(tensors: &[(String, Tensor)], path: &std::path::Path) -> Result<(), String> {
+    use needle::checkpoint::load_with_optimizer;
+    use needle::optim::{Adam, Optimizer};
+    save_tensors(tensors, path).unwrap();
+    let model = Linear::new(3, 2);
+    let mut opt = Adam::new(model.parameters(), 1e-2);
+    let result = load_with_optimizer(&model, &mut opt, path).map_err(|e| e.to_string());
+    opt.zero_grad();
+    model.forward(&Tensor::ones(&[2, 3])).sum_all().backward();
+    opt.step();
+    assert!(model
+        .parameters()
+        .iter()
+        .all(|p| p.to_vec().iter().all(|v| v.is_finite())));
+    result
+}
+
+#[test]
+fn optimizer_state_of_another_dtype_is_a_typed_error() {
+    // Found by tests/fuzz_readers.rs: an i64 moment of the right shape was accepted and the
+    // next step panicked in mul_scalar.
+    let dir = temp_dir("state-dtype");
+    let path = dir.join("adam.safetensors");
+    let mut tensors = adam_checkpoint(&path);
+    let m0 = tensors
+        .iter_mut()
+        .find(|(n, _)| n == "optimizer.adam.m.0")
+        .unwrap();
+    m0.1 = Tensor::from_vec_i64(vec![1; 6], &[3, 2]);
+    assert_eq!(
+        load_fresh(&tensors, &path).unwrap_err(),
+        format!(
+            "{}: optimizer state \"adam.m.0\": i64 [3, 2] does not match the parameter's f32 [3, 2]",
+            path.display()
+        )
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn adam_step_counts_that_are_not_whole_numbers_below_2_pow_31_are_typed_errors() {
+    // 1e30 became u64::MAX and the next step overflowed (a panic in debug builds; in release
+    // the count wrapped to 0, the bias correction to 0 and the parameters to NaN); 2.5 was
+    // silently truncated.
+    let dir = temp_dir("state-step");
+    let path = dir.join("adam.safetensors");
+    let tensors = adam_checkpoint(&path);
+    for (value, shown) in [
+        (f32::NAN, "NaN"),
+        (f32::INFINITY, "inf"),
+        (-1.0, "-1"),
+        (2.5, "2.5"),
+        (1e30, "1000000000000000000000000000000"),
+        (2f32.powi(31), "2147483600"),
+    ] {
+        let mut tensors = tensors.clone();
+        let step = tensors
+            .iter_mut()
+            .find(|(n, _)| n == "optimizer.adam.step")
+            .unwrap();
+        step.1 = Tensor::scalar(value);
+        assert_eq!(
+            load_fresh(&tensors, &path).unwrap_err(),
+            format!(
+                "{}: optimizer state \"adam.step\": expected one whole step count in [0, 2^31), found f32 [] holding {shown}",
+                path.display()
+            )
+        );
+    }
+    assert_eq!(load_fresh(&tensors, &path), Ok(()));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
