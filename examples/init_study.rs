@@ -21,7 +21,7 @@ fn main() {
     for (flag, value) in needle::cli::flag_pairs() {
         match flag.as_str() {
             "--mode" => mode = needle::cli::mode(&value),
-            "--steps" => steps = needle::cli::number(&flag, &value),
+            "--steps" => steps = needle::cli::positive(&flag, &value),
             "--prefix" => prefix = value,
             other => needle::cli::fail(&format!("unknown flag {other}")),
         }

@@ -47,9 +47,9 @@ fn main() {
     for (flag, value) in needle::cli::flag_pairs() {
         match flag.as_str() {
             "--mode" => mode = needle::cli::mode(&value),
-            "--epochs-softmax" => epochs_softmax = needle::cli::number(&flag, &value),
-            "--epochs-nn" => epochs_nn = needle::cli::number(&flag, &value),
-            "--hidden" => hidden = needle::cli::number(&flag, &value),
+            "--epochs-softmax" => epochs_softmax = needle::cli::positive(&flag, &value),
+            "--epochs-nn" => epochs_nn = needle::cli::positive(&flag, &value),
+            "--hidden" => hidden = needle::cli::positive(&flag, &value),
             "--plot" => plot = Some(PathBuf::from(value)),
             other => needle::cli::fail(&format!("unknown flag {other}")),
         }

@@ -17,7 +17,7 @@ fn main() {
     for (flag, value) in needle::cli::flag_pairs() {
         match flag.as_str() {
             "--mode" => mode = needle::cli::mode(&value),
-            "--epochs" => epochs = needle::cli::number(&flag, &value),
+            "--epochs" => epochs = needle::cli::positive(&flag, &value),
             "--plot" => plot = PathBuf::from(value),
             other => needle::cli::fail(&format!("unknown flag {other}")),
         }

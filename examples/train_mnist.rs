@@ -14,8 +14,7 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use std::path::PathBuf;
-
+use needle::cli::train_mnist::{parse, Args, Command, Model, USAGE};
 use needle::data::{DataLoader, Mnist, MnistDataset};
 use needle::nn::{mlp_resnet, Forward, Linear, Module, Norm, ReLU, Sequential};
 use needle::optim::Adam;
@@ -23,77 +22,11 @@ use needle::plot::{line_chart, Series};
 use needle::train::{fit, FitEpoch};
 use needle::{manual_seed, with_mode, Mode};
 
-struct Args {
-    epochs: usize,
-    batch: usize,
-    modes: Vec<Mode>,
-    model: String,
-    data: PathBuf,
-    seed: u64,
-    plot: Option<PathBuf>,
-    quiet: bool,
-}
-
-const USAGE: &str = "usage: train_mnist [--epochs N] [--batch B] [--mode jit|eager|lazy|both|all] \
-                     [--model resnet|mlp] [--threads T] [--data DIR] [--seed S] [--plot FILE.svg] [--quiet]";
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        epochs: 5,
-        batch: 100,
-        modes: vec![Mode::Jit, Mode::Eager],
-        model: "resnet".into(),
-        data: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist")),
-        seed: 0,
-        plot: None,
-        quiet: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or(format!("{flag} needs a value\n{USAGE}"));
-        match flag.as_str() {
-            "--epochs" => args.epochs = value()?.parse().map_err(|e| format!("--epochs: {e}"))?,
-            "--batch" => args.batch = value()?.parse().map_err(|e| format!("--batch: {e}"))?,
-            "--seed" => args.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
-            "--data" => args.data = PathBuf::from(value()?),
-            "--plot" => args.plot = Some(PathBuf::from(value()?)),
-            "--quiet" => args.quiet = true,
-            "--threads" => {
-                let n: usize = value()?.parse().map_err(|e| format!("--threads: {e}"))?;
-                // Read by the GEMM's thread pool when it starts, which has not happened yet.
-                std::env::set_var("RAYON_NUM_THREADS", n.to_string());
-            }
-            "--model" => {
-                args.model = value()?;
-                if args.model != "resnet" && args.model != "mlp" {
-                    return Err(format!(
-                        "--model: expected resnet or mlp, got {:?}",
-                        args.model
-                    ));
-                }
-            }
-            "--mode" => {
-                let v = value()?;
-                args.modes = match v.as_str() {
-                    "both" => vec![Mode::Jit, Mode::Eager],
-                    "all" => vec![Mode::Jit, Mode::Eager, Mode::Lazy],
-                    other => {
-                        vec![Mode::parse(other).ok_or(format!("--mode: unknown mode {other:?}"))?]
-                    }
-                };
-            }
-            "--help" | "-h" => return Err(USAGE.into()),
-            other => return Err(format!("unknown flag {other}\n{USAGE}")),
-        }
-    }
-    Ok(args)
-}
-
-fn build_model(kind: &str) -> Sequential {
+fn build_model(kind: Model) -> Sequential {
     match kind {
         // The course's train_mnist: MLPResNet(784, 100), 3 blocks, batch norm, dropout 0.1.
-        "resnet" => mlp_resnet(784, 100, 3, 10, Norm::BatchNorm, 0.1),
-        _ => Sequential::new()
+        Model::ResNet => mlp_resnet(784, 100, 3, 10, Norm::BatchNorm, 0.1),
+        Model::Mlp => Sequential::new()
             .push(Linear::new(784, 512))
             .push(ReLU::new())
             .push(Linear::new(512, 10)),
@@ -103,7 +36,7 @@ fn build_model(kind: &str) -> Sequential {
 fn run(mode: Mode, args: &Args, train: &Mnist, test: &Mnist) -> Vec<FitEpoch> {
     with_mode(mode, || {
         manual_seed(args.seed);
-        let model = build_model(&args.model);
+        let model = build_model(args.model);
         let mut opt = Adam::new(model.parameters(), 1e-3).weight_decay(1e-3);
         let train_loader =
             DataLoader::new(MnistDataset::new(train.clone()), args.batch).shuffle(true);
@@ -122,10 +55,21 @@ fn run(mode: Mode, args: &Args, train: &Mnist, test: &Mnist) -> Vec<FitEpoch> {
 
 fn main() {
     needle::init();
-    let args = parse_args().unwrap_or_else(|e| {
-        eprintln!("{e}");
-        std::process::exit(2);
-    });
+    let args = match parse(std::env::args().skip(1)) {
+        Ok(Command::Run(args)) => args,
+        Ok(Command::Help) => {
+            println!("{USAGE}");
+            return;
+        }
+        Err(e) => {
+            eprintln!("train_mnist: {e}");
+            std::process::exit(2);
+        }
+    };
+    if let Some(n) = args.threads {
+        // Read by the GEMM's thread pool when it starts, which has not happened yet.
+        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+    }
     let load = |train| {
         Mnist::load_split(&args.data, train).unwrap_or_else(|e| {
             eprintln!("cannot load MNIST: {e}");
@@ -135,7 +79,10 @@ fn main() {
     let (train, test) = (load(true), load(false));
     println!(
         "{} on MNIST ({} train / {} test images): Adam lr 1e-3, weight decay 1e-3, batch {}, {} epochs, seed {}",
-        if args.model == "resnet" { "MLPResNet(784, 100, 3 blocks)" } else { "MLP 784-512-10" },
+        match args.model {
+            Model::ResNet => "MLPResNet(784, 100, 3 blocks)",
+            Model::Mlp => "MLP 784-512-10",
+        },
         train.len(),
         test.len(),
         args.batch,

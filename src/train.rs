@@ -1,12 +1,15 @@
-//! Training helpers: run train and evaluation epochs of a classifier, with a progress bar.
+//! Training helpers: run train and evaluation epochs of a classifier, reporting progress.
+
+mod progress;
 
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use needle_core::data::DataLoader;
 use needle_core::nn::{Forward, SoftmaxLoss};
 use needle_core::optim::Optimizer;
 use needle_core::{manual_seed, no_grad, Tensor};
+
+use progress::{Progress, Status};
 
 /// What one epoch measured.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -35,9 +38,11 @@ impl EpochStats {
 pub struct EpochOptions {
     /// Re-seed the global stream at the start (the course's `epoch` seeds 4).
     pub seed: Option<u64>,
-    /// Never show a progress bar (it is also hidden when stderr is not a terminal).
+    /// Report no progress. Otherwise a bar is drawn on stderr when it is a terminal, and plain
+    /// lines are written to it when it is not (piped, CI): one at the end of the pass and one
+    /// every 10 s during it.
     pub quiet: bool,
-    /// Label shown before the bar.
+    /// Label shown before the bar or at the start of each line.
     pub label: String,
 }
 
@@ -71,19 +76,10 @@ pub fn epoch(
     }
     let training = optimizer.is_some();
     model.set_training(training);
-    let bar = if options.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(loader.num_batches() as u64)
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar.set_prefix(options.label.clone());
+    let mut progress = Progress::new(&options.label, loader.num_batches(), options.quiet);
     let compile_before = needle_jit::stats().compile_time;
     let start = Instant::now();
-    let (mut loss_sum, mut errors, mut samples) = (0.0f64, 0.0f64, 0usize);
+    let (mut loss_sum, mut errors, mut samples, mut batches) = (0.0f64, 0.0f64, 0usize, 0usize);
     for batch in loader.iter() {
         let (x, y) = (&batch[0], &batch[1]);
         let n = x.shape()[0];
@@ -107,25 +103,36 @@ pub fn epoch(
         loss_sum += loss.item() as f64 * n as f64;
         errors += count_errors(&logits, y) as f64;
         samples += n;
-        bar.inc(1);
+        batches += 1;
         let seconds = start.elapsed().as_secs_f64();
-        let compile = (needle_jit::stats().compile_time - compile_before).as_secs_f64();
-        bar.set_message(format!(
-            "loss {:.4} acc {:.2}% {:.0} samples/s compile {:.1} ms",
-            loss_sum / samples as f64,
-            100.0 * (1.0 - errors / samples as f64),
-            samples as f64 / seconds.max(1e-9),
-            compile * 1e3
-        ));
+        progress.update(
+            batches,
+            &Status {
+                loss: loss_sum / samples as f64,
+                accuracy: 1.0 - errors / samples as f64,
+                samples_per_second: samples as f64 / seconds.max(1e-9),
+                compile_seconds: (needle_jit::stats().compile_time - compile_before).as_secs_f64(),
+            },
+        );
     }
-    bar.finish_and_clear();
-    EpochStats {
+    let stats = EpochStats {
         loss: loss_sum / samples.max(1) as f64,
         error: errors / samples.max(1) as f64,
         samples,
         seconds: start.elapsed().as_secs_f64(),
         compile_seconds: (needle_jit::stats().compile_time - compile_before).as_secs_f64(),
-    }
+    };
+    progress.finish(
+        batches,
+        &Status {
+            loss: stats.loss,
+            accuracy: 1.0 - stats.error,
+            samples_per_second: stats.throughput(),
+            compile_seconds: stats.compile_seconds,
+        },
+        stats.seconds,
+    );
+    stats
 }
 
 /// Train and test statistics of one epoch of [`fit`].

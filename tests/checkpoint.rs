@@ -150,3 +150,207 @@ fn optimizer_state_round_trip_resumes_training_exactly() {
     assert_eq!(before, after);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The tensor a concurrent writer saves for `stamp`: its length and every value derive from
+/// the stamp, so a reader can tell a whole file from a torn or mixed one.
+fn stamped(stamp: usize) -> Vec<(String, Tensor)> {
+    let len = stamped_len(stamp);
+    vec![(
+        "stamp".to_string(),
+        Tensor::from_vec(vec![stamp as f32; len], &[len]),
+    )]
+}
+
+fn stamped_len(stamp: usize) -> usize {
+    4096 + (stamp * 7919) % 8192
+}
+
+#[test]
+fn concurrent_saves_to_one_path_all_succeed_and_readers_never_see_a_torn_file() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    const WRITERS: usize = 6;
+    const SAVES: usize = 12;
+    let dir = temp_dir("concurrent");
+    let path = dir.join("shared.safetensors");
+    save_tensors(&stamped(0), &path).unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let reads = Arc::new(AtomicUsize::new(0));
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let (path, done, reads) = (path.clone(), done.clone(), reads.clone());
+            std::thread::spawn(move || {
+                while !done.load(Ordering::Relaxed) {
+                    let tensors = needle::checkpoint::load_tensors(&path)
+                        .unwrap_or_else(|e| panic!("a reader saw an invalid file: {e}"));
+                    assert_eq!(tensors.len(), 1);
+                    let values = tensors[0].1.to_vec();
+                    let stamp = values[0] as usize;
+                    assert_eq!(
+                        values.len(),
+                        stamped_len(stamp),
+                        "torn file (stamp {stamp})"
+                    );
+                    assert!(
+                        values.iter().all(|&v| v == stamp as f32),
+                        "a file mixes two saves (stamp {stamp})"
+                    );
+                    reads.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                (0..SAVES)
+                    .filter_map(|i| save_tensors(&stamped(1 + w * SAVES + i), &path).err())
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let failures: Vec<String> = writers
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    done.store(true, Ordering::Relaxed);
+    for r in readers {
+        r.join().expect("reader failed");
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} saves failed, first: {}",
+        failures.len(),
+        WRITERS * SAVES,
+        failures[0]
+    );
+    assert!(reads.load(Ordering::Relaxed) > 0);
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("shared.safetensors")]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn next_save_removes_temp_files_of_dead_writers_only() {
+    let dir = temp_dir("stale");
+    let path = dir.join("model.safetensors");
+    // A reaped child's pid is dead; a running child's is alive.
+    let mut exited = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = exited.id();
+    exited.wait().unwrap();
+    let mut running = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let live_pid = running.id();
+    let stale = dir.join(format!(".model.safetensors.tmp.{dead_pid}.0"));
+    let in_flight = dir.join(format!(".model.safetensors.tmp.{live_pid}.3"));
+    let other_file = dir.join(format!(".other.safetensors.tmp.{dead_pid}.0"));
+    for p in [&stale, &in_flight, &other_file] {
+        std::fs::write(p, b"half a checkpoint").unwrap();
+    }
+    save_tensors(&[("w".into(), Tensor::zeros(&[2]))], &path).unwrap();
+    let (stale_exists, in_flight_exists, other_exists) =
+        (stale.exists(), in_flight.exists(), other_file.exists());
+    running.kill().unwrap();
+    running.wait().unwrap();
+    assert!(!stale_exists, "the dead writer's temp file was left behind");
+    assert!(in_flight_exists, "a live writer's temp file was removed");
+    assert!(other_exists, "another checkpoint's temp file was removed");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A Linear layer and Adam after one step, saved to `path`; returns the file's tensors.
+fn adam_checkpoint(path: &std::path::Path) -> Vec<(String, Tensor)> {
+    use needle::checkpoint::{load_tensors, save_with_optimizer};
+    use needle::optim::{Adam, Optimizer};
+    manual_seed(4);
+    let model = Linear::new(3, 2);
+    let mut opt = Adam::new(model.parameters(), 1e-2);
+    model.forward(&Tensor::randn(&[4, 3])).sum_all().backward();
+    opt.step();
+    save_with_optimizer(&model, &opt, path).unwrap();
+    load_tensors(path).unwrap()
+}
+
+/// Loads `tensors` (written to `path`) into a fresh Linear layer and Adam; a failure must
+/// leave both untouched, which a training step then shows.
+fn load_fresh(tensors: &[(String, Tensor)], path: &std::path::Path) -> Result<(), String> {
+    use needle::checkpoint::load_with_optimizer;
+    use needle::optim::{Adam, Optimizer};
+    save_tensors(tensors, path).unwrap();
+    let model = Linear::new(3, 2);
+    let mut opt = Adam::new(model.parameters(), 1e-2);
+    let result = load_with_optimizer(&model, &mut opt, path).map_err(|e| e.to_string());
+    opt.zero_grad();
+    model.forward(&Tensor::ones(&[2, 3])).sum_all().backward();
+    opt.step();
+    assert!(model
+        .parameters()
+        .iter()
+        .all(|p| p.to_vec().iter().all(|v| v.is_finite())));
+    result
+}
+
+#[test]
+fn optimizer_state_of_another_dtype_is_a_typed_error() {
+    // Found by tests/fuzz_readers.rs: an i64 moment of the right shape was accepted and the
+    // next step panicked in mul_scalar.
+    let dir = temp_dir("state-dtype");
+    let path = dir.join("adam.safetensors");
+    let mut tensors = adam_checkpoint(&path);
+    let m0 = tensors
+        .iter_mut()
+        .find(|(n, _)| n == "optimizer.adam.m.0")
+        .unwrap();
+    m0.1 = Tensor::from_vec_i64(vec![1; 6], &[3, 2]);
+    assert_eq!(
+        load_fresh(&tensors, &path).unwrap_err(),
+        format!(
+            "{}: optimizer state \"adam.m.0\": i64 [3, 2] does not match the parameter's f32 [3, 2]",
+            path.display()
+        )
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn adam_step_counts_that_are_not_whole_numbers_below_2_pow_31_are_typed_errors() {
+    // 1e30 became u64::MAX and the next step overflowed (a panic in debug builds; in release
+    // the count wrapped to 0, the bias correction to 0 and the parameters to NaN); 2.5 was
+    // silently truncated.
+    let dir = temp_dir("state-step");
+    let path = dir.join("adam.safetensors");
+    let tensors = adam_checkpoint(&path);
+    for (value, shown) in [
+        (f32::NAN, "NaN"),
+        (f32::INFINITY, "inf"),
+        (-1.0, "-1"),
+        (2.5, "2.5"),
+        (1e30, "1000000000000000000000000000000"),
+        (2f32.powi(31), "2147483600"),
+    ] {
+        let mut tensors = tensors.clone();
+        let step = tensors
+            .iter_mut()
+            .find(|(n, _)| n == "optimizer.adam.step")
+            .unwrap();
+        step.1 = Tensor::scalar(value);
+        assert_eq!(
+            load_fresh(&tensors, &path).unwrap_err(),
+            format!(
+                "{}: optimizer state \"adam.step\": expected one whole step count in [0, 2^31), found f32 [] holding {shown}",
+                path.display()
+            )
+        );
+    }
+    assert_eq!(load_fresh(&tensors, &path), Ok(()));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

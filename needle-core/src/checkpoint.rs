@@ -1,8 +1,9 @@
 //! Checkpoints: a module's named parameters and buffers (and any extra named tensors, such as
 //! optimizer state) in the safetensors format, written atomically.
 
+mod atomic;
+
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use safetensors::{Dtype, SafeTensors};
@@ -136,9 +137,11 @@ pub fn load_with_optimizer(
     Ok(())
 }
 
-/// Saves named tensors to `path` atomically: the data goes to a temporary file in the same
-/// folder, which is synced and then renamed over `path`, so a crash never leaves a half-written
-/// checkpoint.
+/// Saves named tensors to `path` atomically: the data goes to a temporary file of this save's
+/// own in the same folder, which is synced and then renamed over `path` (and the folder synced),
+/// so neither a crash nor concurrent saves from other threads or processes ever leave a
+/// half-written or mixed checkpoint; readers see the old file or the new one. Temporary files
+/// left by writers that died mid-save are removed by the next save to `path`.
 pub fn save_tensors(tensors: &[(String, Tensor)], path: &Path) -> Result<(), CheckpointError> {
     let io = |source| CheckpointError::Io {
         path: path.to_path_buf(),
@@ -176,21 +179,7 @@ pub fn save_tensors(tensors: &[(String, Tensor)], path: &Path) -> Result<(), Che
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&data)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io(e)
-    })
+    atomic::replace(path, &data).map_err(io)
 }
 
 /// Reads every tensor of a safetensors file (f32 and i64).
@@ -199,39 +188,98 @@ pub fn load_tensors(path: &Path) -> Result<Vec<(String, Tensor)>, CheckpointErro
         path: path.to_path_buf(),
         source,
     })?;
-    let st = SafeTensors::deserialize(&bytes).map_err(|e| CheckpointError::Format {
+    parse_tensors(&bytes, path)
+}
+
+/// Decodes the bytes of a safetensors file (f32 and i64 tensors); `path` only names the file
+/// in errors. Any input gives tensors or a typed error, never a panic.
+pub fn parse_tensors(bytes: &[u8], path: &Path) -> Result<Vec<(String, Tensor)>, CheckpointError> {
+    let format = |message: String| CheckpointError::Format {
         path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    let mut out = Vec::new();
-    for (name, view) in st.tensors() {
+        message,
+    };
+    if let Some((name, end, available)) = data_past_the_end(bytes) {
+        return Err(format(format!(
+            "tensor {name:?} ends at data offset {end}, past the {available} data bytes present"
+        )));
+    }
+    let st = SafeTensors::deserialize(bytes).map_err(|e| format(e.to_string()))?;
+    let mut views = st.tensors();
+    // By name, so that the first bad tensor reported does not depend on hashing.
+    views.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out = Vec::with_capacity(views.len());
+    for (name, view) in views {
         let shape = view.shape().to_vec();
         let data = view.data();
-        let t = match view.dtype() {
-            Dtype::F32 => Tensor::from_vec(
+        let elem = match view.dtype() {
+            Dtype::F32 => 4,
+            Dtype::I64 => 8,
+            other => {
+                return Err(format(format!(
+                    "tensor {name:?} has dtype {other:?}; needle-rs reads F32 and I64"
+                )))
+            }
+        };
+        // safetensors checks that the element count fits; a tensor also needs every stride
+        // (the sizes multiplied with zeros counted as ones) to fit in memory.
+        if addressable_bytes(&shape, elem).is_none() {
+            return Err(format(format!(
+                "tensor {name:?} has shape {shape:?}, too large to address with {elem}-byte \
+                 elements (its sizes multiply past {} bytes)",
+                isize::MAX
+            )));
+        }
+        let t = if elem == 4 {
+            Tensor::from_vec(
                 data.chunks_exact(4)
                     .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
                     .collect(),
                 &shape,
-            ),
-            Dtype::I64 => Tensor::from_vec_i64(
+            )
+        } else {
+            Tensor::from_vec_i64(
                 data.chunks_exact(8)
                     .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
                     .collect(),
                 &shape,
-            ),
-            other => {
-                return Err(CheckpointError::Format {
-                    path: path.to_path_buf(),
-                    message: format!(
-                        "tensor {name:?} has dtype {other:?}; needle-rs reads F32 and I64"
-                    ),
-                })
-            }
+            )
         };
         out.push((name, t));
     }
     Ok(out)
+}
+
+/// The largest header safetensors reads; it refuses longer ones before parsing them.
+const SAFETENSORS_MAX_HEADER: usize = 100_000_000;
+
+/// The first tensor (by name) whose data would end past the end of `bytes`, with that end
+/// and the number of data bytes present. safetensors adds the header length to the data's end
+/// without checking for overflow (a panic in debug builds when the offsets approach
+/// `usize::MAX`), so such headers are refused before it sees them. Anything else wrong is
+/// left to safetensors to report.
+fn data_past_the_end(bytes: &[u8]) -> Option<(String, usize, usize)> {
+    let n = usize::try_from(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?)).ok()?;
+    if n > SAFETENSORS_MAX_HEADER {
+        return None;
+    }
+    let header = bytes.get(8..n.checked_add(8)?)?;
+    let available = bytes.len() - 8 - n;
+    let metadata: safetensors::tensor::Metadata = serde_json::from_slice(header).ok()?;
+    metadata
+        .tensors()
+        .into_iter()
+        .filter(|(_, info)| info.data_offsets.1 > available)
+        .map(|(name, info)| (name, info.data_offsets.1, available))
+        .min()
+}
+
+/// The bytes spanned by a compact tensor of `shape` if its sizes were all at least one: the
+/// largest stride any layout of the shape needs, or `None` past `isize::MAX`.
+fn addressable_bytes(shape: &[usize], elem: usize) -> Option<usize> {
+    shape
+        .iter()
+        .try_fold(elem, |acc, &d| acc.checked_mul(d.max(1)))
+        .filter(|&b| isize::try_from(b).is_ok())
 }
 
 /// Loads parameters and buffers saved by [`save`] into `module`. Every tensor is checked first

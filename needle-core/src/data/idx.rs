@@ -29,29 +29,71 @@ pub fn read_idx(path: &Path) -> Result<IdxArray, DataError> {
         source,
     };
     let raw = std::fs::read(path).map_err(io)?;
-    let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        let mut decoder = flate2::read::GzDecoder::new(raw.as_slice()).take(MAX_DECOMPRESSED + 1);
-        decoder
-            .read_to_end(&mut out)
-            .map_err(|e| DataError::Format {
-                path: path.to_path_buf(),
-                problem: format!(
-                    "corrupt gzip data after {} decompressed bytes: {e}",
-                    out.len()
-                ),
-            })?;
-        if out.len() as u64 > MAX_DECOMPRESSED {
-            return Err(DataError::Format {
-                path: path.to_path_buf(),
-                problem: format!("decompresses to more than {MAX_DECOMPRESSED} bytes"),
-            });
-        }
-        out
+    if raw.starts_with(&[0x1f, 0x8b]) {
+        parse_idx(&decompress(&raw, path)?, path)
     } else {
-        raw
+        parse_idx(&raw, path)
+    }
+}
+
+/// Decompresses gzip data holding an IDX file, reading no more than the size its header
+/// describes (plus one byte, to detect trailing data) and never more than
+/// [`MAX_DECOMPRESSED`], so that a small file cannot make the reader allocate gigabytes.
+fn decompress(raw: &[u8], path: &Path) -> Result<Vec<u8>, DataError> {
+    let fail = |problem: String| DataError::Format {
+        path: path.to_path_buf(),
+        problem,
     };
-    parse_idx(&bytes, path)
+    let mut decoder = flate2::read::GzDecoder::new(raw);
+    let mut out = Vec::new();
+    let mut read_to = |out: &mut Vec<u8>, len: u64| {
+        let want = len.saturating_sub(out.len() as u64);
+        (&mut decoder).take(want).read_to_end(out).map_err(|e| {
+            fail(format!(
+                "corrupt gzip data after {} decompressed bytes: {e}",
+                out.len()
+            ))
+        })
+    };
+    read_to(&mut out, 4)?;
+    if let Some(&ndim) = out.get(3) {
+        read_to(&mut out, 4 + 4 * ndim as u64)?;
+    }
+    // A header that is cut short or invalid fails whatever follows: parse_idx says why.
+    let Some(claimed) = claimed_len(&out) else {
+        return Ok(out);
+    };
+    read_to(&mut out, claimed.min(MAX_DECOMPRESSED) + 1)?;
+    if out.len() as u64 > claimed {
+        Err(fail(format!(
+            "the decompressed data goes on past the {claimed} bytes (header and data) that \
+             the header's dimensions describe"
+        )))
+    } else if out.len() as u64 > MAX_DECOMPRESSED {
+        Err(fail(format!(
+            "decompresses to more than {MAX_DECOMPRESSED} bytes"
+        )))
+    } else {
+        Ok(out)
+    }
+}
+
+/// The length of the whole IDX file (header and data) that a complete and valid `header`
+/// describes; `None` when the header is cut short or invalid, or the size overflows.
+fn claimed_len(header: &[u8]) -> Option<u64> {
+    let (&[0, 0, 0x08, ndim], rest) = header.split_first_chunk::<4>()? else {
+        return None;
+    };
+    let ndim = ndim as usize;
+    if ndim == 0 {
+        return None;
+    }
+    let data = rest
+        .get(..4 * ndim)?
+        .chunks_exact(4)
+        .map(|d| u64::from(u32::from_be_bytes([d[0], d[1], d[2], d[3]])))
+        .try_fold(1u64, u64::checked_mul)?;
+    data.checked_add(4 + 4 * ndim as u64)
 }
 
 /// Parses IDX bytes; `path` is only used to name the file in errors.
@@ -110,5 +152,70 @@ pub fn parse_idx(bytes: &[u8], path: &Path) -> Result<IdxArray, DataError> {
             available - n
         ))),
         None => Err(fail(format!("header dimensions {dims:?} overflow the address space"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(bytes).unwrap();
+        enc.finish().unwrap()
+    }
+
+    fn idx(dims: &[u32], data: &[u8]) -> Vec<u8> {
+        let mut b = vec![0, 0, 8, dims.len() as u8];
+        b.extend(dims.iter().flat_map(|d| d.to_be_bytes()));
+        b.extend_from_slice(data);
+        b
+    }
+
+    #[test]
+    fn decompression_stops_past_the_size_the_header_describes() {
+        // A 72 KiB file holding one item and then 16 MiB of zeros was decompressed whole (up
+        // to the 1 GiB limit: a 1 MiB file could make the reader allocate 1-2 GiB) before the
+        // trailing bytes were reported.
+        let dir = std::env::temp_dir().join(format!("needle-idx-bomb-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bomb.gz");
+        let mut bomb = idx(&[1], &[7]);
+        bomb.resize(bomb.len() + (16 << 20), 0);
+        std::fs::write(&path, gzip(&bomb)).unwrap();
+        let err = read_idx(&path).unwrap_err();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}: the decompressed data goes on past the 9 bytes (header and data) that the \
+                 header's dimensions describe",
+                path.display()
+            )
+        );
+    }
+
+    #[test]
+    fn decompression_reads_whole_files_and_leaves_bad_headers_to_the_parser() {
+        let path = Path::new("x.gz");
+        let valid = idx(&[2, 3], &[1, 2, 3, 4, 5, 6]);
+        assert_eq!(decompress(&gzip(&valid), path).unwrap(), valid);
+        // Headers that are cut short or invalid come back as they are (the data after them
+        // unread) for parse_idx to judge.
+        assert_eq!(decompress(&gzip(&valid[..6]), path).unwrap(), &valid[..6]);
+        let mut bad_type = valid.clone();
+        bad_type[2] = 9;
+        assert_eq!(decompress(&gzip(&bad_type), path).unwrap(), &bad_type[..12]);
+        // A size past 1 GiB reads up to the limit (parse_idx reports the truncation), one
+        // past u64 not at all.
+        let huge = idx(&[u32::MAX; 2], &[1, 2, 3]);
+        assert_eq!(decompress(&gzip(&huge), path).unwrap(), huge);
+        let overflowing = idx(&[u32::MAX; 3], &[1, 2, 3]);
+        assert_eq!(
+            decompress(&gzip(&overflowing), path).unwrap(),
+            &overflowing[..16]
+        );
     }
 }

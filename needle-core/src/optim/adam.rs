@@ -5,6 +5,12 @@ use std::collections::HashMap;
 use super::{decayed_gradient, read_slots, reject_unknown, Optimizer, StateError};
 use crate::tensor::Tensor;
 
+/// Whether a checkpoint's step count is usable: whole, non-negative, and below 2^31, since the
+/// bias correction raises β to the step as an `i32`.
+fn is_step_count(v: f32) -> bool {
+    (0.0..2f32.powi(31)).contains(&v) && v.fract() == 0.0
+}
+
 /// Moment estimates shared by Adam and AdamW.
 struct Moments {
     // f64 like the course's Python floats: the bias corrections 1 − βᵗ are formed in double
@@ -78,13 +84,19 @@ impl Moments {
         let m = read_slots(&format!("{name}.m"), params, state)?;
         let v = read_slots(&format!("{name}.v"), params, state)?;
         let step = match state.get(&step_name) {
-            Some(t) if t.numel() == 1 && t.item() >= 0.0 => t.item() as u64,
+            Some(t) if t.numel() == 1 && is_step_count(t.item()) => t.item() as u64,
             Some(t) => {
                 return Err(StateError {
                     name: step_name,
                     problem: format!(
-                        "expected one non-negative step count, found shape {:?}",
-                        t.shape()
+                        "expected one whole step count in [0, 2^31), found {} {:?}{}",
+                        t.dtype(),
+                        t.shape(),
+                        if t.numel() == 1 {
+                            format!(" holding {}", t.item())
+                        } else {
+                            String::new()
+                        }
                     ),
                 })
             }

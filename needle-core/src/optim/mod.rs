@@ -67,7 +67,7 @@ pub(crate) fn decayed_gradient(param: &Tensor, grad: &Tensor, weight_decay: f32)
 }
 
 /// Checks per-parameter slots named `{prefix}.{i}` in `state` against the parameters' shapes
-/// and returns the new slot contents (absent entries leave a slot empty).
+/// and dtypes and returns the new slot contents (absent entries leave a slot empty).
 pub(crate) fn read_slots(
     prefix: &str,
     params: &[Tensor],
@@ -98,11 +98,13 @@ pub(crate) fn read_slots(
             let name = format!("{prefix}.{i}");
             match state.get(&name) {
                 None => Ok(None),
-                Some(t) if t.shape() == p.shape() => Ok(Some(t.detach())),
+                Some(t) if t.shape() == p.shape() && t.dtype() == p.dtype() => Ok(Some(t.detach())),
                 Some(t) => Err(StateError {
                     problem: format!(
-                        "shape {:?} does not match parameter shape {:?}",
+                        "{} {:?} does not match the parameter's {} {:?}",
+                        t.dtype(),
                         t.shape(),
+                        p.dtype(),
                         p.shape()
                     ),
                     name,

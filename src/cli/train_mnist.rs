@@ -1,0 +1,211 @@
+//! The command line of the `train_mnist` example, parsed and checked before anything runs, so
+//! that a bad value is one line on stderr and exit status 2, not a panic mid-run.
+
+use std::path::PathBuf;
+
+use needle_core::Mode;
+
+use super::{parse_positive, parse_whole};
+
+/// The usage line printed by `--help`.
+pub const USAGE: &str = "usage: train_mnist [--epochs N] [--batch B] \
+                         [--mode jit|eager|lazy|both|all] [--model resnet|mlp] [--threads T] \
+                         [--data DIR] [--seed S] [--plot FILE.svg] [--quiet]";
+
+/// Which network `train_mnist` trains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Model {
+    /// The course's MLPResNet(784, 100), 3 blocks, batch norm, dropout 0.1.
+    ResNet,
+    /// A 784-512-10 MLP.
+    Mlp,
+}
+
+/// `train_mnist`'s settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Args {
+    /// Training epochs, at least 1.
+    pub epochs: usize,
+    /// Training batch size, at least 1.
+    pub batch: usize,
+    /// The modes to train in, one after the other from the same seed.
+    pub modes: Vec<Mode>,
+    /// The network.
+    pub model: Model,
+    /// The folder holding the MNIST files.
+    pub data: PathBuf,
+    /// The seed of every run.
+    pub seed: u64,
+    /// Where to write the loss curves as SVG.
+    pub plot: Option<PathBuf>,
+    /// No progress output.
+    pub quiet: bool,
+    /// Threads for the GEMM's thread pool (`RAYON_NUM_THREADS`), at least 1.
+    pub threads: Option<usize>,
+}
+
+impl Default for Args {
+    fn default() -> Args {
+        Args {
+            epochs: 5,
+            batch: 100,
+            modes: vec![Mode::Jit, Mode::Eager],
+            model: Model::ResNet,
+            data: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist")),
+            seed: 0,
+            plot: None,
+            quiet: false,
+            threads: None,
+        }
+    }
+}
+
+/// What the command line asks for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Train with these settings.
+    Run(Args),
+    /// Print [`USAGE`] and stop.
+    Help,
+}
+
+/// Parses the arguments after the program name. An error is one line naming the flag and
+/// what is wrong with its value.
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+    let mut parsed = Args::default();
+    let mut it = args.into_iter();
+    while let Some(flag) = it.next() {
+        let mut value = || {
+            it.next()
+                .ok_or_else(|| format!("{flag} needs a value (see --help)"))
+        };
+        match flag.as_str() {
+            "--epochs" => parsed.epochs = parse_positive(&flag, &value()?)?,
+            "--batch" => parsed.batch = parse_positive(&flag, &value()?)?,
+            "--threads" => parsed.threads = Some(parse_positive(&flag, &value()?)?),
+            "--seed" => parsed.seed = parse_whole(&flag, &value()?)?,
+            "--data" => parsed.data = PathBuf::from(value()?),
+            "--plot" => parsed.plot = Some(PathBuf::from(value()?)),
+            "--quiet" => parsed.quiet = true,
+            "--model" => {
+                parsed.model = match value()?.as_str() {
+                    "resnet" => Model::ResNet,
+                    "mlp" => Model::Mlp,
+                    other => return Err(format!("--model: expected resnet or mlp, got {other:?}")),
+                }
+            }
+            "--mode" => {
+                parsed.modes = match value()?.as_str() {
+                    "both" => vec![Mode::Jit, Mode::Eager],
+                    "all" => vec![Mode::Jit, Mode::Eager, Mode::Lazy],
+                    other => vec![Mode::parse(other).ok_or_else(|| {
+                        format!("--mode: expected jit, eager, lazy, both or all, got {other:?}")
+                    })?],
+                }
+            }
+            "--help" | "-h" => return Ok(Command::Help),
+            other => return Err(format!("unknown flag {other:?} (see --help)")),
+        }
+    }
+    Ok(Command::Run(parsed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Result<Command, String> {
+        parse(args.iter().map(|s| s.to_string()))
+    }
+
+    fn error(args: &[&str]) -> String {
+        run(args).unwrap_err()
+    }
+
+    #[test]
+    fn valid_flags_set_every_field() {
+        let parsed = run(&[
+            "--epochs",
+            "2",
+            "--batch",
+            "64",
+            "--mode",
+            "lazy",
+            "--model",
+            "mlp",
+            "--seed",
+            "7",
+            "--data",
+            "d",
+            "--plot",
+            "p.svg",
+            "--quiet",
+            "--threads",
+            "3",
+        ]);
+        assert_eq!(
+            parsed,
+            Ok(Command::Run(Args {
+                epochs: 2,
+                batch: 64,
+                modes: vec![Mode::Lazy],
+                model: Model::Mlp,
+                data: PathBuf::from("d"),
+                seed: 7,
+                plot: Some(PathBuf::from("p.svg")),
+                quiet: true,
+                threads: Some(3),
+            }))
+        );
+        assert_eq!(run(&[]), Ok(Command::Run(Args::default())));
+        assert_eq!(run(&["--batch", "1", "--help"]), Ok(Command::Help));
+        match run(&["--mode", "all"]) {
+            Ok(Command::Run(a)) => assert_eq!(a.modes, [Mode::Jit, Mode::Eager, Mode::Lazy]),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn invalid_values_are_one_line_errors_naming_the_flag() {
+        assert_eq!(
+            error(&["--batch", "0"]),
+            "--batch: must be at least 1, got 0"
+        );
+        assert_eq!(
+            error(&["--epochs", "0"]),
+            "--epochs: must be at least 1, got 0"
+        );
+        assert_eq!(
+            error(&["--threads", "0"]),
+            "--threads: must be at least 1, got 0"
+        );
+        assert_eq!(
+            error(&["--epochs", "five"]),
+            "--epochs: \"five\" is not a whole number"
+        );
+        assert_eq!(
+            error(&["--batch", "-3"]),
+            "--batch: \"-3\" is not a whole number"
+        );
+        assert_eq!(
+            error(&["--seed", "1.5"]),
+            "--seed: \"1.5\" is not a whole number"
+        );
+        assert_eq!(error(&["--epochs"]), "--epochs needs a value (see --help)");
+        assert_eq!(
+            error(&["--bacth", "5"]),
+            "unknown flag \"--bacth\" (see --help)"
+        );
+        assert_eq!(
+            error(&["--model", "cnn"]),
+            "--model: expected resnet or mlp, got \"cnn\""
+        );
+        assert_eq!(
+            error(&["--mode", "fast"]),
+            "--mode: expected jit, eager, lazy, both or all, got \"fast\""
+        );
+        for args in [&["--batch", "0"][..], &["--epochs", "x"], &["--nope"]] {
+            assert!(!error(args).contains('\n'), "{args:?}");
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! The train_mnist example run with bad flags: one line on stderr, exit status 2, nothing
+//! trained (the values are checked before the data is read).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The train_mnist binary of this test's profile, built (or found up to date) by cargo.
+fn train_mnist() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    build
+        .args(["build", "--quiet", "--example", "train_mnist"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if profile_dir.ends_with("release") {
+        build.arg("--release");
+    }
+    let status = build.status().unwrap();
+    assert!(status.success(), "building the example failed: {status}");
+    profile_dir.join("examples").join("train_mnist")
+}
+
+#[test]
+fn bad_flags_exit_with_status_2_and_one_line_on_stderr() {
+    let bin = train_mnist();
+    for (args, message) in [
+        (&["--batch", "0"][..], "--batch: must be at least 1, got 0"),
+        (&["--epochs", "0"], "--epochs: must be at least 1, got 0"),
+        (
+            &["--epochs", "many"],
+            "--epochs: \"many\" is not a whole number",
+        ),
+        (&["--batch"], "--batch needs a value (see --help)"),
+        (&["--lr", "1"], "unknown flag \"--lr\" (see --help)"),
+    ] {
+        let out = Command::new(&bin).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!("train_mnist: {message}\n"),
+            "{args:?}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    let help = Command::new(&bin).arg("--help").output().unwrap();
+    assert_eq!(help.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&help.stdout),
+        format!("{}\n", needle::cli::train_mnist::USAGE)
+    );
+}
