@@ -134,9 +134,13 @@ thread_local! {
 
 /// Whether this thread uses tiered compilation (default on; `NEEDLE_JIT_TIERED=0` turns it
 /// off). With it, a program of at least [`TIERED_MIN_STEPS`] steps has its machine code
-/// generated on a background thread while the interpreter runs its first realizations —
-/// with bit-identical results, since the interpreter and compiled code share their scalar
-/// semantics and summation order. Checked mode never tiers: it exists to run generated code.
+/// generated on a background thread while the interpreter runs its first realizations.
+/// Which realizations those are depends on timing, but not the results: the interpreter and
+/// compiled code share their scalar semantics and summation order, and compiled products
+/// call the same gemm crate as the interpreter under the default
+/// [`GemmPolicy::Library`](crate::gemm::GemmPolicy::Library), so a seeded run gives the same
+/// bits whenever the switch happens (`tests/reproducible.rs` checks it across processes).
+/// Checked mode never tiers: it exists to run generated code.
 pub fn tiered() -> bool {
     TIERED.with(|t| match t.get() {
         Some(v) => v,
