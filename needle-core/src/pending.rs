@@ -9,9 +9,11 @@
 //! that was assigned first since the last realization (in a training loop: the optimizer's
 //! first update, one step later) — realizes the pending work first when at least
 //! [`max_pending_nodes`] nodes have been recorded since the last realization. An unread
-//! training loop then runs in chunks of whole steps, each chunk the same program; values are
-//! the same bits as when every step is read (each node is computed the same way whatever
-//! program it runs in). A value the user holds without reading it keeps the graph it needs.
+//! training loop then runs in chunks of whole steps, every chunk after the first the same
+//! program; values are the same bits as when every step is read (each node is computed the
+//! same way whatever program it runs in). A loop that reads every step never reaches a
+//! boundary: the read resets it. A value the user holds without reading it keeps the graph
+//! it needs.
 //!
 //! [`assign`]: crate::Tensor::assign
 
@@ -25,10 +27,11 @@ use crate::tensor::TensorCell;
 /// Default of [`max_pending_nodes`]: a few steps of a small model, one of a larger one.
 /// Bigger chunks gain nothing (steps hardly fuse across their boundary) and cost compile time
 /// and memory: 800 never-read steps of a 32-64-10 MLP with Adam took 0.07 s of CPU and 20 MB
-/// with 1,024, 0.23 s and 52 MB with 4,096, 0.7 s and 174 MB with 16,384. Below a step's
-/// size, a variable assigned twice within one step (a shared module's running statistics)
-/// would make a boundary inside the step, and a read after it would compute that step's
-/// forward pass again.
+/// with 1,024, 0.23 s and 52 MB with 4,096, 0.7 s and 174 MB with 16,384. The cost of a
+/// small bound: a variable assigned twice within one step (the running statistics of a
+/// module applied twice) makes a boundary inside the step once the nodes recorded before its
+/// second assignment reach the bound, and a read at the end of the step then computes the
+/// forward pass before that boundary again; a larger bound avoids it for larger models.
 pub const DEFAULT_MAX_PENDING_NODES: usize = 1024;
 
 thread_local! {
