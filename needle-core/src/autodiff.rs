@@ -6,11 +6,11 @@
 
 use std::collections::HashMap;
 
-use crate::backend::register_pending_value;
 use crate::mark::Marking;
 use crate::mode::{enable_grad, no_grad};
 use crate::node::NodeRef;
 use crate::op::{BinaryOp, Op, ReduceOp, ScalarOp, UnaryOp};
+use crate::pending::register_pending_value;
 use crate::shape::fmt_shape;
 use crate::tensor::Tensor;
 

@@ -4,12 +4,10 @@
 //! implements [`Backend`] and is registered with [`register_jit_backend`]. needle-core knows
 //! nothing else about it.
 
-use std::cell::RefCell;
-use std::rc::Weak;
 use std::sync::OnceLock;
 
 use crate::mode::{mode, Mode};
-use crate::node::{Node, NodeRef};
+use crate::node::NodeRef;
 
 /// Why a backend could not run a graph.
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +49,8 @@ pub enum BackendError {
 /// Something that can compute the values of graph nodes.
 ///
 /// `realize` receives the nodes whose values are wanted; it must compute every unrealized
-/// ancestor they need and call [`Node::set_value`] on each requested node (and may on others).
+/// ancestor they need and call [`Node::set_value`](crate::node::Node::set_value) on each
+/// requested node (and may on others).
 pub trait Backend: Send + Sync {
     /// A short name for messages.
     fn name(&self) -> &'static str;
@@ -72,35 +71,7 @@ pub fn jit_backend_registered() -> bool {
     JIT_BACKEND.get().is_some()
 }
 
-thread_local! {
-    /// Variables whose new value is still pending (optimizer updates, running statistics),
-    /// and gradients `backward` stored. Every realization computes them too, so the graph
-    /// that produced them is released and a training step's update runs in the same program
-    /// as its forward and backward.
-    static PENDING_ASSIGNMENTS: RefCell<Vec<Weak<Node>>> = const { RefCell::new(Vec::new()) };
-}
-
-pub(crate) fn register_pending_assignment(node: &NodeRef) {
-    PENDING_ASSIGNMENTS.with(|p| p.borrow_mut().push(std::rc::Rc::downgrade(node)));
-}
-
-/// Registers a pending value the next realization computes as well, as long as something
-/// still holds it (gradients stored by `backward`). Realized nodes need nothing.
-pub(crate) fn register_pending_value(node: &NodeRef) {
-    if !node.is_realized() {
-        register_pending_assignment(node);
-    }
-}
-
-/// Number of pending assignments not yet realized on this thread.
-pub fn pending_assignments() -> usize {
-    PENDING_ASSIGNMENTS.with(|p| {
-        p.borrow()
-            .iter()
-            .filter(|w| w.upgrade().is_some_and(|n| !n.is_realized()))
-            .count()
-    })
-}
+pub use crate::pending::pending_assignments;
 
 /// True when `node` is realized, or is a view (or pending assignment) of a realized tensor —
 /// in which case it is realized now, sharing its source's buffer.
@@ -126,16 +97,25 @@ fn resolve_view(node: &NodeRef) -> bool {
 pub fn realize_nodes(nodes: &[NodeRef]) {
     // Views of realized tensors need no computation: resolved here, so reading a batch's
     // labels (a slice of the dataset) does not also run the pending updates mid-step.
-    let mut outputs: Vec<NodeRef> = nodes.iter().filter(|n| !resolve_view(n)).cloned().collect();
+    let outputs: Vec<NodeRef> = nodes.iter().filter(|n| !resolve_view(n)).cloned().collect();
     if outputs.is_empty() {
         return;
     }
-    PENDING_ASSIGNMENTS.with(|p| {
-        let mut p = p.borrow_mut();
-        p.retain(|w| w.upgrade().is_some_and(|n| !n.is_realized()));
-        outputs.extend(p.iter().filter_map(Weak::upgrade));
-    });
+    realize_with_pending(outputs);
+}
+
+/// Computes every pending assignment and stored gradient now (what the next read would
+/// compute anyway; see [`crate::pending`]).
+#[track_caller]
+pub fn realize_pending() {
+    realize_with_pending(Vec::new());
+}
+
+#[track_caller]
+fn realize_with_pending(mut outputs: Vec<NodeRef>) {
+    crate::pending::add_pending(&mut outputs);
     if outputs.is_empty() {
+        crate::pending::realized();
         return;
     }
     outputs.sort_by_key(|n| n.id());
@@ -153,8 +133,5 @@ pub fn realize_nodes(nodes: &[NodeRef]) {
     if let Err(e) = result {
         panic!("realize failed: {e}");
     }
-    PENDING_ASSIGNMENTS.with(|p| {
-        p.borrow_mut()
-            .retain(|w| w.upgrade().is_some_and(|n| !n.is_realized()))
-    });
+    crate::pending::realized();
 }

@@ -221,12 +221,13 @@ pub fn parse_tensors(bytes: &[u8], path: &Path) -> Result<Vec<(String, Tensor)>,
             }
         };
         // safetensors checks that the element count fits; a tensor also needs every stride
-        // (the sizes multiplied with zeros counted as ones) to fit in memory.
-        if addressable_bytes(&shape, elem).is_none() {
+        // (the sizes multiplied with zeros counted as ones) to fit: the limit every shape
+        // meets (`shape::checked_numel`).
+        if crate::shape::checked_numel(&shape).is_none() {
             return Err(format(format!(
-                "tensor {name:?} has shape {shape:?}, too large to address with {elem}-byte \
-                 elements (its sizes multiply past {} bytes)",
-                isize::MAX
+                "tensor {name:?} has shape {shape:?}, too large for a tensor (its sizes, zeros \
+                 counted as ones, multiply past {} elements)",
+                crate::shape::MAX_NUMEL
             )));
         }
         let t = if elem == 4 {
@@ -271,15 +272,6 @@ fn data_past_the_end(bytes: &[u8]) -> Option<(String, usize, usize)> {
         .filter(|(_, info)| info.data_offsets.1 > available)
         .map(|(name, info)| (name, info.data_offsets.1, available))
         .min()
-}
-
-/// The bytes spanned by a compact tensor of `shape` if its sizes were all at least one: the
-/// largest stride any layout of the shape needs, or `None` past `isize::MAX`.
-fn addressable_bytes(shape: &[usize], elem: usize) -> Option<usize> {
-    shape
-        .iter()
-        .try_fold(elem, |acc, &d| acc.checked_mul(d.max(1)))
-        .filter(|&b| isize::try_from(b).is_ok())
 }
 
 /// Loads parameters and buffers saved by [`save`] into `module`. Every tensor is checked first

@@ -29,6 +29,7 @@ pub mod node;
 pub mod op;
 mod ops;
 pub mod optim;
+pub mod pending;
 pub mod pool;
 pub mod random;
 pub mod shape;

@@ -31,6 +31,11 @@ pub fn live_nodes() -> usize {
     LIVE_NODES.with(|c| c.get())
 }
 
+/// Nodes recorded on this thread so far (see [`crate::pending`]).
+pub(crate) fn recorded_nodes() -> u64 {
+    NEXT_ID.with(Cell::get)
+}
+
 /// One node of the computation graph.
 pub struct Node {
     id: u64,

@@ -5,11 +5,12 @@ use std::fmt;
 use std::panic::Location;
 use std::rc::Rc;
 
-use crate::backend::{realize_nodes, register_pending_assignment};
+use crate::backend::realize_nodes;
 use crate::dtype::DType;
 use crate::mode::{is_grad_enabled, mode, Mode};
 use crate::node::{Inputs, Node, NodeRef};
 use crate::op::Op;
+use crate::pending::register_pending_assignment;
 use crate::shape::{fmt_shape, numel, valid_numel, Dims, Shape};
 use crate::storage::{filled_vec, Realized};
 
@@ -464,29 +465,40 @@ impl Tensor {
     /// Gives this variable a new value (the course's `.data = …`), keeping its identity,
     /// gradient flag and gradient. Graphs recorded earlier still see the old value. In lazy
     /// and JIT mode the new value stays pending and is computed with the next realization,
-    /// together with whatever produced it (a whole optimizer step in one program).
+    /// together with whatever produced it (a whole optimizer step in one program). When the
+    /// pending work has grown past [`max_pending_nodes`](crate::pending::max_pending_nodes)
+    /// in a loop that never reads, an assignment at a step boundary realizes it first (see
+    /// [`crate::pending`]).
     ///
     /// Panics when the shape or dtype differ.
     #[track_caller]
     pub fn assign(&self, value: &Tensor) {
-        let (old, new) = (self.node(), value.node());
-        assert!(
-            old.shape() == new.shape() && old.dtype() == new.dtype(),
-            "assign: value of shape {} {} does not match variable of shape {} {}",
-            fmt_shape(new.shape()),
-            new.dtype(),
-            fmt_shape(old.shape()),
-            old.dtype()
-        );
+        let new = value.node();
+        let requires_grad = {
+            let old = self.node();
+            assert!(
+                old.shape() == new.shape() && old.dtype() == new.dtype(),
+                "assign: value of shape {} {} does not match variable of shape {} {}",
+                fmt_shape(new.shape()),
+                new.dtype(),
+                fmt_shape(old.shape()),
+                old.dtype()
+            );
+            old.requires_grad()
+        };
+        if !new.is_realized() {
+            // Without a reference to the old value: a realization here may update it in place.
+            crate::pending::before_pending_assignment(&self.0);
+        }
         let node = match new.value() {
-            Some(v) => Node::leaf(v.clone(), old.requires_grad(), Location::caller()),
+            Some(v) => Node::leaf(v.clone(), requires_grad, Location::caller()),
             None => {
                 let n = Node::new(
                     Op::Leaf,
                     smallvec::smallvec![new.clone()],
                     Dims::from_slice(new.shape()),
                     new.dtype(),
-                    old.requires_grad(),
+                    requires_grad,
                     Location::caller(),
                 );
                 register_pending_assignment(&n);

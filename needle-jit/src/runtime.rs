@@ -134,9 +134,13 @@ thread_local! {
 
 /// Whether this thread uses tiered compilation (default on; `NEEDLE_JIT_TIERED=0` turns it
 /// off). With it, a program of at least [`TIERED_MIN_STEPS`] steps has its machine code
-/// generated on a background thread while the interpreter runs its first realizations —
-/// with bit-identical results, since the interpreter and compiled code share their scalar
-/// semantics and summation order. Checked mode never tiers: it exists to run generated code.
+/// generated on a background thread while the interpreter runs its first realizations.
+/// Which realizations those are depends on timing, but not the results: the interpreter and
+/// compiled code share their scalar semantics and summation order, and compiled products
+/// call the same gemm crate as the interpreter under the default
+/// [`GemmPolicy::Library`](crate::gemm::GemmPolicy::Library), so a seeded run gives the same
+/// bits whenever the switch happens (`tests/reproducible.rs` checks it across processes).
+/// Checked mode never tiers: it exists to run generated code.
 pub fn tiered() -> bool {
     TIERED.with(|t| match t.get() {
         Some(v) => v,
@@ -567,8 +571,9 @@ fn safe_donations(program: &Program, graph: &Graph) -> Vec<Donated> {
     if plan.donations.is_empty() {
         return out;
     }
-    // (buffer address, input slot) of every f32 input, to find the slots sharing a buffer.
-    let mut by_buffer: Vec<(usize, usize)> = plan
+    // (buffer address, input slot, buffer given to an output) of every f32 input, to find
+    // the slots sharing a buffer.
+    let mut by_buffer: Vec<(usize, usize, bool)> = plan
         .slots
         .iter()
         .enumerate()
@@ -578,7 +583,7 @@ fn safe_donations(program: &Program, graph: &Graph) -> Vec<Donated> {
             (!node.is_overwritten())
                 .then(|| node.value())
                 .flatten()
-                .map(|v| (Arc::as_ptr(&v.buffer) as usize, i))
+                .map(|v| (Arc::as_ptr(&v.buffer) as usize, i, false))
         })
         .collect();
     by_buffer.sort_unstable();
@@ -589,19 +594,22 @@ fn safe_donations(program: &Program, graph: &Graph) -> Vec<Donated> {
         }
         let Some(value) = node.value() else { continue };
         let buffer = &value.buffer;
+        let address = Arc::as_ptr(buffer) as usize;
+        let first = by_buffer.partition_point(|&(a, ..)| a < address);
+        let given = by_buffer
+            .get(first)
+            .is_some_and(|&(a, _, g)| a == address && g);
         if !matches!(**buffer, Buffer::F32(_))
             || value.layout.offset != 0
             || buffer.len() != plan.slots[d.out].len
-            || out.iter().any(|o| Arc::ptr_eq(&o.buffer, buffer))
+            || given
         {
             continue;
         }
-        let address = Arc::as_ptr(buffer) as usize;
-        let first = by_buffer.partition_point(|&(a, _)| a < address);
         let sharing: Vec<usize> = by_buffer[first..]
             .iter()
-            .take_while(|&&(a, _)| a == address)
-            .map(|&(_, slot)| slot)
+            .take_while(|&&(a, ..)| a == address)
+            .map(|&(_, slot, _)| slot)
             .collect();
         // Holders of the buffer: the graph's inputs sharing it, and nodes outside the graph
         // that those inputs keep as their own inputs (a broadcast view of a parameter keeps
@@ -650,6 +658,8 @@ fn safe_donations(program: &Program, graph: &Graph) -> Vec<Donated> {
         if Arc::strong_count(buffer) != holders.len() || !explained {
             continue;
         }
+        // The donating input is one of the graph's f32 inputs, so its buffer is listed.
+        by_buffer[first].2 = true;
         out.push(Donated {
             out: d.out,
             buffer: buffer.clone(),
@@ -673,7 +683,9 @@ fn run(program: &Program, graph: &Graph) -> Result<(), BackendError> {
     owned.clear();
     owned.resize(plan.slots.len(), None);
     let mut fresh = std::mem::take(&mut scratch.fresh);
-    let donated = safe_donations(program, graph);
+    let mut donated = safe_donations(program, graph);
+    // By output slot, for the lookup of every owned slot below.
+    donated.sort_unstable_by_key(|d| d.out);
     let mut arena = program.arena.borrow_mut();
     // 64-byte aligned start (the plan's offsets are multiples of 64).
     let arena_base = {
@@ -694,7 +706,11 @@ fn run(program: &Program, graph: &Graph) -> Result<(), BackendError> {
                 )
             });
         }
-        match (slot.kind, donated.iter().find(|d| d.out == s)) {
+        let donation = donated
+            .binary_search_by_key(&s, |d| d.out)
+            .ok()
+            .map(|i| &donated[i]);
+        match (slot.kind, donation) {
             (SlotKind::Input, _) => {
                 let value = graph.nodes[slot.node].value().expect("inputs are realized");
                 words[r] = match &*value.buffer {

@@ -356,8 +356,8 @@ fn empty_tensors_whose_sizes_multiply_past_the_address_space_are_rejected() {
     assert_eq!(
         err.to_string(),
         "huge.safetensors: not a valid safetensors file: tensor \"x\" has shape \
-         [0, 4611686018427387904, 4], too large to address with 4-byte elements (its sizes \
-         multiply past 9223372036854775807 bytes)"
+         [0, 4611686018427387904, 4], too large for a tensor (its sizes, zeros counted as ones, \
+         multiply past 1152921504606846975 elements)"
     );
     // The largest shape that fits is still read.
     let fits = format!(

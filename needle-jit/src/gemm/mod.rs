@@ -1,15 +1,19 @@
 //! Matrix products of compiled programs: a GEMM whose register-blocked micro-kernel is
 //! generated as Cranelift IR ([`microkernel`]) inside packed, cache-blocked loops
 //! ([`driver`]), products generated for the exact shape of a program's small matmul steps
-//! ([`crate::codegen::small_product`]), and the gemm crate — chosen per shape by measurement.
+//! ([`crate::codegen::small_product`]), and the gemm crate.
 //!
-//! Under the default [`GemmPolicy::Measure`], the first [`MEASURE_AFTER`] products of a shape
-//! (sizes, operand orientations) call the gemm crate; the next one times the implementations
-//! on the real operands, keeps the fastest for the rest of the process and, with
-//! `NEEDLE_DEBUG=jit`, prints the times. The
-//! choices are data too: [`gemm_choices`]. The implementations sum in different orders, so
-//! results agree to rounding, not bit for bit; [`GemmPolicy::Library`] gives eager mode's bits.
-//! A matmul's fused epilogue runs on blocks of rows as each implementation finishes them.
+//! The default, [`GemmPolicy::Library`], calls the gemm crate as eager mode does, so a seeded
+//! run gives the same bits in every mode, run and process. The implementations sum in
+//! different orders, so they agree to rounding, not bit for bit: picking one by timing would
+//! make results depend on how fast the machine happened to be at that moment. That choice is
+//! opt-in, like PyTorch's `cudnn.benchmark` (off by default for the same reason):
+//! under [`GemmPolicy::Measure`] (`NEEDLE_JIT_GEMM=measure`) the first [`MEASURE_AFTER`]
+//! products of a shape (sizes, operand orientations) call the gemm crate, the next one times
+//! the implementations on the real operands and keeps the fastest for the rest of the
+//! process (with `NEEDLE_DEBUG=jit` printing the times; the choices are data too:
+//! [`gemm_choices`]). A matmul's fused epilogue runs on blocks of rows as each implementation
+//! finishes them.
 //!
 //! ```
 //! let (m, n, k) = (5, 3, 7);
@@ -57,9 +61,13 @@ pub enum GemmImpl {
 /// How compiled programs pick the implementation of a matrix product.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GemmPolicy {
-    /// Time both on an early product of each shape and keep the faster (the default).
+    /// Time the implementations on an early product of each shape and keep the fastest
+    /// (`NEEDLE_JIT_GEMM=measure`). Opt-in, like PyTorch's `cudnn.benchmark`: the choice
+    /// depends on timing, and the implementations round differently, so results are no
+    /// longer bit-identical to eager mode nor reproducible from one process to the next.
     Measure,
-    /// Always the gemm crate (`NEEDLE_JIT_GEMM=library`): bit-identical to eager mode.
+    /// Always the gemm crate (the default; `NEEDLE_JIT_GEMM=library`): bit-identical to
+    /// eager mode, in every run and process.
     Library,
     /// Always generated code (`NEEDLE_JIT_GEMM=generated`): a step's shape-specialized
     /// product where it has one, otherwise the packed GEMM.
@@ -135,17 +143,17 @@ pub fn micro_kernel() -> Result<&'static MicroKernel, String> {
         .map_err(Clone::clone)
 }
 
-/// This thread's policy (default from `NEEDLE_JIT_GEMM`: `measure`, `library` or
-/// `generated`; unset means `measure`).
+/// This thread's policy (default from `NEEDLE_JIT_GEMM`: `library`, `measure`, `generated`
+/// or `packed`; unset or anything else means [`GemmPolicy::Library`], eager mode's bits).
 pub fn gemm_policy() -> GemmPolicy {
     POLICY.with(|p| match p.get() {
         Some(v) => v,
         None => {
             let v = match std::env::var("NEEDLE_JIT_GEMM").as_deref() {
-                Ok("library") => GemmPolicy::Library,
+                Ok("measure") => GemmPolicy::Measure,
                 Ok("generated") => GemmPolicy::Generated,
                 Ok("packed") => GemmPolicy::Packed,
-                _ => GemmPolicy::Measure,
+                _ => GemmPolicy::Library,
             };
             p.set(Some(v));
             v
