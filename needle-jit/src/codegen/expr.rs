@@ -47,17 +47,9 @@ pub fn vector_constants(kernel: &Kernel) -> Vec<f32> {
     out
 }
 
-/// Whether `op` is a comparison (its result a 1/0 mask).
+/// Whether `op` is a comparison (its result a 1/0 mask): the core's one rule.
 fn comparison_op(op: BinaryOp) -> bool {
-    !matches!(
-        op,
-        BinaryOp::Add
-            | BinaryOp::Sub
-            | BinaryOp::Mul
-            | BinaryOp::Div
-            | BinaryOp::Max
-            | BinaryOp::Mask
-    )
+    op.is_comparison()
 }
 
 impl Emitter<'_, '_> {

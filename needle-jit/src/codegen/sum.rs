@@ -181,7 +181,6 @@ impl Emitter<'_, '_> {
     /// consecutive elements go to four consecutive outputs).
     fn add_elements(&mut self, fused: &Fused, out: &Base, out_strides: &[isize], vector: bool) {
         let shape = &fused.kernel.shape;
-        let nd = shape.len();
         let mut add = |e: &mut Self, full: &[Value]| {
             let v = fused.scalar(e, full);
             let addr = e.address(out, full, out_strides, OUTPUT_ACCESS);
@@ -195,7 +194,34 @@ impl Emitter<'_, '_> {
             self.loops(shape, &mut index, &mut add);
             return;
         }
-        self.loops(&shape[..nd - 1], &mut index, &mut |e, outer| {
+        self.vector_rows(
+            fused,
+            &mut index,
+            &mut |e, full| {
+                let v = fused.vector(e, full);
+                let addr = e.address(out, full, out_strides, OUTPUT_ACCESS);
+                let flags = MemFlagsData::new().with_notrap();
+                let old = e.b.ins().load(types::F32X4, flags, addr, 0);
+                let new = e.b.ins().fadd(old, v);
+                e.b.ins().store(flags, new, addr, 0);
+            },
+            &mut add,
+        );
+    }
+
+    /// Walks the fused kernel's rows below `index` (its axes after `index`, but the innermost), each
+    /// with its per-row addresses resolved once: `vector` at every four elements that fit,
+    /// `scalar` for the rest.
+    fn vector_rows(
+        &mut self,
+        fused: &Fused,
+        index: &mut Vec<Value>,
+        vector: &mut dyn FnMut(&mut Self, &[Value]),
+        scalar: &mut dyn FnMut(&mut Self, &[Value]),
+    ) {
+        let shape = &fused.kernel.shape;
+        let nd = shape.len();
+        self.loops(&shape[..nd - 1], index, &mut |e, outer| {
             let row = e.begin_row(
                 fused.kernel,
                 &fused.bases,
@@ -204,20 +230,7 @@ impl Emitter<'_, '_> {
                 outer,
             );
             e.row = Some(row);
-            e.vector_loop(
-                shape[nd - 1] as i64,
-                1,
-                outer,
-                &mut |e, full| {
-                    let v = fused.vector(e, full);
-                    let addr = e.address(out, full, out_strides, OUTPUT_ACCESS);
-                    let flags = MemFlagsData::new().with_notrap();
-                    let old = e.b.ins().load(types::F32X4, flags, addr, 0);
-                    let new = e.b.ins().fadd(old, v);
-                    e.b.ins().store(flags, new, addr, 0);
-                },
-                &mut add,
-            );
+            e.vector_loop(shape[nd - 1] as i64, 1, outer, vector, scalar);
             e.row = None;
         });
     }
@@ -424,7 +437,6 @@ impl Emitter<'_, '_> {
         vector: bool,
     ) -> Value {
         let shape = &fused.kernel.shape;
-        let nd = shape.len();
         let start = outer.len();
         let flat = contiguous_strides(&shape[start..]);
         let store = |e: &mut Self, full: &[Value], v: Value, flags: MemFlagsData| {
@@ -433,30 +445,18 @@ impl Emitter<'_, '_> {
         };
         let mut index = outer.to_vec();
         if vector {
-            self.loops(&shape[..nd - 1], &mut index, &mut |e, row_index| {
-                let row = e.begin_row(
-                    fused.kernel,
-                    &fused.bases,
-                    &fused.outs,
-                    &fused.strides,
-                    row_index,
-                );
-                e.row = Some(row);
-                e.vector_loop(
-                    shape[nd - 1] as i64,
-                    1,
-                    row_index,
-                    &mut |e, full| {
-                        let v = fused.vector(e, full);
-                        store(e, full, v, MemFlagsData::new().with_notrap());
-                    },
-                    &mut |e, full| {
-                        let v = fused.scalar(e, full);
-                        store(e, full, v, MemFlagsData::trusted());
-                    },
-                );
-                e.row = None;
-            });
+            self.vector_rows(
+                fused,
+                &mut index,
+                &mut |e, full| {
+                    let v = fused.vector(e, full);
+                    store(e, full, v, MemFlagsData::new().with_notrap());
+                },
+                &mut |e, full| {
+                    let v = fused.scalar(e, full);
+                    store(e, full, v, MemFlagsData::trusted());
+                },
+            );
         } else {
             self.loops(shape, &mut index, &mut |e, full| {
                 let v = fused.scalar(e, full);
