@@ -521,3 +521,21 @@ fn summary_reads_like_pytorch() {
         "Sequential(\n  (layers.0): Linear(in_features=4, out_features=8)\n  (layers.1): ReLU()\n)"
     );
 }
+
+/// Dropout keeps an element where the draw is ≤ 1 − p with 1 − p formed in double, as the
+/// course's `randb(p = 1 - self.p)`: numpy's `RandomState(5).random_sample()` draw number
+/// 4,047,113 is 0.89999997733…, above 1 − 0.1f32 = 0.89999997615… (the threshold when 1 − p
+/// was formed in f32) but not above 0.9, so that element is kept.
+#[test]
+fn dropout_keeps_a_draw_between_the_f32_and_the_double_threshold() {
+    let i = 4_047_113;
+    for mode in common::MODES {
+        with_mode(mode, || {
+            needle::manual_seed(5);
+            let dropout = Dropout::new(0.1);
+            let out = dropout.forward(&Tensor::ones(&[i + 1]));
+            let kept = out.slice(0, i, i + 1, 1).to_vec();
+            assert_eq!(kept, vec![1.0 / 0.9f32], "{mode:?}");
+        });
+    }
+}
