@@ -4,20 +4,25 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-/// The train_mnist binary of this test's profile, built (or found up to date) by cargo.
+/// The train_mnist binary of this test's profile. `cargo test` builds the examples with the
+/// tests, so it is normally there; a filtered run (`--test cli_args`) builds it first, with
+/// the whole workspace's features so that nothing else is rebuilt.
 fn train_mnist() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    build
-        .args(["build", "--quiet", "--example", "train_mnist"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    if profile_dir.ends_with("release") {
-        build.arg("--release");
+    let bin = profile_dir.join("examples").join("train_mnist");
+    if !bin.exists() {
+        let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        build
+            .args(["build", "--quiet", "--workspace", "--examples"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if profile_dir.ends_with("release") {
+            build.arg("--release");
+        }
+        let status = build.status().unwrap();
+        assert!(status.success(), "building the example failed: {status}");
     }
-    let status = build.status().unwrap();
-    assert!(status.success(), "building the example failed: {status}");
-    profile_dir.join("examples").join("train_mnist")
+    bin
 }
 
 #[test]
