@@ -5,6 +5,7 @@ mod progress;
 use std::time::Instant;
 
 use needle_core::data::DataLoader;
+use needle_core::metrics::count_correct;
 use needle_core::nn::{Forward, SoftmaxLoss};
 use needle_core::optim::Optimizer;
 use needle_core::{manual_seed, no_grad, Tensor};
@@ -51,17 +52,6 @@ fn batch_loss(logits: &Tensor, labels: &Tensor) -> Tensor {
     SoftmaxLoss::new().forward(logits, labels)
 }
 
-/// Misclassified rows (first-index argmax, as numpy; non-finite rows count as wrong).
-fn count_errors(logits: &Tensor, labels: &Tensor) -> usize {
-    let k = logits.shape()[1];
-    logits
-        .to_vec()
-        .chunks(k)
-        .zip(labels.to_vec_i64())
-        .filter(|(row, label)| crate::experiments::argmax(row) != Some(*label as usize))
-        .count()
-}
-
 /// One pass over `loader` with a classifier: training (with `optimizer`: `model.train()`,
 /// backward, step) or evaluation (without: `model.eval()`, no gradients). Inputs are flattened
 /// to (batch, features), as the course's `epoch` does.
@@ -101,7 +91,7 @@ pub fn epoch(
         // One realization: forward, backward and update run together.
         Tensor::realize_all(&[&loss, &logits]);
         loss_sum += loss.item() as f64 * n as f64;
-        errors += count_errors(&logits, y) as f64;
+        errors += (n - count_correct(&logits, y)) as f64;
         samples += n;
         batches += 1;
         let seconds = start.elapsed().as_secs_f64();

@@ -334,16 +334,19 @@ impl Tensor {
         }
     }
 
-    /// The elements as i64, row-major. Panics on an f32 tensor (use `to_vec`).
+    /// The elements as i64, row-major. Panics on an f32 tensor, saying how to read or convert
+    /// it.
     #[track_caller]
     pub fn to_vec_i64(&self) -> Vec<i64> {
-        let v = self.value();
-        assert_eq!(
-            v.buffer.dtype(),
-            DType::I64,
-            "to_vec_i64: tensor has dtype f32"
-        );
-        v.to_i64_vec()
+        let dtype = self.dtype();
+        if dtype != DType::I64 {
+            panic!(
+                "to_vec_i64: tensor {} has dtype {dtype} (read it with .to_vec(), or convert \
+                 with .cast(DType::I64), which truncates toward zero)",
+                fmt_shape(&self.shape())
+            );
+        }
+        self.value().to_i64_vec()
     }
 
     /// The single element of a one-element tensor. Panics naming the shape otherwise.

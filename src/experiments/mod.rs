@@ -6,6 +6,7 @@ pub mod manual_nets;
 pub mod optimizers;
 
 use needle_core::data::Mnist;
+use needle_core::metrics::count_correct;
 use needle_core::{no_grad, Tensor};
 
 /// A split as tensors: images (n, 784) in [0, 1] and i64 labels (n,).
@@ -46,36 +47,16 @@ impl Split {
 
 /// Mean softmax loss and error rate of `logits` for `labels`, read back as numbers. A row whose
 /// logits are not all finite counts as an error (its loss shows as inf or NaN); ties go to the
-/// first class, as numpy's argmax.
+/// first class, as numpy's argmax ([`count_correct`]).
 pub fn loss_and_error(logits: &Tensor, labels: &Tensor) -> (f64, f64) {
     no_grad(|| {
         let (n, k) = (logits.shape()[0], logits.shape()[1]);
         let onehot = Tensor::one_hot(k, labels);
         let loss =
             (logits.logsumexp(&[1], false).sum_all() - (logits * &onehot).sum_all()) / n as f32;
-        let values = logits.to_vec();
-        let wrong = values
-            .chunks(k)
-            .zip(labels.to_vec_i64())
-            .filter(|(row, label)| argmax(row) != Some(*label as usize))
-            .count();
+        let wrong = n - count_correct(logits, labels);
         (loss.item() as f64, wrong as f64 / n.max(1) as f64)
     })
-}
-
-/// Index of the first largest value (numpy's argmax); `None` when a value is not finite, so a
-/// diverged model never counts as right.
-pub fn argmax(row: &[f32]) -> Option<usize> {
-    if !row.iter().all(|v| v.is_finite()) {
-        return None;
-    }
-    let mut best = 0;
-    for (i, &v) in row.iter().enumerate() {
-        if v > row[best] {
-            best = i;
-        }
-    }
-    Some(best)
 }
 
 /// One row of a per-epoch table.

@@ -12,7 +12,7 @@ mod sequential;
 pub use activation::{Flatten, Identity, ReLU, Sigmoid, Tanh};
 pub use dropout::Dropout;
 pub use linear::Linear;
-pub use loss::SoftmaxLoss;
+pub use loss::{BCEWithLogitsLoss, L1Loss, MSELoss, NLLLoss, Reduction, SoftmaxLoss};
 pub use module::{as_dyn_module, join_name, Forward, Module, Training};
 pub use norm::{BatchNorm1d, LayerNorm1d};
 pub use resnet::{mlp_resnet, residual_block, Norm};
