@@ -8,7 +8,7 @@ use std::rc::Rc;
 use crate::backend::{realize_nodes, register_pending_assignment};
 use crate::dtype::DType;
 use crate::mode::{is_grad_enabled, mode, Mode};
-use crate::node::{Inputs, Node, NodeRef};
+use crate::node::{Inputs, Node, NodeRef, Update};
 use crate::op::Op;
 use crate::shape::{fmt_shape, numel, valid_numel, Dims, Shape};
 use crate::storage::{filled_vec, Realized};
@@ -462,13 +462,21 @@ impl Tensor {
     }
 
     /// Gives this variable a new value (the course's `.data = …`), keeping its identity,
-    /// gradient flag and gradient. Graphs recorded earlier still see the old value. In lazy
+    /// gradient flag and gradient. Graphs recorded earlier still see the old value, but can no
+    /// longer be differentiated: `backward` through them panics naming this call. In lazy
     /// and JIT mode the new value stays pending and is computed with the next realization,
     /// together with whatever produced it (a whole optimizer step in one program).
     ///
     /// Panics when the shape or dtype differ.
     #[track_caller]
     pub fn assign(&self, value: &Tensor) {
+        self.assign_by(value, "assign");
+    }
+
+    /// [`assign`](Self::assign) for an update made by `by` (`"opt.step()"`), the name a
+    /// `backward` through a graph recorded before it reports.
+    #[track_caller]
+    pub(crate) fn assign_by(&self, value: &Tensor, by: &'static str) {
         let (old, new) = (self.node(), value.node());
         assert!(
             old.shape() == new.shape() && old.dtype() == new.dtype(),
@@ -493,6 +501,10 @@ impl Tensor {
                 n
             }
         };
+        old.mark_superseded(Update {
+            by,
+            at: Location::caller(),
+        });
         self.replace_node(node);
     }
 
