@@ -64,7 +64,10 @@ fn hessian_vector_product_through_create_graph_in_every_mode() {
     let got = in_both_modes(|| {
         let x = x();
         let g = grad(&[&f(&x)], &[&x], true).remove(0);
-        assert!(g.requires_grad(), "with create_graph the gradient has history");
+        assert!(
+            g.requires_grad(),
+            "with create_graph the gradient has history"
+        );
         let hv = grad(&[&(&g * &v()).sum_all()], &[&x], false).remove(0);
         assert!(x.grad().is_none());
         vec![g, hv]

@@ -119,13 +119,21 @@ fn set_lr_overrides_the_next_step_and_the_schedule_resumes_after_it() {
                 w.sum_all().backward();
                 opt.step();
             };
-            assert_eq!(opt.lr(), 0.1, "the schedule's rate replaces the one given to new");
+            assert_eq!(
+                opt.lr(),
+                0.1,
+                "the schedule's rate replaces the one given to new"
+            );
             step(&mut opt);
             assert_eq!(opt.lr(), 0.05);
             opt.set_lr(1.0);
             assert_eq!(opt.lr(), 1.0);
             step(&mut opt);
-            assert_eq!(opt.lr(), 0.025, "after the overridden step the schedule is back");
+            assert_eq!(
+                opt.lr(),
+                0.025,
+                "after the overridden step the schedule is back"
+            );
             step(&mut opt);
             assert_eq!(w.to_vec(), vec![((0.0f32 - 0.1) - 1.0) - 0.025], "{mode:?}");
 

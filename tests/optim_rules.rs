@@ -179,7 +179,9 @@ fn the_error_is_reported_at_the_users_backward_line() {
     }
     let stderr = child("the_error_is_reported_at_the_users_backward_line");
     assert!(
-        stderr.contains(&format!("panicked at tests/optim_rules.rs:82:14:\n{STALE}\n")),
+        stderr.contains(&format!(
+            "panicked at tests/optim_rules.rs:82:14:\n{STALE}\n"
+        )),
         "{stderr}"
     );
 }

@@ -330,7 +330,8 @@ fn input_gradients(
                 .iter()
                 .map(|inp| {
                     let len = inp.shape()[*axis];
-                    let part = (inp.requires_grad() && wanted(inp)).then(|| g.narrow(*axis as isize, start, len));
+                    let part = (inp.requires_grad() && wanted(inp))
+                        .then(|| g.narrow(*axis as isize, start, len));
                     start += len;
                     part
                 })

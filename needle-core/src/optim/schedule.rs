@@ -128,7 +128,10 @@ impl LearningRate {
     pub(crate) fn state(&self) -> Option<(String, Tensor)> {
         self.schedule.as_ref().map(|_| {
             let step = i64::try_from(self.step).expect("fewer than 2^63 steps");
-            (SCHEDULE_STEP.to_string(), Tensor::from_vec_i64(vec![step], &[]))
+            (
+                SCHEDULE_STEP.to_string(),
+                Tensor::from_vec_i64(vec![step], &[]),
+            )
         })
     }
 
