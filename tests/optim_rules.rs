@@ -252,7 +252,7 @@ fn a_gradient_applied_twice_is_applied_again_and_reported_once() {
         return;
     }
     let stderr = child("a_gradient_applied_twice_is_applied_again_and_reported_once");
-    let warning = "needle warning: Sgd::step at tests/optim_rules.rs:238:25: parameter 0 of 1 \
+    let warning = "needle warning: Sgd::step at tests/optim_rules.rs:240:25: parameter 0 of 1 \
                    still has the gradient the previous step applied (no backward since), and it \
                    is applied again, as in PyTorch. Call zero_grad() and backward() before each \
                    step; a parameter without a gradient is skipped. (Shown once per optimizer.)\n";
