@@ -452,8 +452,8 @@ fn documentation_example() {
     impl Affine {
         fn new(features: usize, bias: bool) -> Affine {
             Affine {
-                weight: Tensor::zeros(&[features, features]),
-                bias: bias.then(|| Tensor::zeros(&[1, features])),
+                weight: Tensor::zeros(&[features, features]).requires_grad_(true),
+                bias: bias.then(|| Tensor::zeros(&[1, features]).requires_grad_(true)),
                 features,
             }
         }

@@ -104,34 +104,60 @@ pub(crate) fn backward(root: &Tensor, out_grad: Option<&Tensor>, create_graph: b
             Tensor::ones(root_node.shape())
         }
     };
+    let order = topo_nodes(std::slice::from_ref(&root_node), |n| n.requires_grad());
+    refuse_superseded("backward", &order);
+    let mut store = |node: &NodeRef, adjoint: &Tensor| {
+        let Some(owner) = node.owner() else { return };
+        let owner = Tensor(owner);
+        if *node.op() == Op::Leaf || owner.retains_grad() {
+            // Computed with the next realization (the step's program in JIT mode), like a
+            // pending assignment: a stored gradient is then a value, not a graph that keeps
+            // the step's forward and backward nodes alive until the next `zero_grad`, and
+            // reading it after the step costs nothing.
+            register_pending_value(&adjoint.node());
+            owner.set_grad(Some(adjoint.clone()));
+        }
+    };
+    let seeds = vec![(root_node.id(), seed)];
+    propagate(&order, seeds, create_graph, &|_| true, &mut store);
+}
+
+/// The reverse pass: visits `order` (nodes that require grad, inputs before their users)
+/// backwards, starting from the adjoints in `seeds` (node id, adjoint; repeated ids add up),
+/// hands every node's total adjoint to `sink`, and sends adjoints on to the inputs for which
+/// `wanted` holds. Gradients are recorded with history when `create_graph` is set.
+pub(crate) fn propagate(
+    order: &[NodeRef],
+    seeds: Vec<(u64, Tensor)>,
+    create_graph: bool,
+    wanted: &dyn Fn(&NodeRef) -> bool,
+    sink: &mut dyn FnMut(&NodeRef, &Tensor),
+) {
     let run = || {
-        let order = topo_nodes(std::slice::from_ref(&root_node), |n| n.requires_grad());
         let mut adjoints: HashMap<u64, Tensor, rustc_hash::FxBuildHasher> = HashMap::default();
-        adjoints.insert(root_node.id(), seed);
+        for (id, seed) in seeds {
+            let sum = match adjoints.remove(&id) {
+                Some(existing) => &existing + &seed,
+                None => seed,
+            };
+            adjoints.insert(id, sum);
+        }
         for node in order.iter().rev() {
             let Some(adjoint) = adjoints.remove(&node.id()) else {
                 continue;
             };
-            let is_leaf = *node.op() == Op::Leaf;
-            if let Some(owner) = node.owner() {
-                let owner = Tensor(owner);
-                if is_leaf || owner.retains_grad() {
-                    // Computed with the next realization (the step's program in JIT mode),
-                    // like a pending assignment: a stored gradient is then a value, not a
-                    // graph that keeps the step's forward and backward nodes alive until the
-                    // next `zero_grad`, and reading it after the step costs nothing.
-                    register_pending_value(&adjoint.node());
-                    owner.set_grad(Some(adjoint.clone()));
-                }
-            }
-            if is_leaf {
+            sink(node, &adjoint);
+            if *node.op() == Op::Leaf {
                 continue;
             }
             let inputs = node.input_nodes();
-            let parts = input_gradients(node, &inputs, &adjoint);
+            if !inputs.iter().any(|i| i.requires_grad() && wanted(i)) {
+                continue;
+            }
+            let parts = input_gradients(node, &inputs, &adjoint, wanted);
             for (input, part) in inputs.iter().zip(parts) {
                 let Some(part) = part else { continue };
-                if !input.requires_grad() {
+                if !input.requires_grad() || !wanted(input) {
                     continue;
                 }
                 let sum = match adjoints.remove(&input.id()) {
@@ -149,15 +175,43 @@ pub(crate) fn backward(root: &Tensor, out_grad: Option<&Tensor>, create_graph: b
     }
 }
 
-/// The adjoint of each input of `node` given the adjoint `g` of its output (`None` where the
-/// op has no gradient for that input, and for inputs that do not require one: the input
-/// batch of a model's first layer gets no product computed for it, in any mode).
+/// Panics, at the caller's line, when a node of `order` (a graph about to be differentiated)
+/// is the old value of a variable that has since been updated: the gradient would be taken at
+/// parameters the model no longer has. The same check in every mode (in JIT mode the old
+/// buffer may even have been reused for the new value).
 #[track_caller]
-fn input_gradients(node: &NodeRef, inputs: &[NodeRef], g: &Tensor) -> Vec<Option<Tensor>> {
+pub(crate) fn refuse_superseded(what: &str, order: &[NodeRef]) {
+    for node in order {
+        if let Some(update) = node.superseded_by() {
+            panic!(
+                "{what}: the graph reads a parameter of shape {} that `{}` at {} has since \
+                 updated, so its gradient would be taken at the old value (PyTorch: one of the \
+                 variables needed for gradient computation has been modified by an inplace \
+                 operation). Run the forward pass again after the update, or call {what} \
+                 before it",
+                fmt_shape(node.shape()),
+                update.by,
+                update.at,
+            );
+        }
+    }
+}
+
+/// The adjoint of each input of `node` given the adjoint `g` of its output (`None` where the
+/// op has no gradient for that input, and for inputs that do not require one or are not
+/// `wanted`: the input batch of a model's first layer gets no product computed for it, in any
+/// mode).
+#[track_caller]
+fn input_gradients(
+    node: &NodeRef,
+    inputs: &[NodeRef],
+    g: &Tensor,
+    wanted: &dyn Fn(&NodeRef) -> bool,
+) -> Vec<Option<Tensor>> {
     let x = |i: usize| Tensor::view_of(inputs[i].clone());
     let y = || Tensor::view_of(node.clone());
-    // Single-input ops are only visited when their input requires grad.
-    let need = |i: usize| inputs[i].requires_grad();
+    // Single-input ops are only visited when their input requires grad and is wanted.
+    let need = |i: usize| inputs[i].requires_grad() && wanted(&inputs[i]);
     match node.op() {
         Op::Leaf | Op::Cast(_) => vec![None; inputs.len()],
         Op::Unary(u) => vec![Some(match u {
@@ -276,8 +330,7 @@ fn input_gradients(node: &NodeRef, inputs: &[NodeRef], g: &Tensor) -> Vec<Option
                 .iter()
                 .map(|inp| {
                     let len = inp.shape()[*axis];
-                    let part = inp
-                        .requires_grad()
+                    let part = (inp.requires_grad() && wanted(inp))
                         .then(|| g.narrow(*axis as isize, start, len));
                     start += len;
                     part

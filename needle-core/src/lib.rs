@@ -14,6 +14,7 @@
 extern crate self as needle_core;
 
 pub mod autodiff;
+mod autograd;
 pub mod backend;
 pub mod checkpoint;
 pub mod data;
@@ -40,6 +41,7 @@ mod tensor;
 pub mod threads;
 
 pub use autodiff::topo_order;
+pub use autograd::grad;
 pub use backend::{register_jit_backend, Backend, BackendError};
 pub use dtype::DType;
 pub use mode::{

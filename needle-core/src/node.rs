@@ -36,6 +36,15 @@ pub(crate) fn recorded_nodes() -> u64 {
     NEXT_ID.with(Cell::get)
 }
 
+/// A change of a variable's value: what made it (`opt.step()`, `assign`) and the user's line.
+#[derive(Clone, Copy, Debug)]
+pub struct Update {
+    /// What made the change, as the user wrote it (`opt.step()`, `assign`).
+    pub by: &'static str,
+    /// The user's source line of that call.
+    pub at: &'static Location<'static>,
+}
+
 /// One node of the computation graph.
 pub struct Node {
     id: u64,
@@ -52,6 +61,8 @@ pub struct Node {
     /// Where the variable update that overwrote this value in place was recorded (see
     /// [`Node::mark_overwritten`]).
     overwritten_by: Cell<Option<&'static Location<'static>>>,
+    /// The update that gave this node's variable a new value (see [`Node::mark_superseded`]).
+    superseded_by: Cell<Option<Update>>,
 }
 
 impl Node {
@@ -82,6 +93,7 @@ impl Node {
             origin,
             mark: Cell::new((0, 0)),
             overwritten_by: Cell::new(None),
+            superseded_by: Cell::new(None),
         })
     }
 
@@ -185,6 +197,20 @@ impl Node {
     /// Whether the value was overwritten in place (see [`Node::mark_overwritten`]).
     pub fn is_overwritten(&self) -> bool {
         self.overwritten_by.get().is_some()
+    }
+
+    /// Records that the variable this node was the value of has since been given a new value
+    /// by `update` (an optimizer step, or `assign`). The node itself is unchanged, but a
+    /// gradient through it would be taken at the variable's old value: `backward` refuses such
+    /// graphs (PyTorch's "modified by an inplace operation" error).
+    pub fn mark_superseded(&self, update: Update) {
+        self.superseded_by.set(Some(update));
+    }
+
+    /// The update that gave this node's variable a new value, if one did (see
+    /// [`Node::mark_superseded`]).
+    pub fn superseded_by(&self) -> Option<Update> {
+        self.superseded_by.get()
     }
 
     /// True once the value is computed.

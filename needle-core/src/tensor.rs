@@ -8,7 +8,7 @@ use std::rc::Rc;
 use crate::backend::realize_nodes;
 use crate::dtype::DType;
 use crate::mode::{is_grad_enabled, mode, Mode};
-use crate::node::{Inputs, Node, NodeRef};
+use crate::node::{Inputs, Node, NodeRef, Update};
 use crate::op::Op;
 use crate::pending::register_pending_assignment;
 use crate::shape::{fmt_shape, numel, valid_numel, Dims, Shape};
@@ -466,7 +466,8 @@ impl Tensor {
     }
 
     /// Gives this variable a new value (the course's `.data = …`), keeping its identity,
-    /// gradient flag and gradient. Graphs recorded earlier still see the old value. In lazy
+    /// gradient flag and gradient. Graphs recorded earlier still see the old value, but can no
+    /// longer be differentiated: `backward` through them panics naming this call. In lazy
     /// and JIT mode the new value stays pending and is computed with the next realization,
     /// together with whatever produced it (a whole optimizer step in one program). When the
     /// pending work has grown past [`max_pending_nodes`](crate::pending::max_pending_nodes)
@@ -476,6 +477,13 @@ impl Tensor {
     /// Panics when the shape or dtype differ.
     #[track_caller]
     pub fn assign(&self, value: &Tensor) {
+        self.assign_by(value, "assign");
+    }
+
+    /// [`assign`](Self::assign) for an update made by `by` (`"opt.step()"`), the name a
+    /// `backward` through a graph recorded before it reports.
+    #[track_caller]
+    pub(crate) fn assign_by(&self, value: &Tensor, by: &'static str) {
         let new = value.node();
         let requires_grad = {
             let old = self.node();
@@ -508,6 +516,10 @@ impl Tensor {
                 n
             }
         };
+        self.node().mark_superseded(Update {
+            by,
+            at: Location::caller(),
+        });
         self.replace_node(node);
     }
 

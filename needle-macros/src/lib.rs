@@ -26,9 +26,22 @@ use proc_macro::TokenStream;
 /// | `#[module(config)]` | shown in the summary as `name=value` (`{:?}`, so it must be `Debug`) |
 /// | `#[module(buffer)]` on `Tensor`, `Option<Tensor>`, `Vec<Tensor>`, `[Tensor; N]` | buffer(s): saved, not trained |
 /// | `Training` | the train/eval flag that `train()` / `eval()` set |
-/// | `Tensor`, `Option<Tensor>` (when `Some`), `Vec<Tensor>`, `[Tensor; N]` | trainable parameter(s) |
+/// | `Tensor`, `Option<Tensor>` (when `Some`), `Vec<Tensor>`, `[Tensor; N]` | trainable parameter(s): create them with `.requires_grad_(true)` (see below) |
 /// | `Option<M>`, `Vec<M>`, `[M; N]` | sub-module(s) |
 /// | anything else (`Linear`, `Box<dyn Forward>`, a type parameter `B`) | a sub-module |
+///
+/// # Parameters train only if they require grad
+///
+/// A `Tensor` field is a trainable parameter, like PyTorch's `nn.Parameter`: `parameters()`
+/// lists it and optimizers update it. Unlike `nn.Parameter`, requiring grad is a property of
+/// the tensor, set where it is created, not by the macro: create parameters with
+/// `.requires_grad_(true)` (as `Linear::new` does). A tensor that does not require grad
+/// never receives a gradient, so the optimizers refuse it when they are built
+/// (`Adam::new: parameter 1 (f32 [], created at src/main.rs:12:12) does not require grad …`)
+/// instead of carrying it along untrained. State that is saved but not trained (running
+/// statistics, counters) is a `#[module(buffer)]`. To freeze a parameter, turn its gradient
+/// off (`p.clone().requires_grad_(false)`, which changes the shared variable) and give the
+/// optimizer only the others: `model.parameters().into_iter().filter(|p| p.requires_grad())`.
 ///
 /// Names are dotted paths: a field's name, `field.i` for the elements of a `Vec` or array
 /// (`blocks.1.lin.weight`), the field's name for the content of an `Option`. Parameters and
@@ -90,8 +103,9 @@ use proc_macro::TokenStream;
 /// impl Affine {
 ///     fn new(features: usize, bias: bool) -> Affine {
 ///         Affine {
-///             weight: Tensor::zeros(&[features, features]),
-///             bias: bias.then(|| Tensor::zeros(&[1, features])),
+///             // Parameters require grad, or the optimizers refuse them.
+///             weight: Tensor::zeros(&[features, features]).requires_grad_(true),
+///             bias: bias.then(|| Tensor::zeros(&[1, features]).requires_grad_(true)),
 ///             features,
 ///         }
 ///     }

@@ -2,7 +2,10 @@
 
 use std::collections::HashMap;
 
-use super::{decayed_gradient, read_slots, reject_unknown, Optimizer, StateError};
+use super::params::{check_trainable, GradientUse};
+use super::schedule::{LearningRate, LrSchedule};
+use super::{decayed_gradient, read_slots, reject_unknown, Optimizer, StateError, STEP};
+use crate::mode::NoGradGuard;
 use crate::tensor::Tensor;
 
 /// Whether a checkpoint's step count is usable: whole, non-negative, and below 2^31, since the
@@ -39,23 +42,31 @@ impl Moments {
 
     /// Updates the moments of parameter `i` with gradient `g` and returns the bias-corrected
     /// direction m̂ / (√v̂ + eps). The corrections are 0-d inputs, not constants.
+    #[track_caller]
     fn direction(&mut self, i: usize, g: &Tensor, corrections: &(Tensor, Tensor)) -> Tensor {
         let shape = g.shape();
         let (b1, b2) = (self.beta1 as f32, self.beta2 as f32);
-        let m = self.m[i].get_or_insert_with(|| Tensor::zeros(&shape));
+        let m = match &mut self.m[i] {
+            Some(m) => m,
+            slot => slot.insert(Tensor::zeros(&shape)),
+        };
         // 1 − β in double and rounded once, as PyTorch and the course compute it (1 − 0.9f32
         // in f32 is 0.100000024, not 0.1).
         let (c1, c2) = ((1.0 - self.beta1) as f32, (1.0 - self.beta2) as f32);
         let new_m = &(&*m * b1) + &(g * c1);
-        m.assign(&new_m);
-        let v = self.v[i].get_or_insert_with(|| Tensor::zeros(&shape));
+        m.assign_by(&new_m, STEP);
+        let v = match &mut self.v[i] {
+            Some(v) => v,
+            slot => slot.insert(Tensor::zeros(&shape)),
+        };
         let new_v = &(&*v * b2) + &(&(g * g) * c2);
-        v.assign(&new_v);
+        v.assign_by(&new_v, STEP);
         let m_hat = &new_m / &corrections.0;
         let v_hat = &new_v / &corrections.1;
         &m_hat / &(v_hat.sqrt() + self.eps)
     }
 
+    #[track_caller]
     fn begin_step(&mut self) -> (Tensor, Tensor) {
         self.step += 1;
         let t = self.step as i32;
@@ -138,7 +149,8 @@ enum Decay {
 /// variant.
 pub struct Adam {
     params: Vec<Tensor>,
-    lr: f32,
+    lr: LearningRate,
+    grads: GradientUse,
     weight_decay: f32,
     decay: Decay,
     moments: Moments,
@@ -146,11 +158,22 @@ pub struct Adam {
 
 impl Adam {
     /// Adam with learning rate `lr`.
+    ///
+    /// Panics, naming the parameter's index, shape and where it was created, when one cannot
+    /// receive a gradient: it does not require grad, is not a leaf, or is not f32.
+    #[track_caller]
     pub fn new(params: Vec<Tensor>, lr: f32) -> Adam {
+        Adam::build("Adam::new", params, lr)
+    }
+
+    #[track_caller]
+    fn build(constructor: &str, params: Vec<Tensor>, lr: f32) -> Adam {
+        check_trainable(constructor, &params);
         let n = params.len();
         Adam {
             params,
-            lr,
+            lr: LearningRate::new(lr),
+            grads: GradientUse::new(n),
             weight_decay: 0.0,
             decay: Decay::Coupled,
             moments: Moments::new(n),
@@ -183,6 +206,28 @@ impl Adam {
         self
     }
 
+    /// With a learning-rate schedule the optimizer owns: step k (counted from here) uses
+    /// `schedule.lr(k)`, replacing the rate given to [`new`](Self::new); see
+    /// [`Optimizer::lr`] and [`Optimizer::set_lr`].
+    ///
+    /// ```
+    /// use needle_core::optim::{Adam, CosineAnnealing, Optimizer};
+    /// use needle_core::Tensor;
+    /// let w = Tensor::from_vec(vec![1.0], &[1]).requires_grad_(true);
+    /// let schedule = CosineAnnealing { base: 0.1, min: 0.0, period: 2 };
+    /// let mut opt = Adam::new(vec![w.clone()], 0.1).schedule(schedule);
+    /// for want in [0.1, 0.05, 0.0] {
+    ///     assert!((opt.lr() - want).abs() < 1e-7, "{} != {want}", opt.lr());
+    ///     opt.zero_grad();
+    ///     w.square().sum_all().backward();
+    ///     opt.step();
+    /// }
+    /// ```
+    pub fn schedule(mut self, schedule: impl LrSchedule + 'static) -> Adam {
+        self.lr.attach(Box::new(schedule));
+        self
+    }
+
     fn state_name(&self) -> &'static str {
         match self.decay {
             Decay::Coupled => "adam",
@@ -196,40 +241,50 @@ pub struct AdamW;
 
 impl AdamW {
     /// An [`Adam`] with learning rate `lr` and decoupled weight decay `weight_decay`.
+    /// Panics like [`Adam::new`] on a tensor that cannot receive a gradient.
     #[allow(clippy::new_ret_no_self)] // AdamW is a configuration of Adam, not a separate type
+    #[track_caller]
     pub fn new(params: Vec<Tensor>, lr: f32, weight_decay: f32) -> Adam {
         Adam {
             weight_decay,
             decay: Decay::Decoupled,
-            ..Adam::new(params, lr)
+            ..Adam::build("AdamW::new", params, lr)
         }
     }
 }
 
 impl Optimizer for Adam {
     fn step(&mut self) {
-        crate::mode::no_grad(|| {
-            let corrections = self.moments.begin_step();
-            let lr = Tensor::scalar(self.lr);
-            for (i, param) in self.params.iter().enumerate() {
-                let Some(grad) = param.grad() else { continue };
-                let d = match self.decay {
-                    Decay::Coupled => {
-                        let g = decayed_gradient(param, &grad, self.weight_decay);
-                        self.moments.direction(i, &g, &corrections)
+        // A guard, not `no_grad(|| ...)`: a closure would end `#[track_caller]`, and the
+        // updates record the user's `step()` line.
+        let _no_grad = NoGradGuard::new();
+        let corrections = self.moments.begin_step();
+        let lr = Tensor::scalar(self.lr.get());
+        for (i, param) in self.params.iter().enumerate() {
+            let Some(grad) = self.grads.gradient(i, param) else {
+                continue;
+            };
+            let d = match self.decay {
+                Decay::Coupled => {
+                    let g = decayed_gradient(param, &grad, self.weight_decay);
+                    self.moments.direction(i, &g, &corrections)
+                }
+                Decay::Decoupled => {
+                    let d = self.moments.direction(i, &grad, &corrections);
+                    if self.weight_decay == 0.0 {
+                        d
+                    } else {
+                        &d + &(param * self.weight_decay)
                     }
-                    Decay::Decoupled => {
-                        let d = self.moments.direction(i, &grad, &corrections);
-                        if self.weight_decay == 0.0 {
-                            d
-                        } else {
-                            &d + &(param * self.weight_decay)
-                        }
-                    }
-                };
-                param.assign(&(param - &(&d * &lr)));
-            }
+                }
+            };
+            param.assign_by(&(param - &(&d * &lr)), STEP);
+        }
+        self.grads.finish_step(match self.decay {
+            Decay::Coupled => "Adam",
+            Decay::Decoupled => "AdamW",
         });
+        self.lr.advance();
     }
 
     fn params(&self) -> &[Tensor] {
@@ -237,18 +292,23 @@ impl Optimizer for Adam {
     }
 
     fn lr(&self) -> f32 {
-        self.lr
+        self.lr.get()
     }
 
     fn set_lr(&mut self, lr: f32) {
-        self.lr = lr;
+        self.lr.set(lr);
     }
 
     fn state(&self) -> Vec<(String, Tensor)> {
-        self.moments.state(self.state_name())
+        let mut state = self.moments.state(self.state_name());
+        state.extend(self.lr.state());
+        state
     }
 
     fn load_state(&mut self, state: &HashMap<String, Tensor>) -> Result<(), StateError> {
-        self.moments.load(self.state_name(), &self.params, state)
+        let (schedule_step, state) = self.lr.read_state(state)?;
+        self.moments.load(self.state_name(), &self.params, &state)?;
+        self.lr.resume(schedule_step);
+        Ok(())
     }
 }

@@ -8,9 +8,31 @@
 //! in the same program as the forward and backward pass. Everything that changes between steps
 //! (learning rate, Adam's bias corrections) enters the graph as a 0-d input tensor rather than a
 //! constant, so a compiled step is reused.
+//!
+//! # Which tensors, which gradients
+//!
+//! - Every tensor given to an optimizer must be able to receive a gradient: an f32 leaf that
+//!   requires grad. Anything else (typically a `#[module]` field created without
+//!   `.requires_grad_(true)`, which would silently never train) panics in the constructor,
+//!   naming the parameter's index, shape and the line that created it.
+//! - `step()` applies each parameter's stored gradient ([`Tensor::grad`]) and leaves it in
+//!   place. As in PyTorch, only [`zero_grad`](Optimizer::zero_grad) clears gradients, and a
+//!   parameter whose gradient is `None` (cleared and not reached by the last `backward`) is
+//!   skipped: no update, no weight decay, its momentum or moments untouched (Adam's step
+//!   counter, shared by all parameters as in the course, still advances).
+//! - A step that finds the same gradient as the previous step (no `backward` since) applies
+//!   it again, as PyTorch does, and prints a warning once per optimizer: `backward` here
+//!   overwrites gradients rather than accumulating them, so this is almost always a forgotten
+//!   `backward`.
+//! - A graph recorded before a step reads the parameters' old values: `backward` through it
+//!   panics at the `backward` call, naming the line of the `opt.step()` that updated them (in
+//!   every mode; PyTorch's "modified by an inplace operation").
+//! - An optimizer can own a learning-rate schedule (`Adam::new(params, lr).schedule(...)`),
+//!   which it advances at every step; [`Optimizer::lr`] is the rate the next step uses.
 
 mod adam;
 mod clip;
+mod params;
 mod schedule;
 mod sgd;
 
@@ -33,17 +55,30 @@ pub struct StateError {
     pub problem: String,
 }
 
+/// What optimizer updates are attributed to in errors about graphs recorded before them.
+pub(crate) const STEP: &str = "opt.step()";
+
 /// Something that updates parameters from their gradients.
 pub trait Optimizer {
-    /// Applies one update to every parameter that has a gradient.
+    /// Applies one update to every parameter that has a gradient; a parameter whose gradient
+    /// is `None` is skipped (see the [module documentation](self) for the rules). Then an
+    /// attached learning-rate schedule moves on to the next step's rate.
+    ///
+    /// The update is recorded at the caller's line: a later `backward` through a graph
+    /// recorded before it names that line.
+    #[track_caller]
     fn step(&mut self);
     /// The parameters being optimized.
     fn params(&self) -> &[Tensor];
-    /// The current learning rate.
+    /// The learning rate the next step uses (with a schedule attached, the schedule's rate
+    /// for that step).
     fn lr(&self) -> f32;
-    /// Changes the learning rate (for schedules).
+    /// Sets the learning rate of the next step. Without a schedule it stays until set again
+    /// (a schedule applied by hand calls this before every step); with one attached, the
+    /// schedule sets the rate again after that step.
     fn set_lr(&mut self, lr: f32);
-    /// Named optimizer state (momentum buffers, moments, step counter) for checkpoints.
+    /// Named optimizer state (momentum buffers, moments, step counter, the position in an
+    /// attached learning-rate schedule) for checkpoints.
     fn state(&self) -> Vec<(String, Tensor)>;
     /// Restores state saved by [`state`](Self::state). Every entry is checked (names, shapes)
     /// before anything changes, so a failed load leaves the optimizer as it was.

@@ -1,5 +1,13 @@
-//! Learning-rate schedules: functions from the step number to a learning rate, applied with
-//! [`Optimizer::set_lr`](super::Optimizer::set_lr) before each step.
+//! Learning-rate schedules: functions from the step number to a learning rate. An optimizer
+//! owns one when given it with `.schedule(...)` ([`Sgd::schedule`](super::Sgd::schedule),
+//! [`Adam::schedule`](super::Adam::schedule)) and advances it at every step; or apply one by
+//! hand with [`Optimizer::set_lr`](super::Optimizer::set_lr) before each step.
+
+use std::collections::HashMap;
+
+use super::StateError;
+use crate::dtype::DType;
+use crate::tensor::Tensor;
 
 /// A learning rate as a function of the (0-based) step.
 pub trait LrSchedule {
@@ -64,6 +72,121 @@ impl<S: LrSchedule> LrSchedule for LinearWarmup<S> {
             self.then.lr(0) * (step + 1) as f32 / self.warmup as f32
         } else {
             self.then.lr(step - self.warmup)
+        }
+    }
+}
+
+/// Name of the schedule's position in an optimizer's state.
+const SCHEDULE_STEP: &str = "lr_schedule.step";
+
+/// An optimizer's learning rate: the rate its next step uses, and the schedule (if it owns
+/// one) that sets the rate after each step.
+pub(crate) struct LearningRate {
+    lr: f32,
+    schedule: Option<Box<dyn LrSchedule>>,
+    /// Steps taken since the schedule was attached (its argument for the next step).
+    step: usize,
+}
+
+impl LearningRate {
+    /// A fixed rate `lr`.
+    pub(crate) fn new(lr: f32) -> LearningRate {
+        LearningRate {
+            lr,
+            schedule: None,
+            step: 0,
+        }
+    }
+
+    /// Hands the rate over to `schedule`, from its step 0.
+    pub(crate) fn attach(&mut self, schedule: Box<dyn LrSchedule>) {
+        self.step = 0;
+        self.lr = schedule.lr(0);
+        self.schedule = Some(schedule);
+    }
+
+    /// The rate the next step uses.
+    pub(crate) fn get(&self) -> f32 {
+        self.lr
+    }
+
+    /// Sets the rate of the next step (with a schedule, the step after it is the schedule's
+    /// again).
+    pub(crate) fn set(&mut self, lr: f32) {
+        self.lr = lr;
+    }
+
+    /// Called after each step: the schedule, if any, moves on and sets the next step's rate.
+    pub(crate) fn advance(&mut self) {
+        if let Some(schedule) = &self.schedule {
+            self.step += 1;
+            self.lr = schedule.lr(self.step);
+        }
+    }
+
+    /// The schedule's position, when there is a schedule.
+    pub(crate) fn state(&self) -> Option<(String, Tensor)> {
+        self.schedule.as_ref().map(|_| {
+            let step = i64::try_from(self.step).expect("fewer than 2^63 steps");
+            (
+                SCHEDULE_STEP.to_string(),
+                Tensor::from_vec_i64(vec![step], &[]),
+            )
+        })
+    }
+
+    /// Checks the schedule's entry of a saved `state` and returns its position (`None` without
+    /// a schedule) together with the rest of the state, changing nothing.
+    pub(crate) fn read_state(
+        &self,
+        state: &HashMap<String, Tensor>,
+    ) -> Result<(Option<usize>, HashMap<String, Tensor>), StateError> {
+        let mut rest = state.clone();
+        let entry = rest.remove(SCHEDULE_STEP);
+        let error = |problem: String| StateError {
+            name: SCHEDULE_STEP.to_string(),
+            problem,
+        };
+        let step = match (&self.schedule, entry) {
+            (None, None) => None,
+            (None, Some(_)) => {
+                return Err(error(
+                    "the state was saved with a learning-rate schedule and this optimizer has \
+                     none; attach the same schedule with `.schedule(...)`"
+                        .into(),
+                ))
+            }
+            (Some(_), None) => {
+                return Err(error(
+                    "missing: this optimizer has a learning-rate schedule, and the state was \
+                     saved without one, so it does not say where in the schedule to resume"
+                        .into(),
+                ))
+            }
+            (Some(_), Some(t)) => {
+                let step = (t.dtype() == DType::I64 && t.numel() == 1)
+                    .then(|| t.to_vec_i64()[0])
+                    .and_then(|v| usize::try_from(v).ok());
+                match step {
+                    Some(step) => Some(step),
+                    None => {
+                        return Err(error(format!(
+                            "expected one non-negative i64 step count, found {} {:?}",
+                            t.dtype(),
+                            t.shape()
+                        )))
+                    }
+                }
+            }
+        };
+        Ok((step, rest))
+    }
+
+    /// Resumes the schedule at `step` (from [`read_state`](Self::read_state)).
+    pub(crate) fn resume(&mut self, step: Option<usize>) {
+        if let (Some(schedule), Some(step)) = (&self.schedule, step) {
+            self.step = step;
+            self.lr = schedule.lr(step);
         }
     }
 }

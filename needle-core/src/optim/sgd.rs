@@ -2,7 +2,10 @@
 
 use std::collections::HashMap;
 
-use super::{decayed_gradient, read_slots, reject_unknown, Optimizer, StateError};
+use super::params::{check_trainable, GradientUse};
+use super::schedule::{LearningRate, LrSchedule};
+use super::{decayed_gradient, read_slots, reject_unknown, Optimizer, StateError, STEP};
+use crate::mode::NoGradGuard;
 use crate::tensor::Tensor;
 
 /// How SGD accumulates momentum.
@@ -31,7 +34,8 @@ pub enum Momentum {
 /// ```
 pub struct Sgd {
     params: Vec<Tensor>,
-    lr: f32,
+    lr: LearningRate,
+    grads: GradientUse,
     momentum: f64,
     weight_decay: f32,
     kind: Momentum,
@@ -40,11 +44,17 @@ pub struct Sgd {
 
 impl Sgd {
     /// Plain SGD.
+    ///
+    /// Panics, naming the parameter's index, shape and where it was created, when one cannot
+    /// receive a gradient: it does not require grad, is not a leaf, or is not f32.
+    #[track_caller]
     pub fn new(params: Vec<Tensor>, lr: f32) -> Sgd {
+        check_trainable("Sgd::new", &params);
         let n = params.len();
         Sgd {
             params,
-            lr,
+            lr: LearningRate::new(lr),
+            grads: GradientUse::new(n),
             momentum: 0.0,
             weight_decay: 0.0,
             kind: Momentum::Ema,
@@ -65,33 +75,49 @@ impl Sgd {
         self.weight_decay = weight_decay;
         self
     }
+
+    /// With a learning-rate schedule the optimizer owns: step k (counted from here) uses
+    /// `schedule.lr(k)`, replacing the rate given to [`new`](Self::new); see
+    /// [`Optimizer::lr`] and [`Optimizer::set_lr`].
+    pub fn schedule(mut self, schedule: impl LrSchedule + 'static) -> Sgd {
+        self.lr.attach(Box::new(schedule));
+        self
+    }
 }
 
 impl Optimizer for Sgd {
     fn step(&mut self) {
-        crate::mode::no_grad(|| {
-            let lr = Tensor::scalar(self.lr);
-            for (param, velocity) in self.params.iter().zip(&mut self.velocity) {
-                let Some(grad) = param.grad() else { continue };
-                let g = decayed_gradient(param, &grad, self.weight_decay);
-                let direction = if self.momentum == 0.0 {
-                    g
-                } else {
-                    let previous = velocity.get_or_insert_with(|| Tensor::zeros(&param.shape()));
-                    let (beta, rest) = (self.momentum as f32, (1.0 - self.momentum) as f32);
-                    let u = match self.kind {
-                        Momentum::Ema => &(&*previous * beta) + &(&g * rest),
-                        Momentum::Classic { .. } => &(&*previous * beta) + &g,
-                    };
-                    previous.assign(&u);
-                    match self.kind {
-                        Momentum::Classic { nesterov: true } => &g + &(&u * beta),
-                        _ => u,
-                    }
+        // A guard, not `no_grad(|| ...)`: a closure would end `#[track_caller]`, and the
+        // updates record the user's `step()` line.
+        let _no_grad = NoGradGuard::new();
+        let lr = Tensor::scalar(self.lr.get());
+        for (i, (param, velocity)) in self.params.iter().zip(&mut self.velocity).enumerate() {
+            let Some(grad) = self.grads.gradient(i, param) else {
+                continue;
+            };
+            let g = decayed_gradient(param, &grad, self.weight_decay);
+            let direction = if self.momentum == 0.0 {
+                g
+            } else {
+                let previous = match velocity {
+                    Some(v) => v,
+                    None => velocity.insert(Tensor::zeros(&param.shape())),
                 };
-                param.assign(&(param - &(&direction * &lr)));
-            }
-        });
+                let (beta, rest) = (self.momentum as f32, (1.0 - self.momentum) as f32);
+                let u = match self.kind {
+                    Momentum::Ema => &(&*previous * beta) + &(&g * rest),
+                    Momentum::Classic { .. } => &(&*previous * beta) + &g,
+                };
+                previous.assign_by(&u, STEP);
+                match self.kind {
+                    Momentum::Classic { nesterov: true } => &g + &(&u * beta),
+                    _ => u,
+                }
+            };
+            param.assign_by(&(param - &(&direction * &lr)), STEP);
+        }
+        self.grads.finish_step("Sgd");
+        self.lr.advance();
     }
 
     fn params(&self) -> &[Tensor] {
@@ -99,11 +125,11 @@ impl Optimizer for Sgd {
     }
 
     fn lr(&self) -> f32 {
-        self.lr
+        self.lr.get()
     }
 
     fn set_lr(&mut self, lr: f32) {
-        self.lr = lr;
+        self.lr.set(lr);
     }
 
     fn state(&self) -> Vec<(String, Tensor)> {
@@ -111,12 +137,15 @@ impl Optimizer for Sgd {
             .iter()
             .enumerate()
             .filter_map(|(i, v)| v.as_ref().map(|v| (format!("sgd.velocity.{i}"), v.clone())))
+            .chain(self.lr.state())
             .collect()
     }
 
     fn load_state(&mut self, state: &HashMap<String, Tensor>) -> Result<(), StateError> {
-        reject_unknown(state, &["sgd.velocity."])?;
-        self.velocity = read_slots("sgd.velocity", &self.params, state)?;
+        let (schedule_step, state) = self.lr.read_state(state)?;
+        reject_unknown(&state, &["sgd.velocity."])?;
+        self.velocity = read_slots("sgd.velocity", &self.params, &state)?;
+        self.lr.resume(schedule_step);
         Ok(())
     }
 }
