@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use crate::backend::register_pending_value;
 use crate::mark::Marking;
 use crate::mode::{enable_grad, no_grad};
-use crate::node::NodeRef;
+use crate::node::{BackwardScope, NodeRef};
 use crate::op::{BinaryOp, Op, ReduceOp, ScalarOp, UnaryOp};
 use crate::shape::fmt_shape;
 use crate::tensor::Tensor;
@@ -128,14 +128,20 @@ pub(crate) fn backward(root: &Tensor, out_grad: Option<&Tensor>, create_graph: b
                 continue;
             }
             let inputs = node.input_nodes();
+            // The gradient's nodes carry the forward node's line (debug output, errors).
+            let scope = BackwardScope::enter(node);
             let parts = input_gradients(node, &inputs, &adjoint);
+            drop(scope);
             for (input, part) in inputs.iter().zip(parts) {
                 let Some(part) = part else { continue };
                 if !input.requires_grad() {
                     continue;
                 }
                 let sum = match adjoints.remove(&input.id()) {
-                    Some(existing) => &existing + &part,
+                    Some(existing) => {
+                        let _scope = BackwardScope::enter(input);
+                        &existing + &part
+                    }
                     None => part,
                 };
                 adjoints.insert(input.id(), sum);

@@ -36,6 +36,7 @@ mod kernel;
 mod math;
 mod plan;
 mod runtime;
+mod stats;
 
 pub use graph::Graph;
 pub use kernel::{Access, Expr, Kernel};

@@ -152,10 +152,24 @@ pub struct NodeInfo {
     pub op: String,
     /// Shape.
     pub shape: Vec<usize>,
-    /// The user's source line that recorded it.
+    /// The user's source line that recorded it; for a gradient node, the line of the forward
+    /// op it differentiates.
     pub origin: String,
+    /// For a gradient node: the name of the forward op it differentiates (`"matmul"`).
+    pub backward_of: Option<&'static str>,
     /// How the program obtains it.
     pub placement: Placement,
+}
+
+impl NodeInfo {
+    /// Where the node was recorded, as debug output prints it: `at src/main.rs:42:13`, or
+    /// `backward of matmul at src/main.rs:42:13` for a gradient node.
+    pub fn recorded(&self) -> String {
+        match self.backward_of {
+            Some(op) => format!("backward of {op} at {}", self.origin),
+            None => format!("at {}", self.origin),
+        }
+    }
 }
 
 /// The schedule of one pending graph.
@@ -283,6 +297,7 @@ impl Plan {
                 },
                 shape: node.shape().to_vec(),
                 origin: node.origin().to_string(),
+                backward_of: node.backward_of(),
                 placement: Placement::Input,
             })
             .collect();
@@ -371,10 +386,10 @@ impl Plan {
                 let info = &self.nodes[n];
                 let _ = writeln!(
                     s,
-                    "      #{n} {} {:?} at {}{}",
+                    "      #{n} {} {:?} {}{}",
                     info.op,
                     info.shape,
-                    info.origin,
+                    info.recorded(),
                     if outs.contains(&n) { "" } else { " (inlined)" }
                 );
             }
