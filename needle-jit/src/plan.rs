@@ -201,7 +201,7 @@ pub struct Plan {
 /// the element it writes and no later step reads it, so the kernel reads each element before
 /// it overwrites it. Whether the buffer is really dead — no tensor outside the program can
 /// read it afterwards — is only known at run time, where the runtime checks it before every
-/// run ([`crate::runtime`]); if it is not, the output gets a new buffer as usual.
+/// run (`runtime.rs`); if it is not, the output gets a new buffer as usual.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Donation {
     /// The output slot.

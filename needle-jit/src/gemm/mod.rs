@@ -1,7 +1,8 @@
 //! Matrix products of compiled programs: a GEMM whose register-blocked micro-kernel is
-//! generated as Cranelift IR ([`microkernel`]) inside packed, cache-blocked loops
-//! ([`driver`]), products generated for the exact shape of a program's small matmul steps
-//! ([`crate::codegen::small_product`]), and the gemm crate — chosen per shape by measurement.
+//! generated as Cranelift IR ([`MicroKernel`], `gemm/microkernel.rs`) inside packed,
+//! cache-blocked loops (`gemm/driver.rs`), products generated for the exact shape of a
+//! program's small matmul steps (`codegen/matmul.rs`), and the gemm crate — chosen per shape by
+//! measurement.
 //!
 //! Under the default [`GemmPolicy::Measure`], the first [`MEASURE_AFTER`] products of a shape
 //! (sizes, operand orientations) call the gemm crate; the next one times the implementations
@@ -50,7 +51,7 @@ pub enum GemmImpl {
     /// Packed loops around the Cranelift-generated micro-kernel.
     Generated,
     /// The function generated for the exact shape and strides of a program's matmul step
-    /// ([`crate::codegen::small_product`]).
+    /// (`codegen/matmul.rs`).
     Specialized,
 }
 
