@@ -1,15 +1,24 @@
-//! needle-rs: a deep-learning library with lazy tensor graphs, reverse-mode autodiff, and
-//! pending graphs compiled to native code with Cranelift.
+#![doc = include_str!("../README.md")]
 //!
-//! This facade re-exports the crates; `use needle::prelude::*` brings in what a model needs.
-//! Call [`init`] at the start of a program so `NEEDLE_MODE=jit` finds the JIT backend.
+//! # This crate
+//!
+//! `needle` is the facade: it re-exports needle-core (tensors, [`nn`], [`optim`], [`data`],
+//! [`checkpoint`], …; also as [`core`]) and needle-jit (as [`jit`]), adds [`train`] and
+//! [`plot`], and `use needle::prelude::*` brings in what a model file needs. Call [`init()`]
+//! at the start of a program so `NEEDLE_MODE=jit` finds the JIT backend.
+
+#![warn(missing_docs)]
 
 pub use needle_core as core;
 pub use needle_core::*;
 pub use needle_jit as jit;
 pub use needle_macros as macros;
 
+// The examples' command lines and the course's experiments: public for the examples and tests
+// of this package, not part of the library.
+#[doc(hidden)]
 pub mod cli;
+#[doc(hidden)]
 pub mod experiments;
 pub mod plot;
 pub mod train;

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use crate::mark::Marking;
 use crate::mode::{enable_grad, no_grad};
-use crate::node::NodeRef;
+use crate::node::{BackwardScope, NodeRef};
 use crate::op::{BinaryOp, Op, ReduceOp, ScalarOp, UnaryOp};
 use crate::pending::register_pending_value;
 use crate::shape::fmt_shape;
@@ -154,14 +154,20 @@ pub(crate) fn propagate(
             if !inputs.iter().any(|i| i.requires_grad() && wanted(i)) {
                 continue;
             }
+            // The gradient's nodes carry the forward node's line (debug output, errors).
+            let scope = BackwardScope::enter(node);
             let parts = input_gradients(node, &inputs, &adjoint, wanted);
+            drop(scope);
             for (input, part) in inputs.iter().zip(parts) {
                 let Some(part) = part else { continue };
                 if !input.requires_grad() || !wanted(input) {
                     continue;
                 }
                 let sum = match adjoints.remove(&input.id()) {
-                    Some(existing) => &existing + &part,
+                    Some(existing) => {
+                        let _scope = BackwardScope::enter(input);
+                        &existing + &part
+                    }
                     None => part,
                 };
                 adjoints.insert(input.id(), sum);

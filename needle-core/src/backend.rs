@@ -49,8 +49,7 @@ pub enum BackendError {
 /// Something that can compute the values of graph nodes.
 ///
 /// `realize` receives the nodes whose values are wanted; it must compute every unrealized
-/// ancestor they need and call [`Node::set_value`](crate::node::Node::set_value) on each
-/// requested node (and may on others).
+/// ancestor they need and call `Node::set_value` on each requested node (and may on others).
 pub trait Backend: Send + Sync {
     /// A short name for messages.
     fn name(&self) -> &'static str;

@@ -243,6 +243,9 @@ fn add_suffixes(body: String, suffixes: &[String]) -> String {
 ///
 /// # Example
 ///
+/// (Not a doctest: this module is private, so a doctest cannot reach it; the unit test
+/// `doc_example` runs exactly this.)
+///
 /// ```ignore
 /// use needle_core::display::{format_tensor, FormatOptions};
 ///

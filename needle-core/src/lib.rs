@@ -10,9 +10,21 @@
 //! loss.backward();
 //! assert_eq!(w.grad().unwrap().shape(), vec![3, 2]);
 //! ```
+//!
+//! What a model uses: [`Tensor`] (its methods are the ops), [`nn`], [`optim`], [`init`],
+//! [`data`], [`checkpoint`], the mode and gradient switches ([`Mode`], [`no_grad`]) and
+//! [`manual_seed`]. [`backend`] and [`op`] are the interface of a compiling backend (the
+//! primitive ops a graph holds). The graph's internals (`node`, `autodiff`, `interp`,
+//! `layout`, `shape`, `storage`, `pool`, `mark`, `threads`) are public only because needle-jit
+//! uses them; they are hidden from this documentation and are not a stable interface.
+
+#![warn(missing_docs)]
 
 extern crate self as needle_core;
 
+// The internals below are `pub` for needle-jit and needle's own tests, and `doc(hidden)`
+// because a user should not build on them: they change with the engine.
+#[doc(hidden)]
 pub mod autodiff;
 mod autograd;
 pub mod backend;
@@ -21,23 +33,31 @@ pub mod data;
 mod display;
 pub mod dtype;
 pub mod init;
+#[doc(hidden)]
 pub mod interp;
 mod labels;
+#[doc(hidden)]
 pub mod layout;
+#[doc(hidden)]
 pub mod mark;
 pub mod metrics;
 pub mod mode;
 pub mod nn;
+#[doc(hidden)]
 pub mod node;
 pub mod op;
 mod ops;
 pub mod optim;
 pub mod pending;
+#[doc(hidden)]
 pub mod pool;
 pub mod random;
+#[doc(hidden)]
 pub mod shape;
+#[doc(hidden)]
 pub mod storage;
 mod tensor;
+#[doc(hidden)]
 pub mod threads;
 
 pub use autodiff::topo_order;

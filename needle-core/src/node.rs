@@ -20,9 +20,38 @@ pub type NodeRef = Rc<Node>;
 /// A node's inputs, inline up to two (every op but concatenation).
 pub type Inputs = smallvec::SmallVec<[NodeRef; 2]>;
 
+/// Where a gradient node comes from: the source line and op name of the forward node it
+/// differentiates.
+type BackwardOrigin = (&'static Location<'static>, &'static str);
+
 thread_local! {
     static LIVE_NODES: Cell<usize> = const { Cell::new(0) };
     static NEXT_ID: Cell<u64> = const { Cell::new(0) };
+    /// Set while autodiff records the gradient of one forward node (see [`BackwardScope`]).
+    static BACKWARD_OF: Cell<Option<BackwardOrigin>> = const { Cell::new(None) };
+}
+
+/// While alive, nodes recorded on this thread take the origin of the forward node whose
+/// gradient autodiff is recording, instead of the line inside autodiff that records them: a
+/// schedule then says "backward of matmul at src/main.rs:42", the user's line, rather than
+/// naming needle's own source. Restores the previous scope when dropped (also on unwind).
+pub(crate) struct BackwardScope(Option<BackwardOrigin>);
+
+impl BackwardScope {
+    /// Records what follows as the backward of `forward`.
+    pub(crate) fn enter(forward: &Node) -> BackwardScope {
+        let origin = (
+            forward.origin,
+            forward.backward_of.unwrap_or(forward.op.kind()),
+        );
+        BackwardScope(BACKWARD_OF.with(|b| b.replace(Some(origin))))
+    }
+}
+
+impl Drop for BackwardScope {
+    fn drop(&mut self) {
+        let _ = BACKWARD_OF.try_with(|b| b.set(self.0));
+    }
 }
 
 /// Number of graph nodes alive on this thread: the leak check of training loops (a loop that
@@ -56,6 +85,9 @@ pub struct Node {
     value: OnceCell<Realized>,
     owner: OnceCell<Weak<TensorCell>>,
     origin: &'static Location<'static>,
+    /// For a node recorded by autodiff: the op name of the forward node it differentiates
+    /// (`origin` is then that node's line).
+    backward_of: Option<&'static str>,
     /// Scratch of the current traversal (see [`crate::mark`]): (epoch, value).
     pub(crate) mark: Cell<(u64, u32)>,
     /// Where the variable update that overwrote this value in place was recorded (see
@@ -66,7 +98,8 @@ pub struct Node {
 }
 
 impl Node {
-    /// A new unrealized node; `origin` is the user's source line that recorded it.
+    /// A new unrealized node; `origin` is the user's source line that recorded it (replaced
+    /// by the forward node's line inside a [`BackwardScope`]).
     pub(crate) fn new(
         op: Op,
         inputs: Inputs,
@@ -81,6 +114,10 @@ impl Node {
             c.set(id + 1);
             id
         });
+        let (origin, backward_of) = match BACKWARD_OF.with(Cell::get) {
+            Some((forward, op)) => (forward, Some(op)),
+            None => (origin, None),
+        };
         Rc::new(Node {
             id,
             op,
@@ -91,6 +128,7 @@ impl Node {
             value: OnceCell::new(),
             owner: OnceCell::new(),
             origin,
+            backward_of,
             mark: Cell::new((0, 0)),
             overwritten_by: Cell::new(None),
             superseded_by: Cell::new(None),
@@ -218,9 +256,25 @@ impl Node {
         self.value.get().is_some()
     }
 
-    /// Source line of the user code that recorded this node.
+    /// Source line of the user code that recorded this node; for a gradient node, the line of
+    /// the forward op it differentiates (see [`Node::backward_of`]).
     pub fn origin(&self) -> &'static Location<'static> {
         self.origin
+    }
+
+    /// For a node recorded by backward: the name of the forward op whose gradient it computes
+    /// (`"matmul"`); `None` for a node the user's code recorded.
+    pub fn backward_of(&self) -> Option<&'static str> {
+        self.backward_of
+    }
+
+    /// Where the node comes from, as debug output prints it: `src/main.rs:42:13`, or
+    /// `backward of matmul at src/main.rs:42:13` for a gradient node.
+    pub fn describe_origin(&self) -> String {
+        match self.backward_of {
+            Some(op) => format!("backward of {op} at {}", self.origin),
+            None => self.origin.to_string(),
+        }
     }
 
     /// Stores the computed value (backends call this once per node). Inputs that no later
@@ -282,12 +336,17 @@ impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "Node#{} {} {:?} {} (at {})",
+            "Node#{} {} {:?} {} ({}{})",
             self.id,
             self.op.name(),
             self.shape,
             self.dtype,
-            self.origin
+            if self.backward_of.is_some() {
+                ""
+            } else {
+                "at "
+            },
+            self.describe_origin()
         )
     }
 }

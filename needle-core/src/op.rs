@@ -158,24 +158,125 @@ pub enum Op {
     Cast(DType),
 }
 
+impl UnaryOp {
+    /// The op's name in messages and debug output.
+    pub fn name(self) -> &'static str {
+        match self {
+            UnaryOp::Neg => "neg",
+            UnaryOp::Exp => "exp",
+            UnaryOp::Log => "log",
+            UnaryOp::Sqrt => "sqrt",
+            UnaryOp::Relu => "relu",
+            UnaryOp::Tanh => "tanh",
+            UnaryOp::Sigmoid => "sigmoid",
+        }
+    }
+}
+
+impl ScalarOp {
+    /// The op's name in messages and debug output, without its constant (`mul_scalar`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ScalarOp::Add => "add_scalar",
+            ScalarOp::Mul => "mul_scalar",
+            ScalarOp::Div => "div_scalar",
+            ScalarOp::RDiv => "rdiv_scalar",
+            ScalarOp::Pow => "pow_scalar",
+            ScalarOp::Max => "max_scalar",
+            ScalarOp::Eq => "eq_scalar",
+            ScalarOp::Ne => "ne_scalar",
+            ScalarOp::Gt => "gt_scalar",
+            ScalarOp::Ge => "ge_scalar",
+            ScalarOp::Lt => "lt_scalar",
+            ScalarOp::Le => "le_scalar",
+        }
+    }
+}
+
+impl BinaryOp {
+    /// The op's name in messages and debug output.
+    pub fn name(self) -> &'static str {
+        match self {
+            BinaryOp::Add => "add",
+            BinaryOp::Sub => "sub",
+            BinaryOp::Mul => "mul",
+            BinaryOp::Div => "div",
+            BinaryOp::Max => "max",
+            BinaryOp::Mask => "mask",
+            BinaryOp::Eq => "eq",
+            BinaryOp::Ne => "ne",
+            BinaryOp::Gt => "gt",
+            BinaryOp::Ge => "ge",
+            BinaryOp::Lt => "lt",
+            BinaryOp::Le => "le",
+        }
+    }
+}
+
+impl ReduceOp {
+    /// The op's name in messages and debug output.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReduceOp::Sum => "sum",
+            ReduceOp::Max => "max",
+        }
+    }
+}
+
+/// A scalar constant as debug output and messages print it: the shortest digits that read
+/// back as the same f32, positional for ordinary magnitudes (`0.5`, `2`, `0.1`) and in
+/// scientific notation where positional would be long (`-3.4028235e38` rather than
+/// `-340282350000000000000000000000000000000`, `1e-8` rather than `0.00000001`). The
+/// thresholds are those of Rust's `{:?}` for floats, without its `.0` on whole numbers.
+///
+/// ```
+/// use needle_core::op::fmt_constant;
+/// assert_eq!(fmt_constant(f32::MIN), "-3.4028235e38");
+/// assert_eq!(fmt_constant(0.1), "0.1");
+/// assert_eq!(fmt_constant(2.0), "2");
+/// ```
+pub fn fmt_constant(c: f32) -> String {
+    let magnitude = c.abs();
+    if magnitude.is_finite() && magnitude != 0.0 && !(1e-4..1e16).contains(&magnitude) {
+        format!("{c:e}")
+    } else {
+        format!("{c}")
+    }
+}
+
 impl Op {
-    /// A short name for messages and debug output.
+    /// A short name for messages and debug output, with the op's constant or axes
+    /// (`mul_scalar(0.5)`, `sum[1]`).
     pub fn name(&self) -> String {
         match self {
-            Op::Leaf => "leaf".into(),
-            Op::Unary(u) => format!("{u:?}").to_lowercase(),
-            Op::Scalar(s, c) => format!("{}_scalar({c})", format!("{s:?}").to_lowercase()),
-            Op::Binary(b) => format!("{b:?}").to_lowercase(),
-            Op::Reduce(r, axes) => format!("{}{axes:?}", format!("{r:?}").to_lowercase()),
-            Op::MatMul => "matmul".into(),
-            Op::Reshape => "reshape".into(),
+            Op::Scalar(s, c) => format!("{}({})", s.name(), fmt_constant(*c)),
+            Op::Reduce(r, axes) => format!("{}{axes:?}", r.name()),
             Op::Permute(p) => format!("permute{p:?}"),
-            Op::Expand => "broadcast_to".into(),
-            Op::Slice { .. } => "slice".into(),
             Op::Flip(a) => format!("flip{a:?}"),
-            Op::Pad(_) => "pad".into(),
             Op::Concat(a) => format!("concat({a})"),
             Op::Cast(d) => format!("cast({d})"),
+            _ => self.kind().to_string(),
+        }
+    }
+
+    /// The op's name without its constant, axes or arguments (`mul_scalar`, `sum`, `matmul`):
+    /// what gradient nodes name as the forward op they differentiate.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Op::Leaf => "leaf",
+            Op::Unary(u) => u.name(),
+            Op::Scalar(s, _) => s.name(),
+            Op::Binary(b) => b.name(),
+            Op::Reduce(r, _) => r.name(),
+            Op::MatMul => "matmul",
+            Op::Reshape => "reshape",
+            Op::Permute(_) => "permute",
+            Op::Expand => "broadcast_to",
+            Op::Slice { .. } => "slice",
+            Op::Flip(_) => "flip",
+            Op::Pad(_) => "pad",
+            Op::Concat(_) => "concat",
+            Op::Cast(_) => "cast",
         }
     }
 

@@ -87,7 +87,8 @@ impl Tensor {
         Tensor::own(Node::leaf(value, false, Location::caller()))
     }
 
-    /// The node this handle currently denotes (for backends and inspection).
+    /// The node this handle currently denotes (for backends and inspection; internal).
+    #[doc(hidden)]
     pub fn node(&self) -> NodeRef {
         self.0.node.borrow().clone()
     }
@@ -312,7 +313,8 @@ impl Tensor {
         realize_nodes(&nodes);
     }
 
-    /// The realized value (computing it first).
+    /// The realized value (computing it first; internal: read values with `to_vec`).
+    #[doc(hidden)]
     #[track_caller]
     pub fn value(&self) -> Realized {
         self.realize();

@@ -27,6 +27,8 @@
 //! assert_eq!(program.plan.steps.len(), 1); // mul, relu and add in one loop
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod cache;
 mod codegen;
 pub mod gemm;
@@ -36,10 +38,11 @@ mod kernel;
 mod math;
 mod plan;
 mod runtime;
+mod stats;
 
 pub use graph::Graph;
 pub use kernel::{Access, Expr, Kernel};
-pub use plan::{Elem, NodeInfo, Placement, Plan, Slot, SlotKind, Step, StepKind};
+pub use plan::{Donation, Elem, NodeInfo, Placement, Plan, Slot, SlotKind, Step, StepKind};
 pub use runtime::{
     cached_programs, checked, clear_cache, last_program, reset_stats, set_cache_capacity,
     set_checked, set_keep_ir, set_tiered, stats, tiered, with_checked, JitBackend, JitStats,

@@ -154,10 +154,24 @@ pub struct NodeInfo {
     pub op: String,
     /// Shape.
     pub shape: Vec<usize>,
-    /// The user's source line that recorded it.
+    /// The user's source line that recorded it; for a gradient node, the line of the forward
+    /// op it differentiates.
     pub origin: String,
+    /// For a gradient node: the name of the forward op it differentiates (`"matmul"`).
+    pub backward_of: Option<&'static str>,
     /// How the program obtains it.
     pub placement: Placement,
+}
+
+impl NodeInfo {
+    /// Where the node was recorded, as debug output prints it: `at src/main.rs:42:13`, or
+    /// `backward of matmul at src/main.rs:42:13` for a gradient node.
+    pub fn recorded(&self) -> String {
+        match self.backward_of {
+            Some(op) => format!("backward of {op} at {}", self.origin),
+            None => format!("at {}", self.origin),
+        }
+    }
 }
 
 /// The schedule of one pending graph.
@@ -189,7 +203,7 @@ pub struct Plan {
 /// the element it writes and no later step reads it, so the kernel reads each element before
 /// it overwrites it. Whether the buffer is really dead — no tensor outside the program can
 /// read it afterwards — is only known at run time, where the runtime checks it before every
-/// run ([`crate::runtime`]); if it is not, the output gets a new buffer as usual.
+/// run (`runtime.rs`); if it is not, the output gets a new buffer as usual.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Donation {
     /// The output slot.
@@ -289,6 +303,7 @@ impl Plan {
                 },
                 shape: node.shape().to_vec(),
                 origin: node.origin().to_string(),
+                backward_of: node.backward_of(),
                 placement: Placement::Input,
             })
             .collect();
@@ -377,10 +392,10 @@ impl Plan {
                 let info = &self.nodes[n];
                 let _ = writeln!(
                     s,
-                    "      #{n} {} {:?} at {}{}",
+                    "      #{n} {} {:?} {}{}",
                     info.op,
                     info.shape,
-                    info.origin,
+                    info.recorded(),
                     if outs.contains(&n) { "" } else { " (inlined)" }
                 );
             }

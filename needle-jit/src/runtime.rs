@@ -18,8 +18,9 @@ use crate::graph::{node_key, Graph};
 use crate::host::{needle_host_step, slot_value, RunContext};
 use crate::plan::{Elem, Plan, SlotKind, StepKind};
 
-/// Counters of this thread's JIT activity.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+/// Counters of this thread's JIT activity. `Display` and `Debug` (in `stats.rs`) also say
+/// when realizations ran in the interpreter while the program compiled in the background.
+#[derive(Clone, Copy, Default, PartialEq)]
 pub struct JitStats {
     /// Programs compiled (one per distinct graph structure).
     pub compilations: u64,
@@ -88,6 +89,8 @@ pub struct Program {
     /// does not allocate them again.
     run_scratch: RefCell<RunScratch>,
     counts: (u64, u64, u64),
+    /// Realizations the interpreter ran while the machine code was being generated.
+    interpreted: Cell<u64>,
 }
 
 /// Per-run tables of a program, reused across its runs.
@@ -294,6 +297,7 @@ impl Backend for JitBackend {
             run(&program, &graph)
         } else {
             bump(|s| s.interpreted_runs += 1);
+            program.interpreted.set(program.interpreted.get() + 1);
             needle_core::interp::Interpreter.realize(outputs)
         };
         LAST.with(|l| *l.borrow_mut() = Some(program));
@@ -348,9 +352,11 @@ impl Program {
         if debug_flags().0 {
             eprintln!(
                 "[needle-jit] machine code ready after {:.3} ms in the background (program of \
-                 {} steps); code generation per function:\n{}",
+                 {} steps; realizations run by the interpreter meanwhile: {}; the compiled code \
+                 runs from now on); code generation per function:\n{}",
                 took.as_secs_f64() * 1e3,
                 self.plan.steps.len(),
+                self.interpreted.get(),
                 describe_function_times(&code)
             );
         }
@@ -437,6 +443,13 @@ fn from_plan(
             (compile_time - planned).as_secs_f64() * 1e3,
             plan.describe()
         );
+        if background {
+            eprintln!(
+                "[needle-jit] tiered compilation: until the machine code is ready, realizations \
+                 of this program run in the interpreter (same results; `NEEDLE_JIT_TIERED=0` \
+                 waits for the compiler instead)"
+            );
+        }
         if let Tier::Ready(code) = &tier {
             eprintln!(
                 "[needle-jit] code generation per function:\n{}",
@@ -469,6 +482,7 @@ fn from_plan(
         host_read,
         run_scratch: RefCell::default(),
         counts: (kernels, matmuls, hosts),
+        interpreted: Cell::new(0),
     })
 }
 
@@ -799,7 +813,7 @@ fn run(program: &Program, graph: &Graph) -> Result<(), BackendError> {
         return Err(BackendError::OutOfBounds {
             backend: "jit",
             kernel: format!("step {step}{part} ({what})"),
-            op: format!("{} {:?} at {}", node.op, node.shape, node.origin),
+            op: format!("{} {:?} {}", node.op, node.shape, node.recorded()),
             index: words[args::ERR_INDEX] as i64,
             len: words[args::ERR_LEN] as usize,
         });

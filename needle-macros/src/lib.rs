@@ -2,6 +2,8 @@
 //! `needle_core::nn::Module` implementation from its fields. Use it through `needle::module`
 //! or `needle_core::module`; this crate has nothing else.
 
+#![warn(missing_docs)]
+
 mod args;
 mod codegen;
 mod crate_path;

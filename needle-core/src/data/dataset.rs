@@ -69,6 +69,27 @@ impl Dataset for ArrayDataset {
 
 /// MNIST items: the image as 28×28×1 f32 in [0, 1] (transforms apply to it) and the label as a
 /// 0-d i64 array.
+///
+/// A [`DataLoader`](crate::data::DataLoader) over it yields `[images, labels]`: images of
+/// shape `[B, 28, 28, 1]` (batch, height, width, channels: the course's NHWC layout) and
+/// labels of shape `[B]`, i64 class indices 0–9. A fully connected model takes `[B, 784]`:
+/// flatten first (`x.reshape(&[b, 784])` or `nn::Flatten`); a `Linear(784, …)` given the
+/// 4-d batch reports a shape error.
+///
+/// ```
+/// use needle_core::data::{DataLoader, Mnist, MnistDataset};
+/// use needle_core::DType;
+/// // The workspace's data/mnist, seen from needle-core's folder (where doctests run).
+/// let test = Mnist::load("../data/mnist/t10k-images-idx3-ubyte.gz".as_ref(),
+///                        "../data/mnist/t10k-labels-idx1-ubyte.gz".as_ref())?;
+/// let loader = DataLoader::new(MnistDataset::new(test).truncated(10), 4);
+/// let batch = loader.iter().next().unwrap();
+/// let (images, labels) = (&batch[0], &batch[1]);
+/// assert_eq!(images.shape(), vec![4, 28, 28, 1]);
+/// assert_eq!((labels.shape(), labels.dtype()), (vec![4], DType::I64));
+/// assert_eq!(images.reshape(&[4, 784]).shape(), vec![4, 784]);
+/// # Ok::<(), needle_core::data::DataError>(())
+/// ```
 pub struct MnistDataset {
     data: Mnist,
     transforms: Vec<Box<dyn Transform>>,

@@ -18,6 +18,11 @@ use crate::tensor::Tensor;
 /// then draw from a generator seeded from the global stream once per epoch (without prefetch
 /// they draw from the global stream itself, item by item, exactly as the course).
 ///
+/// Each batch is one tensor per field of the dataset's items, stacked along a new first axis:
+/// over an [`MnistDataset`](crate::data::MnistDataset), `[images, labels]` with images
+/// `[B, 28, 28, 1]` f32 and labels `[B]` i64 (`B` = `batch_size`, less for a short last
+/// batch).
+///
 /// ```
 /// use needle_core::data::{Array, ArrayDataset, DataLoader};
 /// let ds = ArrayDataset::new(vec![Array::f32((0..10).map(|v| v as f32).collect(), &[10])]);

@@ -23,6 +23,10 @@ impl Mnist {
     /// Reads an image file (IDX, 3 dimensions) and its label file (IDX, 1 dimension), raw or
     /// gzip. Checks magic numbers, dimensions, lengths and that both files count the same items.
     ///
+    /// (Compiled, not run, as a doctest: the path is relative to the workspace root, where the
+    /// examples run, while doctests run in needle-core's folder; `MnistDataset`'s example
+    /// loads the test split.)
+    ///
     /// ```no_run
     /// use needle_core::data::Mnist;
     /// let train = Mnist::load("data/mnist/train-images-idx3-ubyte.gz".as_ref(),

@@ -1,6 +1,6 @@
 //! The interpreter: runs a graph node by node with the eager kernels.
 //!
-//! Eager mode calls [`compute_node`] as each op is recorded; lazy mode hands a pending graph to
+//! Eager mode calls `compute_node` as each op is recorded; lazy mode hands a pending graph to
 //! [`Interpreter`]. Both use the same kernels in the same order, so their results are
 //! bit-identical.
 

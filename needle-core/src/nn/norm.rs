@@ -5,8 +5,8 @@ use crate::module;
 use crate::nn::{Forward, Training};
 use crate::tensor::Tensor;
 
-/// Per-row normalisation over the last axis: w ⊙ (x − E[x]) / √(Var[x] + eps) + b, the same in
-/// training and evaluation.
+/// Per-row normalisation over the last axis: `w ⊙ (x − E[x]) / √(Var[x] + eps) + b`, the same
+/// in training and evaluation.
 #[module]
 pub struct LayerNorm1d {
     /// Scale (dim,), initially ones.

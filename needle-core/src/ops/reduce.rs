@@ -48,7 +48,7 @@ impl Tensor {
     }
 
     /// Sum over `axes` (negative axes count from the end); `keepdim` keeps them with size 1.
-    /// Accumulates in f32 in numpy's order (see [`crate::interp::pairwise`]): the result
+    /// Accumulates in f32 in numpy's order (pairwise over contiguous runs, `interp/pairwise.rs`): the result
     /// equals `np.sum` bit for bit on the same C-contiguous f32 data, in every mode.
     ///
     /// ```

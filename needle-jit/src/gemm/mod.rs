@@ -1,7 +1,7 @@
 //! Matrix products of compiled programs: a GEMM whose register-blocked micro-kernel is
-//! generated as Cranelift IR ([`microkernel`]) inside packed, cache-blocked loops
-//! ([`driver`]), products generated for the exact shape of a program's small matmul steps
-//! ([`crate::codegen::small_product`]), and the gemm crate.
+//! generated as Cranelift IR ([`MicroKernel`], `gemm/microkernel.rs`) inside packed,
+//! cache-blocked loops (`gemm/driver.rs`), products generated for the exact shape of a
+//! program's small matmul steps (`codegen/matmul.rs`), and the gemm crate.
 //!
 //! The default, [`GemmPolicy::Library`], calls the gemm crate as eager mode does, so a seeded
 //! run gives the same bits in every mode, run and process. The implementations sum in
@@ -54,7 +54,7 @@ pub enum GemmImpl {
     /// Packed loops around the Cranelift-generated micro-kernel.
     Generated,
     /// The function generated for the exact shape and strides of a program's matmul step
-    /// ([`crate::codegen::small_product`]).
+    /// (`codegen/matmul.rs`).
     Specialized,
 }
 

@@ -1,0 +1,102 @@
+//! How [`JitStats`] prints: the counters, and what they mean together.
+//!
+//! With tiered compilation a short run can end before any compiled code ran (`programs_run:
+//! 0, interpreted_runs: 3`), which reads like a JIT that does nothing. Both formats therefore
+//! say when realizations ran in the interpreter while the machine code was generated in the
+//! background, and whether the compiled code has run since.
+
+use std::fmt;
+
+use crate::runtime::JitStats;
+
+impl JitStats {
+    /// What the interpreted runs mean, when there were any: `None` when every realization ran
+    /// compiled code.
+    pub fn tiering_note(&self) -> Option<String> {
+        let interpreted = self.interpreted_runs;
+        if interpreted == 0 {
+            return None;
+        }
+        let runs = if interpreted == 1 {
+            "realization"
+        } else {
+            "realizations"
+        };
+        let then = if self.programs_run == 0 {
+            "the compiled code has not run yet; it runs once it is ready".to_string()
+        } else {
+            format!("compiled code ran the {} after it", self.programs_run)
+        };
+        Some(format!(
+            "{interpreted} {runs} ran in the interpreter while the program compiled in the \
+             background (tiered compilation, same results); {then}"
+        ))
+    }
+}
+
+impl fmt::Display for JitStats {
+    /// One line of counters, then the tiering note when there is one:
+    ///
+    /// ```
+    /// let stats = needle_jit::JitStats { compilations: 1, interpreted_runs: 3, ..Default::default() };
+    /// assert_eq!(
+    ///     stats.to_string(),
+    ///     "1 compilation (0.000 ms), 0 cache hits, 0 programs run (0 kernels, 0 matmuls, 0 \
+    ///      interpreter nodes), 3 interpreted runs, 0 evictions, 0 donated buffers\n\
+    ///      3 realizations ran in the interpreter while the program compiled in the background \
+    ///      (tiered compilation, same results); the compiled code has not run yet; it runs once \
+    ///      it is ready"
+    /// );
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plural =
+            |n: u64, one: &'static str, many: &'static str| if n == 1 { one } else { many };
+        write!(
+            f,
+            "{} {} ({:.3} ms), {} cache {}, {} {} run ({} kernels, {} matmuls, {} interpreter \
+             nodes), {} interpreted {}, {} {}, {} donated {}",
+            self.compilations,
+            plural(self.compilations, "compilation", "compilations"),
+            self.compile_time.as_secs_f64() * 1e3,
+            self.cache_hits,
+            plural(self.cache_hits, "hit", "hits"),
+            self.programs_run,
+            plural(self.programs_run, "program", "programs"),
+            self.kernels_run,
+            self.matmuls_run,
+            self.fallback_nodes,
+            self.interpreted_runs,
+            plural(self.interpreted_runs, "run", "runs"),
+            self.evictions,
+            plural(self.evictions, "eviction", "evictions"),
+            self.donated_buffers,
+            plural(self.donated_buffers, "buffer", "buffers"),
+        )?;
+        if let Some(note) = self.tiering_note() {
+            write!(f, "\n{note}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for JitStats {
+    /// The fields as `#[derive(Debug)]` prints them, then `tiered` with the tiering note when
+    /// some realizations were interpreted.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = f.debug_struct("JitStats");
+        s.field("compilations", &self.compilations)
+            .field("cache_hits", &self.cache_hits)
+            .field("compile_time", &self.compile_time)
+            .field("programs_run", &self.programs_run)
+            .field("kernels_run", &self.kernels_run)
+            .field("matmuls_run", &self.matmuls_run)
+            .field("fallback_nodes", &self.fallback_nodes)
+            .field("interpreted_runs", &self.interpreted_runs)
+            .field("evictions", &self.evictions)
+            .field("donated_buffers", &self.donated_buffers);
+        if let Some(note) = self.tiering_note() {
+            s.field("tiered", &note);
+        }
+        s.finish()
+    }
+}
