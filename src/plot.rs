@@ -143,7 +143,7 @@ fn power_label(v: f64) -> String {
     }
     let value = 10f64.powf(v);
     let digits = (1 - value.log10().floor() as i32).max(0) as usize;
-    if value < 1e-3 || value >= 1e4 {
+    if !(1e-3..1e4).contains(&value) {
         format!("{value:.1e}")
     } else {
         format!("{value:.digits$}")
