@@ -172,6 +172,27 @@ fn unbiased_momentum_state_round_trips() {
         w.to_vec()
     };
     assert_eq!(run(true), run(false));
+
+    // Velocity saved without correction has no step count to resume the correction from.
+    let w = param();
+    let mut biased = Sgd::new(vec![w.clone()], 0.1).momentum(0.9, Momentum::Ema);
+    w.sum_all().backward();
+    biased.step();
+    let state: std::collections::HashMap<_, _> = biased.state().into_iter().collect();
+    let mut unbiased = Sgd::new(vec![w.clone()], 0.1)
+        .momentum(0.9, Momentum::Ema)
+        .bias_correction(true);
+    let err = unbiased.load_state(&state).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "optimizer state \"sgd.step\": missing (bias correction needs the step count)"
+    );
+    let mut bad = state.clone();
+    bad.insert("sgd.step".into(), Tensor::scalar(1.5));
+    assert_eq!(
+        unbiased.load_state(&bad).unwrap_err().to_string(),
+        "optimizer state \"sgd.step\": expected one whole step count >= 0, found f32 [] holding 1.5"
+    );
 }
 
 #[test]

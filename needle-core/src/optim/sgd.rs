@@ -169,7 +169,16 @@ impl Optimizer for Sgd {
             Some(t) => {
                 return Err(StateError {
                     name: "sgd.step".into(),
-                    problem: format!("expected one whole step count >= 0, found {:?}", t.shape()),
+                    problem: format!(
+                        "expected one whole step count >= 0, found {} {:?}{}",
+                        t.dtype(),
+                        t.shape(),
+                        if t.numel() == 1 {
+                            format!(" holding {}", t.item())
+                        } else {
+                            String::new()
+                        }
+                    ),
                 })
             }
             None if self.bias_correction
