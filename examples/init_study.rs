@@ -7,9 +7,9 @@
 use std::path::Path;
 
 use needle::data::Mnist;
-use needle::experiments::init_study::{run, Config, Profile, Study};
+use needle::experiments::init_study::{run, Config, Norm, Profile, Study};
 use needle::experiments::Split;
-use needle::plot::{line_chart, Series};
+use needle::plot::{panel_chart, Layout, Panel, Series};
 use needle::Mode;
 
 /// SGD step size of every configuration.
@@ -53,26 +53,47 @@ fn main() {
             100.0 * s.test_err
         );
     }
+    // One panel per normalisation (c = 1, 2, 3 in each, the same style for the same c), so no
+    // curve hides another; values spanning orders of magnitude get a log axis.
     let plot =
         |what: &str, pick: fn(&Profile) -> &Vec<f64>, when: &str, f: fn(&Study) -> &Profile| {
-            let series: Vec<Series> = studies
-                .iter()
-                .map(|s| Series {
-                    name: format!("{:?} c={}", s.norm, s.c),
-                    points: pick(f(s))
+            let mut panels: Vec<Panel> = Vec::new();
+            for s in &studies {
+                let title = match s.norm {
+                    Norm::None => "no normalisation".to_string(),
+                    other => format!("{other:?}Norm"),
+                };
+                let values = pick(f(s));
+                // A diverged run has no finite values to draw: its legend entry says so.
+                let diverged = if values.iter().all(|v| v.is_finite()) {
+                    ""
+                } else {
+                    " (not finite)"
+                };
+                let series = Series {
+                    name: format!("c = {}{diverged}", s.c),
+                    points: values
                         .iter()
                         .enumerate()
-                        .map(|(i, &v)| ((i + 1) as f64, v.max(1e-30).log10()))
+                        .map(|(i, &v)| ((i + 1) as f64, v))
                         .collect(),
-                })
-                .collect();
+                };
+                match panels.iter_mut().find(|p| p.title == title) {
+                    Some(p) => p.series.push(series),
+                    None => panels.push(Panel {
+                        title,
+                        series: vec![series],
+                    }),
+                }
+            }
             let path = format!("{prefix}_{}_{when}.svg", what.replace(' ', "_"));
-            match line_chart(
+            match panel_chart(
                 Path::new(&path),
                 &format!("{what} per layer, {when} training"),
                 "layer",
-                &format!("log10 {what}"),
-                &series,
+                what,
+                &panels,
+                &Layout::default(),
             ) {
                 Ok(()) => println!("plot written to {path}"),
                 Err(e) => eprintln!("plot failed: {e}"),

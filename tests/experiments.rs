@@ -5,6 +5,7 @@ use std::path::Path;
 use needle::data::Mnist;
 use needle::experiments::init_study::{self, Norm};
 use needle::experiments::manual_nets::{softmax_regression, two_layer, Gradients, Schedule};
+use needle::experiments::optimizers::quadratic;
 use needle::experiments::{optimizers, Split};
 use needle::{with_mode, Mode};
 
@@ -116,10 +117,14 @@ fn every_optimizer_trains() {
         m.labels.truncate(1000);
         m
     };
+    let lrs: Vec<f32> = optimizers::NAMES
+        .iter()
+        .map(|n| if n.starts_with("Adam") { 1e-3 } else { 0.03 })
+        .collect();
     let runs = with_mode(Mode::Jit, || {
-        optimizers::compare(&small, &test, 32, 2, 50, 0)
+        optimizers::compare(&small, &test, 32, (2, 50, 0), &lrs)
     });
-    assert_eq!(runs.len(), 6);
+    assert_eq!(runs.len(), optimizers::NAMES.len());
     for r in &runs {
         let (first, last) = (
             r.losses[..5].iter().sum::<f64>(),
@@ -127,8 +132,99 @@ fn every_optimizer_trains() {
         );
         assert!(last < first, "{} did not reduce the loss", r.name);
     }
-    assert_ne!(
-        runs[4].losses, runs[5].losses,
-        "bias correction changes Adam's steps"
+    for (a, b) in [(1, 2), (3, 4), (7, 8)] {
+        assert_ne!(
+            runs[a].losses, runs[b].losses,
+            "bias correction changes the steps of {}",
+            runs[a].name
+        );
+    }
+}
+
+#[test]
+fn tuning_picks_the_lowest_final_loss_of_the_grid() {
+    let (train, _, _) = splits(10, 10);
+    let small = {
+        let mut m = train.clone();
+        m.images.truncate(500 * 784);
+        m.labels.truncate(500);
+        m
+    };
+    let tunings = with_mode(Mode::Jit, || optimizers::tune(&small, 16, 60, 50, 0));
+    assert_eq!(tunings.len(), optimizers::NAMES.len());
+    for t in &tunings {
+        let grid = optimizers::grid(&t.name);
+        assert_eq!(t.scores.iter().map(|s| s.0).collect::<Vec<_>>(), grid);
+        let lowest = t.scores.iter().map(|s| s.1).fold(f64::INFINITY, f64::min);
+        assert_eq!(
+            t.scores.iter().find(|s| s.0 == t.best).unwrap().1,
+            lowest,
+            "{t:?}"
+        );
+    }
+    assert_eq!(
+        optimizers::steps_to_reach(&[3.0, 2.0, 1.0, 0.5], 1.5, 2),
+        Some(3)
     );
+    assert_eq!(optimizers::steps_to_reach(&[3.0, 2.0], 1.0, 2), None);
+}
+
+/// Lecture 6's claims on its quadratic, in every mode, with the same iterates in each.
+#[test]
+fn the_quadratic_shows_the_lecture_claims() {
+    let runs = [Mode::Eager, Mode::Lazy, Mode::Jit].map(|m| with_mode(m, || quadratic::run(40)));
+    for r in &runs[1..] {
+        for (a, b) in r.iter().zip(&runs[0]) {
+            assert_eq!(a.points, b.points, "{}: modes differ", a.name);
+        }
+    }
+    let by_name = |n: &str| runs[2].iter().find(|r| r.name == n).unwrap().clone();
+    // Gradient descent past 2/λ_max = 0.1 bounces further out every other step.
+    let d = by_name("GD lr 0.102 (diverges)").distances();
+    assert!(
+        d[40] > 2.0 * d[0] && d[40] > d[30] && d[30] > d[20],
+        "{d:?}"
+    );
+    // A small step crawls: after 40 steps more than half the way is left.
+    let d = by_name("GD lr 0.01 (crawls)").distances();
+    assert!(d[40] > 0.5 * d[0], "{d:?}");
+    // One full Newton step lands on the minimum of a quadratic (to f32 rounding).
+    let newton = by_name("Newton, full step");
+    let m = quadratic::MINIMUM;
+    assert!(
+        (newton.points[1][0] - m[0]).abs() < 1e-6 && (newton.points[1][1] - m[1]).abs() < 1e-6,
+        "{:?}",
+        newton.points[1]
+    );
+    // A damped step α moves a fraction α of the way each step.
+    let d = by_name("Newton, damped step 0.3").distances();
+    assert!((d[1] / d[0] - 0.7).abs() < 1e-5, "{d:?}");
+    // Unbiased momentum's first update is lr·g (g at the start, by hand: A·x0 + b).
+    let g = [10.5 * -2.0 - 1.0, 9.5 * -2.0 + 1.0];
+    let first = by_name("unbiased momentum").points[1];
+    for i in 0..2 {
+        let want = quadratic::START[i] - 0.2 * g[i];
+        assert!((first[i] - want).abs() < 1e-5, "{first:?} vs {want}");
+    }
+    // The biased one moves (1 − β) of that.
+    let first = by_name("momentum").points[1];
+    assert!(
+        (first[0] - (quadratic::START[0] - 0.02 * g[0])).abs() < 1e-5,
+        "{first:?}"
+    );
+}
+
+#[test]
+fn newton_hessian_comes_from_second_order_autodiff() {
+    for mode in [Mode::Eager, Mode::Jit] {
+        with_mode(mode, || {
+            let x = needle::Tensor::from_vec(vec![0.5, 2.0], &[2]).requires_grad_(true);
+            let (g, h) = quadratic::gradient_and_hessian(&x);
+            assert_eq!(h, quadratic::A, "{mode:?}");
+            assert_eq!(
+                g,
+                [10.5 * 0.5 + 9.5 * 2.0 - 1.0, 9.5 * 0.5 + 10.5 * 2.0 + 1.0]
+            );
+        });
+    }
 }

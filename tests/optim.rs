@@ -81,6 +81,131 @@ fn sgd_rules_match_the_course_and_pytorch() {
     }
 }
 
+/// The lecture's unbiased momentum, u_t / (1 − βᵗ), and Nesterov in the EMA form, biased and
+/// unbiased, against the rules written out in f64 over three steps.
+#[test]
+fn ema_momentum_and_nesterov_with_and_without_bias_correction() {
+    for mode in common::MODES {
+        with_mode(mode, || {
+            for (kind, unbiased) in [
+                (Momentum::Ema, true),
+                (Momentum::Nesterov, false),
+                (Momentum::Nesterov, true),
+            ] {
+                let mut u = [0.0f64; 2];
+                let w = param();
+                let opt = Sgd::new(vec![w.clone()], 0.1)
+                    .momentum(0.9, kind)
+                    .bias_correction(unbiased);
+                let got = quadratic_steps(opt, &w, 3);
+                let want = reference(3, &mut |k, w, g| {
+                    let t = (k / 2 + 1) as i32;
+                    u[k % 2] = 0.9 * u[k % 2] + 0.1 * g;
+                    let c = if unbiased { 1.0 - 0.9f64.powi(t) } else { 1.0 };
+                    let d = match kind {
+                        Momentum::Nesterov => 0.9 * u[k % 2] / c + 0.1 * g,
+                        _ => u[k % 2] / c,
+                    };
+                    w - 0.1 * d
+                });
+                assert_near(&got, &want);
+            }
+        });
+    }
+}
+
+/// Unbiased momentum's first update is lr·g (the biased EMA's is lr·(1−β)·g, Nesterov's
+/// biased one lr·(1−β²)·g): gradient 1, lr 0.5, from 0.
+#[test]
+fn unbiased_momentum_first_update_is_lr_times_gradient() {
+    for mode in common::MODES {
+        with_mode(mode, || {
+            for (kind, unbiased, want) in [
+                (Momentum::Ema, true, -0.5),
+                (Momentum::Nesterov, true, -0.5),
+                (Momentum::Ema, false, -0.05),
+                (Momentum::Nesterov, false, -0.095),
+            ] {
+                let w = Tensor::zeros(&[1]).requires_grad_(true);
+                let mut sgd = Sgd::new(vec![w.clone()], 0.5)
+                    .momentum(0.9, kind)
+                    .bias_correction(unbiased);
+                w.sum_all().backward();
+                sgd.step();
+                let got = w.to_vec()[0];
+                assert!(
+                    (got - want).abs() <= 1e-7,
+                    "{mode:?} {kind:?} unbiased={unbiased}: {got} vs {want}"
+                );
+                if unbiased {
+                    assert_eq!(got, -0.5, "{mode:?} {kind:?}: exactly lr·g");
+                }
+            }
+        });
+    }
+}
+
+/// The step count behind the correction is saved and restored with the velocity: a restored
+/// optimizer continues exactly as the original.
+#[test]
+fn unbiased_momentum_state_round_trips() {
+    let run = |split: bool| {
+        let w = param();
+        let make = |w: &Tensor| {
+            Sgd::new(vec![w.clone()], 0.1)
+                .momentum(0.9, Momentum::Ema)
+                .bias_correction(true)
+        };
+        let mut opt = make(&w);
+        let x = Tensor::from_vec(vec![1.0, 2.0], &[2]);
+        for step in 0..4 {
+            if split && step == 2 {
+                let state: std::collections::HashMap<_, _> = opt.state().into_iter().collect();
+                assert_eq!(state["sgd.step"].item(), 2.0);
+                opt = make(&w);
+                opt.load_state(&state).unwrap();
+            }
+            opt.zero_grad();
+            (&w * &x).square().sum_all().backward();
+            opt.step();
+        }
+        w.to_vec()
+    };
+    assert_eq!(run(true), run(false));
+
+    // Velocity saved without correction has no step count to resume the correction from.
+    let w = param();
+    let mut biased = Sgd::new(vec![w.clone()], 0.1).momentum(0.9, Momentum::Ema);
+    w.sum_all().backward();
+    biased.step();
+    let state: std::collections::HashMap<_, _> = biased.state().into_iter().collect();
+    let mut unbiased = Sgd::new(vec![w.clone()], 0.1)
+        .momentum(0.9, Momentum::Ema)
+        .bias_correction(true);
+    let err = unbiased.load_state(&state).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "optimizer state \"sgd.step\": missing (bias correction needs the step count)"
+    );
+    let mut bad = state.clone();
+    bad.insert("sgd.step".into(), Tensor::scalar(1.5));
+    assert_eq!(
+        unbiased.load_state(&bad).unwrap_err().to_string(),
+        "optimizer state \"sgd.step\": expected one whole step count >= 0, found f32 [] holding 1.5"
+    );
+}
+
+#[test]
+#[should_panic(expected = "bias correction is defined for the EMA momentum forms")]
+fn pytorch_momentum_has_no_bias_correction() {
+    let w = param();
+    let mut opt = Sgd::new(vec![w.clone()], 0.1)
+        .momentum(0.9, Momentum::Classic { nesterov: false })
+        .bias_correction(true);
+    w.sum_all().backward();
+    opt.step();
+}
+
 #[test]
 fn adam_and_adamw_rules() {
     for mode in common::MODES {

@@ -14,6 +14,9 @@ pub enum Momentum {
     /// The course's exponential moving average: u ← βu + (1−β)g, θ ← θ − lr·u.
     #[default]
     Ema,
+    /// Nesterov's look-ahead in the EMA form: u ← βu + (1−β)g, θ ← θ − lr·(βu + (1−β)g), the
+    /// update of the lecture's u ← βu + (1−β)∇f(θ − lr·βu) written for the look-ahead point.
+    Nesterov,
     /// PyTorch's form: u ← βu + g, θ ← θ − lr·u (or, with Nesterov, θ ← θ − lr·(g + βu)).
     Classic {
         /// Use the Nesterov look-ahead.
@@ -21,7 +24,8 @@ pub enum Momentum {
     },
 }
 
-/// SGD with optional momentum and L2 weight decay (added to the gradient, as the course).
+/// SGD with optional momentum and L2 weight decay (added to the gradient, as the course), and
+/// optionally the lecture's unbiased momentum for the EMA forms.
 ///
 /// ```
 /// use needle_core::optim::{Optimizer, Sgd};
@@ -40,6 +44,8 @@ pub struct Sgd {
     weight_decay: f32,
     kind: Momentum,
     velocity: Vec<Option<Tensor>>,
+    bias_correction: bool,
+    step: u64,
 }
 
 impl Sgd {
@@ -59,6 +65,8 @@ impl Sgd {
             weight_decay: 0.0,
             kind: Momentum::Ema,
             velocity: vec![None; n],
+            bias_correction: false,
+            step: 0,
         }
     }
 
@@ -83,6 +91,34 @@ impl Sgd {
         self.lr.attach(Box::new(schedule));
         self
     }
+
+    /// The lecture's unbiased momentum (off by default): the EMA u_t, which starts at 0 and so
+    /// underweights the first gradients, is divided by 1 − βᵗ (formed in double, rounded once),
+    /// making it a weighted average of the gradients seen. The first update is then lr·g. With
+    /// [`Momentum::Nesterov`] the direction becomes β·u_t/(1 − βᵗ) + (1−β)g. PyTorch's
+    /// [`Momentum::Classic`] sums gradients instead of averaging them and has no such
+    /// correction: [`step`](Optimizer::step) panics on that combination.
+    pub fn bias_correction(mut self, on: bool) -> Sgd {
+        self.bias_correction = on;
+        self
+    }
+
+    /// 1 − βᵗ for this step as a 0-d input (a constant would recompile a JIT step each time),
+    /// or `None` without correction.
+    #[track_caller]
+    fn correction(&mut self) -> Option<Tensor> {
+        if !self.bias_correction || self.momentum == 0.0 {
+            return None;
+        }
+        assert!(
+            !matches!(self.kind, Momentum::Classic { .. }),
+            "Sgd: bias correction is defined for the EMA momentum forms (Momentum::Ema, \
+             Momentum::Nesterov), not for PyTorch's Momentum::Classic"
+        );
+        self.step += 1;
+        let t = i32::try_from(self.step).unwrap_or(i32::MAX);
+        Some(Tensor::scalar((1.0 - self.momentum.powi(t)) as f32))
+    }
 }
 
 impl Optimizer for Sgd {
@@ -91,6 +127,7 @@ impl Optimizer for Sgd {
         // updates record the user's `step()` line.
         let _no_grad = NoGradGuard::new();
         let lr = Tensor::scalar(self.lr.get());
+        let correction = self.correction();
         for (i, (param, velocity)) in self.params.iter().zip(&mut self.velocity).enumerate() {
             let Some(grad) = self.grads.gradient(i, param) else {
                 continue;
@@ -105,13 +142,18 @@ impl Optimizer for Sgd {
                 };
                 let (beta, rest) = (self.momentum as f32, (1.0 - self.momentum) as f32);
                 let u = match self.kind {
-                    Momentum::Ema => &(&*previous * beta) + &(&g * rest),
+                    Momentum::Ema | Momentum::Nesterov => &(&*previous * beta) + &(&g * rest),
                     Momentum::Classic { .. } => &(&*previous * beta) + &g,
                 };
                 previous.assign_by(&u, STEP);
+                let u_hat = match &correction {
+                    Some(c) => &u / c,
+                    None => u.clone(),
+                };
                 match self.kind {
                     Momentum::Classic { nesterov: true } => &g + &(&u * beta),
-                    _ => u,
+                    Momentum::Nesterov => &(&u_hat * beta) + &(&g * rest),
+                    _ => u_hat,
                 }
             };
             param.assign_by(&(param - &(&direction * &lr)), STEP);
@@ -133,19 +175,57 @@ impl Optimizer for Sgd {
     }
 
     fn state(&self) -> Vec<(String, Tensor)> {
-        self.velocity
+        let mut out: Vec<(String, Tensor)> = self
+            .velocity
             .iter()
             .enumerate()
             .filter_map(|(i, v)| v.as_ref().map(|v| (format!("sgd.velocity.{i}"), v.clone())))
             .chain(self.lr.state())
-            .collect()
+            .collect();
+        if self.bias_correction {
+            out.push(("sgd.step".into(), Tensor::scalar(self.step as f32)));
+        }
+        out
     }
 
     fn load_state(&mut self, state: &HashMap<String, Tensor>) -> Result<(), StateError> {
         let (schedule_step, state) = self.lr.read_state(state)?;
-        reject_unknown(&state, &["sgd.velocity."])?;
+        reject_unknown(&state, &["sgd.velocity.", "sgd.step"])?;
+        let step = saved_step(&state, self.bias_correction)?;
         self.velocity = read_slots("sgd.velocity", &self.params, &state)?;
+        self.step = step;
         self.lr.resume(schedule_step);
         Ok(())
+    }
+}
+
+/// The step count of bias-corrected momentum saved in `state`: a whole number >= 0, required
+/// when the optimizer corrects and the state has velocities; 0 when there is nothing to
+/// correct yet or the state was saved without correction.
+fn saved_step(state: &HashMap<String, Tensor>, bias_correction: bool) -> Result<u64, StateError> {
+    match state.get("sgd.step") {
+        Some(t) if t.numel() == 1 && t.item() >= 0.0 && t.item().fract() == 0.0 => {
+            Ok(t.item() as u64)
+        }
+        Some(t) => Err(StateError {
+            name: "sgd.step".into(),
+            problem: format!(
+                "expected one whole step count >= 0, found {} {:?}{}",
+                t.dtype(),
+                t.shape(),
+                if t.numel() == 1 {
+                    format!(" holding {}", t.item())
+                } else {
+                    String::new()
+                }
+            ),
+        }),
+        None if bias_correction && state.keys().any(|k| k.starts_with("sgd.velocity.")) => {
+            Err(StateError {
+                name: "sgd.step".into(),
+                problem: "missing (bias correction needs the step count)".into(),
+            })
+        }
+        None => Ok(0),
     }
 }
