@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use needle::checkpoint::{load_with_optimizer, save_with_optimizer};
-use needle::nn::Module;
+use needle::nn::{MSELoss, Module};
 use needle::optim::{Adam, CosineAnnealing, Optimizer};
 use needle::{manual_seed, module, Tensor};
 
@@ -53,11 +53,6 @@ impl Default for Line {
     }
 }
 
-/// Mean squared error, PyTorch's `nn.MSELoss()` with its default mean reduction.
-pub fn mse(prediction: &Tensor, target: &Tensor) -> Tensor {
-    (prediction - target).square().mean_all()
-}
-
 /// `n` points on the true line plus noise of standard deviation 0.1, from seed 0.
 pub fn data(n: usize) -> (Tensor, Tensor) {
     manual_seed(0);
@@ -82,7 +77,8 @@ pub fn optimizer(model: &Line, steps: usize) -> Adam {
 /// One training step; returns the loss before the update.
 pub fn train_step(model: &Line, opt: &mut Adam, x: &Tensor, y: &Tensor) -> f32 {
     opt.zero_grad(); // clear the previous step's gradients
-    let loss = mse(&model.forward(x), y);
+                     // Mean squared error, PyTorch's `nn.MSELoss()` (mean over the batch by default).
+    let loss = MSELoss::new().forward(&model.forward(x), y);
     loss.backward(); // gradients of the loss land in model.a.grad(), model.b.grad()
     opt.step(); // a ← a − lr·(Adam's direction), the same for b
     loss.item()
