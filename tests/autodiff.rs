@@ -191,6 +191,9 @@ fn elementwise_gradients() {
     gradcheck_both(vec![pos.clone()], |x| x[0].sqrt());
     gradcheck_both(vec![a.clone()], |x| x[0].tanh());
     gradcheck_both(vec![a.clone()], |x| x[0].sigmoid());
+    gradcheck_both(vec![a.clone()], |x| x[0].sin());
+    gradcheck_both(vec![a.clone()], |x| x[0].cos());
+    gradcheck_both(vec![a.clone()], |x| (&x[0] * 3.0).cos() * x[0].sin());
     gradcheck_both(vec![pos.clone()], |x| x[0].powf(-1.5));
     gradcheck_both(vec![a.clone()], |x| x[0].powf(2.0));
     gradcheck_both(vec![a.clone()], |x| x[0].powf(0.0));

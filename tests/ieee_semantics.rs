@@ -105,6 +105,18 @@ fn unary_ops_match_numpy_on_special_values() {
             1e-6,
         ),
         (
+            "sin",
+            |t| t.sin(),
+            [NAN, NAN, NAN, 0.0, -0.0, 0.841471, -0.841471, 0.5984722],
+            1e-6,
+        ),
+        (
+            "cos",
+            |t| t.cos(),
+            [NAN, NAN, NAN, 1.0, 1.0, 0.5403023, 0.5403023, -0.8011436],
+            1e-6,
+        ),
+        (
             "add inf",
             |t| t + f32::INFINITY,
             [NAN, INF, NAN, INF, INF, INF, INF, INF],

@@ -290,13 +290,15 @@ fn random_graph(seed: u64, steps: usize) -> Vec<Tensor> {
         let t = pool[g.next(pool.len())].clone();
         let (r, c) = (t.shape()[0], t.shape()[1]);
         let new = match g.next(8) {
-            0 => match g.next(7) {
+            0 => match g.next(9) {
                 0 => t.neg(),
                 1 => t.tanh(),
                 2 => t.sigmoid(),
                 3 => t.relu(),
                 4 => (&t * 0.3).exp(),
                 5 => (&t * &t + 1.0).log(),
+                6 => t.sin(),
+                7 => (&t * 2.0).cos(),
                 _ => (&t * &t + 0.5).sqrt(),
             },
             1 => match g.next(6) {
@@ -566,5 +568,21 @@ fn an_update_whose_old_value_is_read_later_stays_out_of_the_gradient_epilogue() 
             "{}",
             program.plan.describe()
         );
+    });
+}
+
+#[test]
+fn sin_and_cos_forward_and_backward_are_bit_identical_in_every_mode() {
+    // 37 × 131 covers the vector loop (lanes call the helper one by one) and its scalar tail;
+    // the ×40 spread reaches the arguments where sin and cos reduce by many periods.
+    common::in_both_modes(|| {
+        manual_seed(11);
+        let x = (Tensor::randn(&[37, 131]) * 40.0)
+            .detach()
+            .requires_grad_(true);
+        let w = Tensor::randn(&[131]);
+        let y = (&x * &w + 0.25).cos() + x.sin() * 2.0;
+        y.sum_all().backward();
+        vec![y.detach(), x.grad().expect("x requires grad")]
     });
 }

@@ -235,6 +235,8 @@ fn input_gradients(
                 let s = y();
                 g * &(&s * &s.rsub_scalar(1.0))
             }
+            UnaryOp::Sin => g * &x(0).cos(),
+            UnaryOp::Cos => -(g * &x(0).sin()),
         })],
         Op::Scalar(s, c) => {
             let c = *c;

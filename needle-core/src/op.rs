@@ -22,6 +22,10 @@ pub enum UnaryOp {
     Tanh,
     /// 1 / (1 + e⁻ˣ)
     Sigmoid,
+    /// sin x
+    Sin,
+    /// cos x
+    Cos,
 }
 
 /// Elementwise functions of a tensor and a constant scalar `c` baked into the op.

@@ -22,17 +22,27 @@ pub extern "C" fn needle_sigmoid(x: f32) -> f32 {
     unary_fn(UnaryOp::Sigmoid)(x)
 }
 
+pub extern "C" fn needle_sin(x: f32) -> f32 {
+    unary_fn(UnaryOp::Sin)(x)
+}
+
+pub extern "C" fn needle_cos(x: f32) -> f32 {
+    unary_fn(UnaryOp::Cos)(x)
+}
+
 pub extern "C" fn needle_powf(x: f32, c: f32) -> f32 {
     scalar_fn(ScalarOp::Pow)(x, c)
 }
 
 /// (symbol name, address, number of f32 arguments) of every helper.
-pub fn helpers() -> [(&'static str, *const u8, usize); 5] {
+pub fn helpers() -> [(&'static str, *const u8, usize); 7] {
     [
         ("needle_exp", needle_exp as *const u8, 1),
         ("needle_log", needle_log as *const u8, 1),
         ("needle_tanh", needle_tanh as *const u8, 1),
         ("needle_sigmoid", needle_sigmoid as *const u8, 1),
+        ("needle_sin", needle_sin as *const u8, 1),
+        ("needle_cos", needle_cos as *const u8, 1),
         ("needle_powf", needle_powf as *const u8, 2),
     ]
 }

@@ -1,6 +1,9 @@
-//! The course's lecture experiments as library functions (the `manual_nets`, `optimizers` and
-//! `init_study` examples print and plot them; tests run them on small subsets).
+//! The course's lecture experiments as library functions (the `manual_nets`, `optimizers`,
+//! `init_study`, `fourier_features` and `detach_lesson` examples print and plot them; tests run
+//! them on small subsets).
 
+pub mod detach_lesson;
+pub mod fourier_features;
 pub mod init_study;
 pub mod manual_nets;
 pub mod optimizers;

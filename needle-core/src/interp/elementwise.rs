@@ -24,6 +24,8 @@ pub fn unary_fn(op: UnaryOp) -> fn(f32) -> f32 {
         UnaryOp::Relu => |x| if x > 0.0 || x.is_nan() { x } else { 0.0 },
         UnaryOp::Tanh => f32::tanh,
         UnaryOp::Sigmoid => |x| 1.0 / (1.0 + (-x).exp()),
+        UnaryOp::Sin => f32::sin,
+        UnaryOp::Cos => f32::cos,
     }
 }
 
@@ -111,6 +113,8 @@ pub(super) fn unary(op: UnaryOp, x: &Realized) -> Realized {
         UnaryOp::Relu => map1(x, |v| if v > 0.0 || v.is_nan() { v } else { 0.0 }),
         UnaryOp::Tanh => map1(x, f32::tanh),
         UnaryOp::Sigmoid => map1(x, |v| 1.0 / (1.0 + (-v).exp())),
+        UnaryOp::Sin => map1(x, f32::sin),
+        UnaryOp::Cos => map1(x, f32::cos),
     }
 }
 

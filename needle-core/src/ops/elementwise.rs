@@ -214,6 +214,30 @@ impl Tensor {
         self.unary(UnaryOp::Sigmoid)
     }
 
+    /// Sine, in radians (the gradient is `cos`).
+    ///
+    /// ```
+    /// use needle_core::Tensor;
+    /// let x = Tensor::from_vec(vec![0.0, std::f32::consts::FRAC_PI_2], &[2]);
+    /// assert_eq!(x.sin().to_vec(), vec![0.0, 1.0]);
+    /// ```
+    #[track_caller]
+    pub fn sin(&self) -> Tensor {
+        self.unary(UnaryOp::Sin)
+    }
+
+    /// Cosine, in radians (the gradient is `−sin`).
+    ///
+    /// ```
+    /// use needle_core::Tensor;
+    /// let x = Tensor::from_vec(vec![0.0, std::f32::consts::PI], &[2]);
+    /// assert_eq!(x.cos().to_vec(), vec![1.0, -1.0]);
+    /// ```
+    #[track_caller]
+    pub fn cos(&self) -> Tensor {
+        self.unary(UnaryOp::Cos)
+    }
+
     /// 1.0 where equal, else 0.0 (no gradient).
     #[track_caller]
     pub fn eq(&self, rhs: impl Into<Operand>) -> Tensor {

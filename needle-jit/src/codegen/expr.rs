@@ -71,6 +71,8 @@ impl Emitter<'_, '_> {
             Expr::Unary(UnaryOp::Log, _) => Some("needle_log"),
             Expr::Unary(UnaryOp::Tanh, _) => Some("needle_tanh"),
             Expr::Unary(UnaryOp::Sigmoid, _) => Some("needle_sigmoid"),
+            Expr::Unary(UnaryOp::Sin, _) => Some("needle_sin"),
+            Expr::Unary(UnaryOp::Cos, _) => Some("needle_cos"),
             Expr::Scalar(ScalarOp::Pow, _, _) => Some("needle_powf"),
             _ => None,
         }
