@@ -173,6 +173,8 @@ impl UnaryOp {
             UnaryOp::Relu => "relu",
             UnaryOp::Tanh => "tanh",
             UnaryOp::Sigmoid => "sigmoid",
+            UnaryOp::Sin => "sin",
+            UnaryOp::Cos => "cos",
         }
     }
 }
