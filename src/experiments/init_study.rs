@@ -1,9 +1,10 @@
 //! Lectures 6 and 9: a deep ReLU MLP with weights drawn N(0, c/n) — without normalisation, with
 //! LayerNorm1d, with BatchNorm1d — and what happens to activations, gradients and weights per
-//! layer before and after training.
+//! layer before and after training (to a target test error with Adam), and how far each layer's
+//! weights moved from their initialisation.
 
 use needle_core::nn::{BatchNorm1d, Forward, LayerNorm1d, SoftmaxLoss};
-use needle_core::optim::{Optimizer, Sgd};
+use needle_core::optim::{Adam, Optimizer};
 use needle_core::{manual_seed, no_grad, Tensor};
 
 use super::{loss_and_error, Split};
@@ -41,8 +42,35 @@ pub struct Study {
     pub before: Profile,
     /// After training.
     pub after: Profile,
+    /// ‖W − W₀‖ / ‖W₀‖ of each hidden layer's weight after training.
+    pub weight_change: Vec<f64>,
     /// Test error rate after training.
     pub test_err: f64,
+    /// Test error at each evaluation: (step, error), starting with step 0.
+    pub errors: Vec<(usize, f64)>,
+    /// How training ended.
+    pub outcome: Outcome,
+}
+
+/// How a configuration's training ended.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Outcome {
+    /// Test error fell under the target after this many steps.
+    Reached(usize),
+    /// The step budget ran out first; the error reached is the study's `test_err`.
+    Budget,
+    /// The training loss stopped being finite at this step.
+    Diverged(usize),
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Reached(s) => write!(f, "reached in {s} steps"),
+            Outcome::Budget => write!(f, "budget spent"),
+            Outcome::Diverged(s) => write!(f, "diverged at step {s}"),
+        }
+    }
 }
 
 struct DeepMlp {
@@ -138,42 +166,75 @@ pub struct Config {
     pub cs: Vec<f64>,
     /// Normalisations to compare.
     pub norms: Vec<Norm>,
-    /// SGD steps between the two profiles.
-    pub steps: usize,
-    /// SGD step size.
+    /// Adam step size.
     pub lr: f32,
     /// Minibatch size.
     pub batch: usize,
+    /// Training stops once the test error is under this.
+    pub target_err: f64,
+    /// At most this many steps per configuration.
+    pub max_steps: usize,
+    /// Steps between test-error evaluations.
+    pub eval_every: usize,
     /// Seed of every configuration's initialisation.
     pub seed: u64,
 }
 
 impl Config {
-    /// The lectures' grid: 50 layers of 100, c = 1, 2, 3, none / LayerNorm / BatchNorm, with
-    /// `steps` SGD steps at lr 0.01, batch 100, seed 0.
-    pub fn lectures(steps: usize) -> Config {
+    /// The lectures' grid: 50 layers of 100, c = 1, 2, 3, none / LayerNorm / BatchNorm, trained
+    /// with Adam (lr 1e-4, batch 100) until the test error is under 5 % or `max_steps` are spent,
+    /// evaluated every 250 steps, seed 0.
+    pub fn lectures(max_steps: usize) -> Config {
         Config {
             depth: 50,
             width: 100,
             cs: vec![1.0, 2.0, 3.0],
             norms: vec![Norm::None, Norm::Layer, Norm::Batch],
-            steps,
-            lr: 0.01,
+            lr: 1e-4,
             batch: 100,
+            target_err: 0.05,
+            max_steps,
+            eval_every: 250,
             seed: 0,
         }
     }
 }
 
-/// Runs every (c, norm) configuration: profile on the first training batch, `steps` SGD steps,
-/// profile again, test error. Each configuration starts from `manual_seed(seed)`.
+/// ‖a − b‖ / ‖b‖ of two equally long vectors, in f64.
+pub fn relative_change(a: &[f32], b: &[f32]) -> f64 {
+    let (mut num, mut den) = (0.0f64, 0.0f64);
+    for (&x, &y) in a.iter().zip(b) {
+        num += (x as f64 - y as f64).powi(2);
+        den += (y as f64).powi(2);
+    }
+    (num / den).sqrt()
+}
+
+/// Test error of `net`, with BatchNorm on its running statistics.
+fn test_error(net: &DeepMlp, test: &Split) -> f64 {
+    for n in &net.norms {
+        n.eval();
+    }
+    let (_, err) = loss_and_error(&no_grad(|| net.forward(&test.x).0), &test.y);
+    for n in &net.norms {
+        n.train();
+    }
+    err
+}
+
+/// Runs every (c, norm) configuration: profile on the first training batch, Adam steps until
+/// the test error is under `target_err` (checked every `eval_every` steps) or `max_steps` are
+/// spent or the loss is not finite, profile again on the same batch, test error. Each
+/// configuration starts from `manual_seed(seed)`.
 pub fn run(train: &Split, test: &Split, config: &Config) -> Vec<Study> {
     let Config {
         depth,
         width,
-        steps,
         lr,
         batch,
+        target_err,
+        max_steps,
+        eval_every,
         seed,
         ..
     } = *config;
@@ -183,29 +244,51 @@ pub fn run(train: &Split, test: &Split, config: &Config) -> Vec<Study> {
         for &c in cs {
             manual_seed(seed);
             let net = DeepMlp::new(depth, width, c, norm);
+            let initial: Vec<Vec<f32>> = net.weights.iter().map(|w| w.to_vec()).collect();
             let (x0, y0) = train.batch(0, batch);
             let before = net.profile(&x0, &y0);
-            let mut opt = Sgd::new(net.params(), lr);
+            let mut opt = Adam::new(net.params(), lr);
             let batches = (train.len() / batch).max(1);
-            for s in 0..steps {
+            let mut errors = vec![(0, test_error(&net, test))];
+            let mut outcome = Outcome::Budget;
+            for s in 0..max_steps {
                 let (x, y) = train.batch((s % batches) * batch, batch);
                 opt.zero_grad();
-                SoftmaxLoss::new()
-                    .forward(&net.forward(&x).0, &y)
-                    .backward();
+                let loss = SoftmaxLoss::new().forward(&net.forward(&x).0, &y);
+                loss.backward();
                 opt.step();
+                // Reading the loss every step would cut the JIT's step into pieces; a
+                // divergence shows at the next evaluation as well.
+                if (s + 1) % eval_every == 0 || s + 1 == max_steps {
+                    if !(loss.item() as f64).is_finite() {
+                        outcome = Outcome::Diverged(s + 1);
+                        break;
+                    }
+                    let err = test_error(&net, test);
+                    errors.push((s + 1, err));
+                    if err < target_err {
+                        outcome = Outcome::Reached(s + 1);
+                        break;
+                    }
+                }
             }
             let after = net.profile(&x0, &y0);
-            for n in &net.norms {
-                n.eval();
-            }
-            let (_, test_err) = loss_and_error(&no_grad(|| net.forward(&test.x).0), &test.y);
+            let weight_change = net
+                .weights
+                .iter()
+                .zip(&initial)
+                .map(|(w, w0)| relative_change(&w.to_vec(), w0))
+                .collect();
+            let test_err = test_error(&net, test);
             out.push(Study {
                 c,
                 norm,
                 before,
                 after,
+                weight_change,
                 test_err,
+                errors,
+                outcome,
             });
         }
     }
