@@ -6,7 +6,8 @@
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::autodiff::{propagate, refuse_superseded, topo_nodes};
+use crate::autodiff::{propagate, refuse_superseded};
+use crate::walk::topo_nodes;
 use crate::node::NodeRef;
 use crate::pending::register_pending_value;
 use crate::shape::fmt_shape;

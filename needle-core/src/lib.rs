@@ -59,6 +59,8 @@ pub mod storage;
 mod tensor;
 #[doc(hidden)]
 pub mod threads;
+#[doc(hidden)]
+pub mod walk;
 
 pub use autodiff::topo_order;
 pub use autograd::grad;

@@ -354,3 +354,26 @@ impl Tensor {
             .collect()
     }
 }
+
+impl Tensor {
+    /// A multi-axis stepped slice (the adjoint of `pad_dilate`).
+    #[track_caller]
+    pub(crate) fn slice_multi(
+        &self,
+        starts: Vec<usize>,
+        steps: Vec<usize>,
+        shape: Vec<usize>,
+    ) -> Tensor {
+        let node = self.node();
+        if node.shape() == shape.as_slice() && starts.iter().all(|&s| s == 0) {
+            return self.clone();
+        }
+        let dtype = node.dtype();
+        Tensor::record(
+            Op::Slice { starts, steps },
+            smallvec::smallvec![node],
+            crate::shape::Dims::from_vec(shape),
+            dtype,
+        )
+    }
+}
