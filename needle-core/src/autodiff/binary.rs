@@ -27,11 +27,8 @@ pub(super) fn gradients(op: BinaryOp, r: &Rule) -> Vec<Option<Tensor>> {
             let gb = g - &ga;
             vec![Some(ga), Some(gb)]
         }
-        BinaryOp::Eq
-        | BinaryOp::Ne
-        | BinaryOp::Gt
-        | BinaryOp::Ge
-        | BinaryOp::Lt
-        | BinaryOp::Le => vec![None, None],
+        BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Gt | BinaryOp::Ge | BinaryOp::Lt | BinaryOp::Le => {
+            vec![None, None]
+        }
     }
 }

@@ -68,11 +68,8 @@ pub(super) fn gradients(op: &Op, r: &Rule) -> Vec<Option<Tensor>> {
                 .collect()
         }
         Op::Cast(_) => vec![None],
-        Op::Leaf
-        | Op::Unary(_)
-        | Op::Scalar(..)
-        | Op::Binary(_)
-        | Op::Reduce(..)
-        | Op::MatMul => unreachable!("{} is not a movement op", op.name()),
+        Op::Leaf | Op::Unary(_) | Op::Scalar(..) | Op::Binary(_) | Op::Reduce(..) | Op::MatMul => {
+            unreachable!("{} is not a movement op", op.name())
+        }
     }
 }

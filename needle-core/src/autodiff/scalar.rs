@@ -22,11 +22,8 @@ pub(super) fn gradient(op: ScalarOp, c: f32, r: &Rule) -> Option<Tensor> {
             let mask = a.gt(c) + a.eq(c) * 0.5;
             Some(g * &mask)
         }
-        ScalarOp::Eq
-        | ScalarOp::Ne
-        | ScalarOp::Gt
-        | ScalarOp::Ge
-        | ScalarOp::Lt
-        | ScalarOp::Le => None,
+        ScalarOp::Eq | ScalarOp::Ne | ScalarOp::Gt | ScalarOp::Ge | ScalarOp::Lt | ScalarOp::Le => {
+            None
+        }
     }
 }
