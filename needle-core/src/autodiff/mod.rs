@@ -2,7 +2,7 @@
 //!
 //! This file is the reverse pass (`backward`, `propagate`); the gradient rules are in one
 //! file per op family (`unary`, `scalar`, `binary`, `reduce`, `matmul`, `movement`; see
-//! [`crate::op`]), each a function of the forward node and its output's adjoint ([`Rule`]).
+//! [`crate::op`]), each a function of the forward node and its output's adjoint (`rule::Rule`).
 //!
 //! Each op's gradient is written with tensor ops, so gradients are graph nodes like any other:
 //! lazy, fusable by the JIT together with the forward pass and the optimizer update, and —

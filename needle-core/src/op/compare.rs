@@ -2,8 +2,8 @@
 //! f32 values, written once (the interpreter's kernels use it; a compiler maps each
 //! [`Comparison`] to its own condition).
 
-/// An IEEE comparison of two f32 values; false whenever either is NaN, except [`Ne`]
-/// (`Comparison::Ne`), which is then true.
+/// An IEEE comparison of two f32 values; false whenever either is NaN, except
+/// [`Ne`](Comparison::Ne), which is then true.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Comparison {
     /// a == b
