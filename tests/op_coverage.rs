@@ -102,10 +102,13 @@ enum Lowering {
     HostStep,
 }
 
+/// Records an op from the `Tensor` API, given the case's inputs.
+type Apply = Box<dyn Fn(&[Tensor]) -> Tensor>;
+
 /// An op variant's test: its inputs and how to record it from the `Tensor` API.
 struct Case {
     inputs: Vec<(Vec<usize>, Domain)>,
-    apply: Box<dyn Fn(&[Tensor]) -> Tensor>,
+    apply: Apply,
     gradient: Gradient,
     lowering: Lowering,
 }
@@ -116,7 +119,7 @@ fn case(slot: Slot) -> Case {
     use Domain::*;
     let one = |shape: &[usize], d: Domain| vec![(shape.to_vec(), d)];
     let two = |d0: Domain, d1: Domain| vec![(vec![2, 3], d0), (vec![2, 3], d1)];
-    let c = |inputs, apply: Box<dyn Fn(&[Tensor]) -> Tensor>, gradient, lowering| Case {
+    let c = |inputs, apply: Apply, gradient, lowering| Case {
         inputs,
         apply,
         gradient,

@@ -56,7 +56,7 @@ pub(crate) fn compute_node(node: &NodeRef) {
 /// The value of `node` from its (realized) inputs.
 #[track_caller]
 pub fn evaluate(node: &Node) -> Realized {
-    if !node.op().is_view() && *node.op() != Op::Leaf {
+    if !node.op().aliases_input(node.num_inputs()) {
         // Kernels allocate with `Vec`, which aborts the process on failure.
         let bytes = crate::shape::numel(node.shape()) * node.dtype().size_of();
         crate::storage::ensure_allocatable(bytes, || {
