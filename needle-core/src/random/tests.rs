@@ -27,6 +27,7 @@
 //! `repr` of a Python float round-trips, so the literals below are the exact doubles and
 //! the comparisons are bit-exact.
 
+use super::mt19937::{LOWER_MASK, M, MATRIX_A, N, UPPER_MASK};
 use super::*;
 
 /// Asserts bit-for-bit equality, since the point of the module is exact reproduction.
