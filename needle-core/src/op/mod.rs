@@ -10,6 +10,12 @@
 //! constant), `binary`, `reduce`, `matmul` and `movement` (reshape, permute, expand, slice,
 //! flip, pad, concat, cast); the last two have no enum of their own, their ops are variants
 //! of [`Op`]. The comparisons of the binary and scalar families share [`Comparison`].
+//!
+//! Adding an op to a family with a table (`unary`, `scalar`, `binary`): its line in the
+//! table (the interpreter's kernel follows from it, through [`UnaryKernel`] or
+//! [`BinaryKernel`]), its rule in `autodiff/<family>.rs`, its `Tensor` method in
+//! `ops/<family>.rs`, its lowering in needle-jit, and its case in `tests/op_coverage.rs` —
+//! each match that must handle it fails to compile until it does.
 
 #[macro_use]
 mod table;

@@ -8,6 +8,7 @@ use crate::tensor::Tensor;
 use smallvec::smallvec;
 
 impl Tensor {
+    /// Records `op` of this tensor with the constant `c`.
     #[track_caller]
     pub(crate) fn scalar_op(&self, op: ScalarOp, c: f32) -> Tensor {
         let node = self.node();

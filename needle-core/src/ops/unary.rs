@@ -7,6 +7,7 @@ use crate::tensor::Tensor;
 use smallvec::smallvec;
 
 impl Tensor {
+    /// Records `op` of this tensor.
     #[track_caller]
     pub(crate) fn unary(&self, op: UnaryOp) -> Tensor {
         let node = self.node();
