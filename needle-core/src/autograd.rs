@@ -6,11 +6,12 @@
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::autodiff::{propagate, refuse_superseded, topo_nodes};
+use crate::autodiff::{propagate, refuse_superseded};
 use crate::node::NodeRef;
 use crate::pending::register_pending_value;
 use crate::shape::fmt_shape;
 use crate::tensor::Tensor;
+use crate::walk::topo_nodes;
 
 /// The gradients of the sum of `outputs` with respect to each of `inputs`, in the order of
 /// `inputs`, like PyTorch's `torch.autograd.grad(outputs, inputs, create_graph=...)`.

@@ -6,8 +6,11 @@
 
 use std::sync::OnceLock;
 
+use std::rc::Rc;
+
+use crate::interp::Interpreter;
 use crate::mode::{mode, Mode};
-use crate::node::NodeRef;
+use crate::node::{NodeRef, TensorCell};
 
 /// Why a backend could not run a graph.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +60,19 @@ pub trait Backend: Send + Sync {
     fn realize(&self, outputs: &[NodeRef]) -> Result<(), BackendError>;
 }
 
+/// The interpreter is the backend of eager and lazy mode. Its implementation is here rather
+/// than in `interp` so the interpreter depends on nothing of the realization machinery.
+impl Backend for Interpreter {
+    fn name(&self) -> &'static str {
+        "interpreter"
+    }
+
+    fn realize(&self, outputs: &[NodeRef]) -> Result<(), BackendError> {
+        self.run(outputs);
+        Ok(())
+    }
+}
+
 static JIT_BACKEND: OnceLock<Box<dyn Backend>> = OnceLock::new();
 
 /// Registers the backend used in [`Mode::Jit`]. The first registration wins; later calls
@@ -78,9 +94,7 @@ fn resolve_view(node: &NodeRef) -> bool {
     if node.is_realized() {
         return true;
     }
-    let op = node.op();
-    let is_view = op.is_view() || (*op == crate::op::Op::Leaf && node.num_inputs() == 1);
-    if is_view && resolve_view(&node.input(0)) {
+    if node.op().aliases_input(node.num_inputs()) && resolve_view(&node.input(0)) {
         node.set_value(crate::interp::evaluate(node));
         return true;
     }
@@ -133,4 +147,16 @@ fn realize_with_pending(mut outputs: Vec<NodeRef>) {
         panic!("realize failed: {e}");
     }
     crate::pending::realized();
+}
+
+/// Called by [`assign`](crate::Tensor::assign) before it records a pending new value of
+/// `variable`: at a step boundary past the bound, realizes the pending work first (see
+/// [`crate::pending`]).
+#[track_caller]
+pub(crate) fn before_pending_assignment(variable: &Rc<TensorCell>) {
+    if crate::pending::at_step_boundary(variable) {
+        realize_pending();
+        // The assignment about to be recorded is the first since this realization.
+        crate::pending::assigned_first(variable);
+    }
 }

@@ -15,8 +15,16 @@
 //! [`data`], [`checkpoint`], the mode and gradient switches ([`Mode`], [`no_grad`]) and
 //! [`manual_seed`]. [`backend`] and [`op`] are the interface of a compiling backend (the
 //! primitive ops a graph holds). The graph's internals (`node`, `autodiff`, `interp`,
-//! `layout`, `shape`, `storage`, `pool`, `mark`, `threads`) are public only because needle-jit
-//! uses them; they are hidden from this documentation and are not a stable interface.
+//! `layout`, `shape`, `storage`, `pool`, `mark`, `threads`, `walk`) are public only because
+//! needle-jit uses them; they are hidden from this documentation and are not a stable
+//! interface.
+//!
+//! The modules form layers, each using only those before it (no file imports one that
+//! imports it back): `dtype`, `shape`, `layout` → `storage`, `pool`, `threads` → `op` (the
+//! ops by family, see [`op`]), `node` (graph nodes and the variables naming them), `mark` →
+//! `walk` (topological order) → `interp` (kernels per op family) → `pending`, `backend`
+//! (realizing graphs) → `tensor` and `ops` (the `Tensor` API, per op family) → `autodiff`
+//! (gradient rules per op family) → `nn`, `optim`, `data`, `checkpoint`, `metrics`.
 
 #![warn(missing_docs)]
 
@@ -59,6 +67,8 @@ pub mod storage;
 mod tensor;
 #[doc(hidden)]
 pub mod threads;
+#[doc(hidden)]
+pub mod walk;
 
 pub use autodiff::topo_order;
 pub use autograd::grad;

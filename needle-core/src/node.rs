@@ -12,7 +12,6 @@ use crate::dtype::DType;
 use crate::op::Op;
 use crate::shape::Dims;
 use crate::storage::Realized;
-use crate::tensor::TensorCell;
 
 /// A shared reference to a graph node.
 pub type NodeRef = Rc<Node>;
@@ -72,6 +71,30 @@ pub struct Update {
     pub by: &'static str,
     /// The user's source line of that call.
     pub at: &'static Location<'static>,
+}
+
+/// The variable a [`Tensor`](crate::Tensor) handle names: its current node, its gradient,
+/// and whether `backward` keeps the gradient of this (non-leaf) tensor. It lives beside
+/// [`Node`] because a node points back to the variable that recorded it (where `backward`
+/// delivers the gradient); `Tensor` is a reference-counted handle on it.
+pub struct TensorCell {
+    /// The node the variable denotes now (replaced by an assignment).
+    pub(crate) node: RefCell<NodeRef>,
+    /// The gradient `backward` left (a tensor handle's cell).
+    pub(crate) grad: RefCell<Option<Rc<TensorCell>>>,
+    /// Whether `backward` stores this non-leaf variable's gradient too.
+    pub(crate) retains_grad: Cell<bool>,
+}
+
+impl TensorCell {
+    /// A variable denoting `node`, with no gradient.
+    pub(crate) fn new(node: NodeRef) -> TensorCell {
+        TensorCell {
+            node: RefCell::new(node),
+            grad: RefCell::new(None),
+            retains_grad: Cell::new(false),
+        }
+    }
 }
 
 /// One node of the computation graph.

@@ -21,8 +21,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
 use crate::mode::{mode, Mode};
-use crate::node::{recorded_nodes, Node, NodeRef};
-use crate::tensor::TensorCell;
+use crate::node::{recorded_nodes, Node, NodeRef, TensorCell};
 
 /// Default of [`max_pending_nodes`]: a few steps of a small model, one of a larger one.
 /// Bigger chunks gain nothing (steps hardly fuse across their boundary) and cost compile time
@@ -118,12 +117,14 @@ pub(crate) fn realized() {
     FIRST_ASSIGNED.with(|f| *f.borrow_mut() = Weak::new());
 }
 
-/// Called by [`assign`](crate::Tensor::assign) before it records a pending new value of
-/// `variable`: at a step boundary past the bound, realizes the pending work first.
-#[track_caller]
-pub(crate) fn before_pending_assignment(variable: &Rc<TensorCell>) {
+/// Called by [`assign`](crate::Tensor::assign) (through
+/// `backend::before_pending_assignment`) before it records a pending new value of
+/// `variable`: whether this is a step boundary past the bound, where the pending work is to
+/// be realized first (see the [module documentation](self)). Remembers `variable` when it is
+/// the first assigned since the last realization.
+pub(crate) fn at_step_boundary(variable: &Rc<TensorCell>) -> bool {
     if mode() == Mode::Eager {
-        return;
+        return false;
     }
     let boundary = FIRST_ASSIGNED.with(|f| {
         let mut first = f.borrow_mut();
@@ -136,9 +137,11 @@ pub(crate) fn before_pending_assignment(variable: &Rc<TensorCell>) {
         }
     });
     let recorded = recorded_nodes() - RECORDED_AT_REALIZATION.with(Cell::get);
-    if boundary && recorded >= max_pending_nodes() as u64 {
-        crate::backend::realize_pending();
-        // The assignment about to be recorded is the first since this realization.
-        FIRST_ASSIGNED.with(|f| *f.borrow_mut() = Rc::downgrade(variable));
-    }
+    boundary && recorded >= max_pending_nodes() as u64
+}
+
+/// Records `variable` as the first assigned since the last realization (after the
+/// realization a step boundary triggers, for the assignment about to be recorded).
+pub(crate) fn assigned_first(variable: &Rc<TensorCell>) {
+    FIRST_ASSIGNED.with(|f| *f.borrow_mut() = Rc::downgrade(variable));
 }

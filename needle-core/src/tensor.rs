@@ -1,6 +1,5 @@
 //! The user-facing tensor handle.
 
-use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::panic::Location;
 use std::rc::Rc;
@@ -8,7 +7,7 @@ use std::rc::Rc;
 use crate::backend::realize_nodes;
 use crate::dtype::DType;
 use crate::mode::{is_grad_enabled, mode, Mode};
-use crate::node::{Inputs, Node, NodeRef, Update};
+use crate::node::{Inputs, Node, NodeRef, TensorCell, Update};
 use crate::op::Op;
 use crate::pending::register_pending_assignment;
 use crate::shape::{fmt_shape, numel, valid_numel, Dims, Shape};
@@ -30,33 +29,17 @@ use crate::storage::{filled_vec, Realized};
 #[derive(Clone)]
 pub struct Tensor(pub(crate) Rc<TensorCell>);
 
-/// The state behind a handle: its current node, its gradient, and whether `backward` keeps
-/// the gradient of this (non-leaf) tensor.
-pub struct TensorCell {
-    node: RefCell<NodeRef>,
-    grad: RefCell<Option<Tensor>>,
-    retains_grad: Cell<bool>,
-}
-
 impl Tensor {
     /// Wraps a freshly recorded node; this handle becomes its owner (gradient sink).
     pub(crate) fn own(node: NodeRef) -> Tensor {
-        let t = Tensor(Rc::new(TensorCell {
-            node: RefCell::new(node),
-            grad: RefCell::new(None),
-            retains_grad: Cell::new(false),
-        }));
+        let t = Tensor(Rc::new(TensorCell::new(node)));
         t.node().set_owner(Rc::downgrade(&t.0));
         t
     }
 
     /// A handle on an existing node that does not claim it (used while building gradients).
     pub(crate) fn view_of(node: NodeRef) -> Tensor {
-        Tensor(Rc::new(TensorCell {
-            node: RefCell::new(node),
-            grad: RefCell::new(None),
-            retains_grad: Cell::new(false),
-        }))
+        Tensor(Rc::new(TensorCell::new(node)))
     }
 
     /// Records an op node (shape inference already done by the caller) and, in eager mode,
@@ -66,12 +49,7 @@ impl Tensor {
         if crate::shape::checked_numel(&shape).is_none() {
             crate::shape::valid_numel(&op.name(), &shape);
         }
-        let differentiable = match &op {
-            Op::Binary(b) => !b.is_comparison(),
-            Op::Scalar(s, _) => !s.is_comparison(),
-            Op::Cast(_) => false,
-            _ => true,
-        };
+        let differentiable = op.is_differentiable();
         let requires_grad =
             differentiable && is_grad_enabled() && inputs.iter().any(|n| n.requires_grad());
         let node = Node::new(op, inputs, shape, dtype, requires_grad, Location::caller());
@@ -423,12 +401,12 @@ impl Tensor {
 
     /// The gradient left by the last `backward`, if any.
     pub fn grad(&self) -> Option<Tensor> {
-        self.0.grad.borrow().clone()
+        self.0.grad.borrow().clone().map(Tensor)
     }
 
     /// Replaces (or clears) the stored gradient.
     pub fn set_grad(&self, grad: Option<Tensor>) {
-        *self.0.grad.borrow_mut() = grad;
+        *self.0.grad.borrow_mut() = grad.map(|t| t.0);
     }
 
     /// Clears the stored gradient (the course's `reset_grad`).
@@ -501,7 +479,7 @@ impl Tensor {
         };
         if !new.is_realized() {
             // Without a reference to the old value: a realization here may update it in place.
-            crate::pending::before_pending_assignment(&self.0);
+            crate::backend::before_pending_assignment(&self.0);
         }
         let node = match new.value() {
             Some(v) => Node::leaf(v.clone(), requires_grad, Location::caller()),
@@ -528,30 +506,6 @@ impl Tensor {
     fn replace_node(&self, node: NodeRef) {
         node.set_owner(Rc::downgrade(&self.0));
         *self.0.node.borrow_mut() = node;
-    }
-
-    /// Runs reverse-mode autodiff from this scalar (one-element) tensor: every leaf that
-    /// requires grad receives `.grad()` (overwritten, not accumulated), and so does every
-    /// tensor that called [`retain_grad`](Self::retain_grad). Gradients are graph nodes but
-    /// carry no history; use [`backward_create_graph`](Self::backward_create_graph) to
-    /// differentiate them again.
-    #[track_caller]
-    pub fn backward(&self) {
-        crate::autodiff::backward(self, None, false);
-    }
-
-    /// Like [`backward`](Self::backward) with an explicit output gradient (any shape).
-    #[track_caller]
-    pub fn backward_with(&self, out_grad: &Tensor) {
-        crate::autodiff::backward(self, Some(out_grad), false);
-    }
-
-    /// Like [`backward`](Self::backward), but gradients are recorded with history so they can
-    /// be differentiated again (higher-order gradients). As in PyTorch, a stored gradient then
-    /// references its variable's graph until it is cleared or overwritten.
-    #[track_caller]
-    pub fn backward_create_graph(&self) {
-        crate::autodiff::backward(self, None, true);
     }
 }
 

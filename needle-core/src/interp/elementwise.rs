@@ -1,85 +1,32 @@
-//! Elementwise kernels. Each allocates exactly its result and fills it in logical order;
-//! compact operands take a straight slice loop the compiler vectorizes.
+//! The elementwise loops the unary, scalar and binary kernels share. Each allocates exactly
+//! its result and fills it in logical order; compact operands take a straight slice loop the
+//! compiler vectorizes. A kernel passes its op's function as a type of its own (see
+//! [`UnaryKernel`](crate::op::UnaryKernel)), so each op gets its own inlined loop.
 
-use super::for_each_row;
+use super::rows::for_each_row;
 use crate::op::{BinaryOp, ScalarOp, UnaryOp};
 use crate::storage::Realized;
 
-fn mask(b: bool) -> f32 {
-    if b {
-        1.0
-    } else {
-        0.0
-    }
-}
-
-/// Scalar semantics shared by every backend (the JIT's differential tests compare to these).
+/// Old path of [`UnaryOp::f32_fn`], kept for needle-jit until it moves to the table.
+#[doc(hidden)]
 pub fn unary_fn(op: UnaryOp) -> fn(f32) -> f32 {
-    match op {
-        UnaryOp::Neg => |x| -x,
-        UnaryOp::Exp => f32::exp,
-        UnaryOp::Log => f32::ln,
-        UnaryOp::Sqrt => f32::sqrt,
-        // numpy's maximum(x, 0): NaN stays NaN, −0 becomes +0.
-        UnaryOp::Relu => |x| if x > 0.0 || x.is_nan() { x } else { 0.0 },
-        UnaryOp::Tanh => f32::tanh,
-        UnaryOp::Sigmoid => |x| 1.0 / (1.0 + (-x).exp()),
-        UnaryOp::Sin => f32::sin,
-        UnaryOp::Cos => f32::cos,
-    }
+    op.f32_fn()
 }
 
-/// Binary scalar semantics shared by every backend.
+/// Old path of [`BinaryOp::f32_fn`], kept for needle-jit until it moves to the table.
+#[doc(hidden)]
 pub fn binary_fn(op: BinaryOp) -> fn(f32, f32) -> f32 {
-    match op {
-        BinaryOp::Add => |a, b| a + b,
-        BinaryOp::Sub => |a, b| a - b,
-        BinaryOp::Mul => |a, b| a * b,
-        BinaryOp::Div => |a, b| a / b,
-        BinaryOp::Max => |a, b| if a.is_nan() || a > b { a } else { b },
-        BinaryOp::Mask => |a, b| if b != 0.0 { a } else { 0.0 },
-        BinaryOp::Eq => |a, b| mask(a == b),
-        BinaryOp::Ne => |a, b| mask(a != b),
-        BinaryOp::Gt => |a, b| mask(a > b),
-        BinaryOp::Ge => |a, b| mask(a >= b),
-        BinaryOp::Lt => |a, b| mask(a < b),
-        BinaryOp::Le => |a, b| mask(a <= b),
-    }
+    op.f32_fn()
 }
 
-/// `xᶜ` as numpy and PyTorch compute it: the exponents 0.5, 2 and −1 are `sqrt`, `x·x` and
-/// `1/x` (so `(−inf)^0.5` is NaN and `(−0)^0.5` is −0, as `sqrt` gives), others `powf`.
-fn pow(x: f32, c: f32) -> f32 {
-    if c == 0.5 {
-        x.sqrt()
-    } else if c == 2.0 {
-        x * x
-    } else if c == -1.0 {
-        1.0 / x
-    } else {
-        x.powf(c)
-    }
-}
-
-/// `x ∘ c` for a scalar op, as a binary function of (x, c).
+/// Old path of [`ScalarOp::f32_fn`], kept for needle-jit until it moves to the table.
+#[doc(hidden)]
 pub fn scalar_fn(op: ScalarOp) -> fn(f32, f32) -> f32 {
-    match op {
-        ScalarOp::Add => binary_fn(BinaryOp::Add),
-        ScalarOp::Mul => binary_fn(BinaryOp::Mul),
-        ScalarOp::Div => binary_fn(BinaryOp::Div),
-        ScalarOp::RDiv => |x, c| c / x,
-        ScalarOp::Pow => pow,
-        ScalarOp::Max => binary_fn(BinaryOp::Max),
-        ScalarOp::Eq => binary_fn(BinaryOp::Eq),
-        ScalarOp::Ne => binary_fn(BinaryOp::Ne),
-        ScalarOp::Gt => binary_fn(BinaryOp::Gt),
-        ScalarOp::Ge => binary_fn(BinaryOp::Ge),
-        ScalarOp::Lt => binary_fn(BinaryOp::Lt),
-        ScalarOp::Le => binary_fn(BinaryOp::Le),
-    }
+    op.f32_fn()
 }
 
-fn map1(x: &Realized, f: impl Fn(f32) -> f32) -> Realized {
+/// `f` of every element of `x`, as a compact tensor of `x`'s shape.
+pub(super) fn map1(x: &Realized, f: impl Fn(f32) -> f32) -> Realized {
     let shape = &x.layout.shape;
     if let Some(src) = x.contiguous_f32() {
         return Realized::from_f32(src.iter().map(|&v| f(v)).collect(), shape);
@@ -102,47 +49,8 @@ fn map1(x: &Realized, f: impl Fn(f32) -> f32) -> Realized {
     Realized::from_f32(out, shape)
 }
 
-// Each arm instantiates the loop with its own closure, so the compiler inlines and vectorizes
-// the operation instead of calling through a function pointer per element.
-pub(super) fn unary(op: UnaryOp, x: &Realized) -> Realized {
-    match op {
-        UnaryOp::Neg => map1(x, |v| -v),
-        UnaryOp::Exp => map1(x, f32::exp),
-        UnaryOp::Log => map1(x, f32::ln),
-        UnaryOp::Sqrt => map1(x, f32::sqrt),
-        UnaryOp::Relu => map1(x, |v| if v > 0.0 || v.is_nan() { v } else { 0.0 }),
-        UnaryOp::Tanh => map1(x, f32::tanh),
-        UnaryOp::Sigmoid => map1(x, |v| 1.0 / (1.0 + (-v).exp())),
-        UnaryOp::Sin => map1(x, f32::sin),
-        UnaryOp::Cos => map1(x, f32::cos),
-    }
-}
-
-pub(super) fn scalar(op: ScalarOp, c: f32, x: &Realized) -> Realized {
-    match op {
-        ScalarOp::Add => map1(x, |v| v + c),
-        ScalarOp::Mul => map1(x, |v| v * c),
-        ScalarOp::Div => map1(x, |v| v / c),
-        ScalarOp::RDiv => map1(x, |v| c / v),
-        ScalarOp::Max => map1(x, |v| if v.is_nan() || v > c { v } else { c }),
-        _ => {
-            let f = scalar_fn(op);
-            map1(x, |v| f(v, c))
-        }
-    }
-}
-
-pub(super) fn binary(op: BinaryOp, a: &Realized, b: &Realized) -> Realized {
-    match op {
-        BinaryOp::Add => map2(a, b, |x, y| x + y),
-        BinaryOp::Sub => map2(a, b, |x, y| x - y),
-        BinaryOp::Mul => map2(a, b, |x, y| x * y),
-        BinaryOp::Div => map2(a, b, |x, y| x / y),
-        _ => map2(a, b, binary_fn(op)),
-    }
-}
-
-fn map2(a: &Realized, b: &Realized, f: impl Fn(f32, f32) -> f32) -> Realized {
+/// `f` of the elements of `a` and `b` (equal shapes) pairwise, as a compact tensor.
+pub(super) fn map2(a: &Realized, b: &Realized, f: impl Fn(f32, f32) -> f32) -> Realized {
     let shape = &a.layout.shape;
     if let (Some(sa), Some(sb)) = (a.contiguous_f32(), b.contiguous_f32()) {
         return Realized::from_f32(sa.iter().zip(sb).map(|(&x, &y)| f(x, y)).collect(), shape);

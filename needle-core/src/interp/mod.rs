@@ -3,34 +3,38 @@
 //! Eager mode calls `compute_node` as each op is recorded; lazy mode hands a pending graph to
 //! [`Interpreter`]. Both use the same kernels in the same order, so their results are
 //! bit-identical.
+//!
+//! One kernel file per op family (`unary`, `scalar`, `binary`, `reduce`, `matmul`,
+//! `movement`; see [`crate::op`]), over the shared loops of `elementwise`, `rows` and
+//! `pairwise`. The interpreter's [`Backend`](crate::Backend) implementation is in
+//! `backend.rs`, which realizes graphs with it.
 
+mod binary;
 pub mod elementwise;
 mod matmul;
 pub use matmul::{gemm_raw, PARALLEL_THRESHOLD};
 mod movement;
 pub mod pairwise;
 mod reduce;
+mod rows;
+mod scalar;
+mod unary;
 
-use crate::autodiff::topo_nodes;
-use crate::backend::{Backend, BackendError};
 use crate::node::{Node, NodeRef};
 use crate::op::Op;
 use crate::storage::Realized;
+use crate::walk::topo_nodes;
 
 /// The reference backend: one kernel call per node, views as views.
 pub struct Interpreter;
 
-impl Backend for Interpreter {
-    fn name(&self) -> &'static str {
-        "interpreter"
-    }
-
-    fn realize(&self, outputs: &[NodeRef]) -> Result<(), BackendError> {
+impl Interpreter {
+    /// Computes every unrealized node `outputs` need, inputs first.
+    pub fn run(&self, outputs: &[NodeRef]) {
         for node in topo_nodes(outputs, |n| !n.is_realized()) {
             let value = evaluate(&node);
             node.set_value(value);
         }
-        Ok(())
     }
 }
 
@@ -43,9 +47,7 @@ pub(crate) fn compute_node(node: &NodeRef) {
         .filter(|n| !n.is_realized())
         .collect();
     if !pending.is_empty() {
-        Interpreter
-            .realize(&pending)
-            .expect("the interpreter supports every op");
+        Interpreter.run(&pending);
     }
     let value = evaluate(node);
     node.set_value(value);
@@ -54,7 +56,7 @@ pub(crate) fn compute_node(node: &NodeRef) {
 /// The value of `node` from its (realized) inputs.
 #[track_caller]
 pub fn evaluate(node: &Node) -> Realized {
-    if !node.op().is_view() && *node.op() != Op::Leaf {
+    if !node.op().aliases_input(node.num_inputs()) {
         // Kernels allocate with `Vec`, which aborts the process on failure.
         let bytes = crate::shape::numel(node.shape()) * node.dtype().size_of();
         crate::storage::ensure_allocatable(bytes, || {
@@ -73,9 +75,9 @@ pub fn evaluate(node: &Node) -> Realized {
         .collect();
     match node.op() {
         Op::Leaf => inputs[0].clone(),
-        Op::Unary(u) => elementwise::unary(*u, &inputs[0]),
-        Op::Scalar(s, c) => elementwise::scalar(*s, *c, &inputs[0]),
-        Op::Binary(b) => elementwise::binary(*b, &inputs[0], &inputs[1]),
+        Op::Unary(u) => unary::unary(*u, &inputs[0]),
+        Op::Scalar(s, c) => scalar::scalar(*s, *c, &inputs[0]),
+        Op::Binary(b) => binary::binary(*b, &inputs[0], &inputs[1]),
         Op::Reduce(r, axes) => reduce::reduce(*r, axes, &inputs[0]),
         Op::MatMul => matmul::matmul(&inputs[0], &inputs[1], node.shape()),
         Op::Reshape => movement::reshape(&inputs[0], node.shape()),
@@ -88,49 +90,5 @@ pub fn evaluate(node: &Node) -> Realized {
         Op::Pad(spec) => movement::pad(&inputs[0], spec, node.shape()),
         Op::Concat(axis) => movement::concat(&inputs, *axis, node.shape()),
         Op::Cast(dtype) => movement::cast(&inputs[0], *dtype),
-    }
-}
-
-/// Calls `f(row_offsets, len)` for every innermost row of `shape`, where `row_offsets[i]` is
-/// operand `i`'s buffer index of the row's first element (operand `i` has `strides[i]` and
-/// starts at `offsets[i]`). The shared strided-iteration engine of the kernels.
-pub(crate) fn for_each_row(
-    shape: &[usize],
-    strides: &[&[isize]],
-    offsets: &[usize],
-    mut f: impl FnMut(&[isize], usize),
-) {
-    let ndim = shape.len();
-    if shape.contains(&0) {
-        return;
-    }
-    let mut pos: Vec<isize> = offsets.iter().map(|&o| o as isize).collect();
-    if ndim == 0 {
-        f(&pos, 1);
-        return;
-    }
-    let inner = shape[ndim - 1];
-    let outer = ndim - 1;
-    let mut index = vec![0usize; outer];
-    loop {
-        f(&pos, inner);
-        let mut ax = outer;
-        loop {
-            if ax == 0 {
-                return;
-            }
-            ax -= 1;
-            index[ax] += 1;
-            for (p, s) in pos.iter_mut().zip(strides) {
-                *p += s[ax];
-            }
-            if index[ax] < shape[ax] {
-                break;
-            }
-            for (p, s) in pos.iter_mut().zip(strides) {
-                *p -= s[ax] * shape[ax] as isize;
-            }
-            index[ax] = 0;
-        }
     }
 }

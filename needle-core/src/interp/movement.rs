@@ -1,7 +1,7 @@
 //! Movement kernels that need a new buffer: reshapes of non-compact views, padding, concat
 //! and dtype casts. Generic over the element type, since labels (i64) move too.
 
-use super::for_each_row;
+use super::rows::for_each_row;
 use crate::dtype::DType;
 use crate::layout::Layout;
 use crate::shape::{contiguous_strides, numel};

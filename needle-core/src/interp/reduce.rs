@@ -2,8 +2,8 @@
 //! accumulate in f32 in numpy's order (see [`super::pairwise`]): pairwise over each trailing
 //! run of reduced axes, element by element otherwise.
 
-use super::for_each_row;
 use super::pairwise::{pairwise_sum, run_start};
+use super::rows::for_each_row;
 use crate::op::ReduceOp;
 use crate::shape::{contiguous_strides, numel};
 use crate::storage::Realized;

@@ -1,13 +1,19 @@
 //! Recording of tensor ops: shape inference (panicking at the caller's line on a mismatch),
 //! explicit broadcast views, and the Rust operator overloads.
+//!
+//! The `Tensor` methods of each op family are in the file named after it (`unary`, `scalar`,
+//! `binary`, `reduce`, `matmul`, `movement`; see [`crate::op`]); `operators` maps `+`, `*`,
+//! … onto them.
 
-mod elementwise;
+mod binary;
 mod matmul;
 mod movement;
 mod operators;
 mod reduce;
+mod scalar;
+mod unary;
 
-pub use elementwise::Operand;
+pub use binary::Operand;
 
 use crate::dtype::DType;
 use crate::shape::{fmt_shape, or_panic, resolve_axis};

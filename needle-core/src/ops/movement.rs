@@ -1,5 +1,5 @@
-//! Movement ops: views (reshape, permute, transpose, broadcast, slice, flip) and the copies
-//! that cannot be views (pad, concat, and what is built from them).
+//! Movement ops: views (reshape, permute, transpose, broadcast, slice, flip), the copies
+//! that cannot be views (pad, concat, and what is built from them) and dtype conversion.
 
 use crate::node::Inputs;
 use crate::op::Op;
@@ -352,5 +352,47 @@ impl Tensor {
         (0..n)
             .map(|i| self.narrow(a as isize, i, 1).squeeze(&[a as isize]))
             .collect()
+    }
+}
+
+impl Tensor {
+    /// A multi-axis stepped slice (the adjoint of `pad_dilate`).
+    #[track_caller]
+    pub(crate) fn slice_multi(
+        &self,
+        starts: Vec<usize>,
+        steps: Vec<usize>,
+        shape: Vec<usize>,
+    ) -> Tensor {
+        let node = self.node();
+        if node.shape() == shape.as_slice() && starts.iter().all(|&s| s == 0) {
+            return self.clone();
+        }
+        let dtype = node.dtype();
+        Tensor::record(
+            Op::Slice { starts, steps },
+            smallvec::smallvec![node],
+            crate::shape::Dims::from_vec(shape),
+            dtype,
+        )
+    }
+}
+
+impl Tensor {
+    /// Converts to f32 (identity on f32 tensors).
+    #[track_caller]
+    pub fn to_f32(&self) -> Tensor {
+        self.cast(crate::DType::F32)
+    }
+
+    /// Converts to another dtype (f32 → i64 truncates toward zero). No gradient.
+    #[track_caller]
+    pub fn cast(&self, dtype: crate::DType) -> Tensor {
+        let node = self.node();
+        if node.dtype() == dtype {
+            return self.clone();
+        }
+        let shape = Dims::from_slice(node.shape());
+        Tensor::record(Op::Cast(dtype), smallvec![node], shape, dtype)
     }
 }

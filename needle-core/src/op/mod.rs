@@ -1,125 +1,38 @@
-//! The primitive operations a graph node can hold.
+//! The primitive operations a graph node can hold, by family.
 //!
 //! The set is kept small on purpose: composite ops (softmax, logsumexp, norms, losses) are
 //! functions of these, so backends (interpreter, JIT) only implement this list.
+//!
+//! Each family has one file per layer, named after it: the op's definition and reference
+//! maths here (`op/unary.rs`: one line per op giving its name and f32 function), its gradient
+//! rules in `autodiff/<family>.rs`, its interpreter kernel in `interp/<family>.rs` and its
+//! `Tensor` methods in `ops/<family>.rs`. The families: `unary`, `scalar` (a tensor and a
+//! constant), `binary`, `reduce`, `matmul` and `movement` (reshape, permute, expand, slice,
+//! flip, pad, concat, cast); the last two have no enum of their own, their ops are variants
+//! of [`Op`]. The comparisons of the binary and scalar families share [`Comparison`].
+//!
+//! Adding an op to a family with a table (`unary`, `scalar`, `binary`): its line in the
+//! table (the interpreter's kernel follows from it, through [`UnaryKernel`] or
+//! [`BinaryKernel`]), its rule in `autodiff/<family>.rs`, its `Tensor` method in
+//! `ops/<family>.rs`, its lowering in needle-jit, and its case in `tests/op_coverage.rs` —
+//! each match that must handle it fails to compile until it does.
+
+#[macro_use]
+mod table;
+mod binary;
+mod compare;
+mod reduce;
+mod scalar;
+mod unary;
+
+pub use binary::BinaryOp;
+pub use compare::Comparison;
+pub use reduce::ReduceOp;
+pub use scalar::ScalarOp;
+pub use table::{BinaryKernel, UnaryKernel};
+pub use unary::UnaryOp;
 
 use crate::dtype::DType;
-
-/// Elementwise functions of one input.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum UnaryOp {
-    /// −x
-    Neg,
-    /// eˣ
-    Exp,
-    /// ln x
-    Log,
-    /// √x
-    Sqrt,
-    /// max(x, 0)
-    Relu,
-    /// tanh x
-    Tanh,
-    /// 1 / (1 + e⁻ˣ)
-    Sigmoid,
-    /// sin x
-    Sin,
-    /// cos x
-    Cos,
-}
-
-/// Elementwise functions of a tensor and a constant scalar `c` baked into the op.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ScalarOp {
-    /// x + c
-    Add,
-    /// x · c
-    Mul,
-    /// x / c
-    Div,
-    /// c / x
-    RDiv,
-    /// xᶜ
-    Pow,
-    /// max(x, c)
-    Max,
-    /// 1 if x == c else 0
-    Eq,
-    /// 1 if x != c else 0
-    Ne,
-    /// 1 if x > c else 0
-    Gt,
-    /// 1 if x >= c else 0
-    Ge,
-    /// 1 if x < c else 0
-    Lt,
-    /// 1 if x <= c else 0
-    Le,
-}
-
-/// Elementwise functions of two equally shaped inputs (broadcasts are explicit views).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum BinaryOp {
-    /// a + b
-    Add,
-    /// a − b
-    Sub,
-    /// a · b
-    Mul,
-    /// a / b
-    Div,
-    /// max(a, b)
-    Max,
-    /// a where b ≠ 0, else 0 (`torch.where(b, a, 0)`): unlike `a · b`, a masked-out
-    /// infinity or NaN gives 0.
-    Mask,
-    /// 1 if a == b else 0
-    Eq,
-    /// 1 if a != b else 0
-    Ne,
-    /// 1 if a > b else 0
-    Gt,
-    /// 1 if a >= b else 0
-    Ge,
-    /// 1 if a < b else 0
-    Lt,
-    /// 1 if a <= b else 0
-    Le,
-}
-
-impl BinaryOp {
-    /// Comparisons produce 0/1 masks and have no gradient.
-    pub fn is_comparison(self) -> bool {
-        !matches!(
-            self,
-            BinaryOp::Add
-                | BinaryOp::Sub
-                | BinaryOp::Mul
-                | BinaryOp::Div
-                | BinaryOp::Max
-                | BinaryOp::Mask
-        )
-    }
-}
-
-impl ScalarOp {
-    /// Comparisons produce 0/1 masks and have no gradient.
-    pub fn is_comparison(self) -> bool {
-        matches!(
-            self,
-            ScalarOp::Eq | ScalarOp::Ne | ScalarOp::Gt | ScalarOp::Ge | ScalarOp::Lt | ScalarOp::Le
-        )
-    }
-}
-
-/// Reductions over a set of axes (the output keeps them with size 1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ReduceOp {
-    /// Σ
-    Sum,
-    /// max
-    Max,
-}
 
 /// A node's operation. The node's own shape completes the description (e.g. the target shape
 /// of `Reshape` and `Expand`, the sizes of `Slice`).
@@ -160,73 +73,6 @@ pub enum Op {
     Concat(usize),
     /// Element type conversion.
     Cast(DType),
-}
-
-impl UnaryOp {
-    /// The op's name in messages and debug output.
-    pub fn name(self) -> &'static str {
-        match self {
-            UnaryOp::Neg => "neg",
-            UnaryOp::Exp => "exp",
-            UnaryOp::Log => "log",
-            UnaryOp::Sqrt => "sqrt",
-            UnaryOp::Relu => "relu",
-            UnaryOp::Tanh => "tanh",
-            UnaryOp::Sigmoid => "sigmoid",
-            UnaryOp::Sin => "sin",
-            UnaryOp::Cos => "cos",
-        }
-    }
-}
-
-impl ScalarOp {
-    /// The op's name in messages and debug output, without its constant (`mul_scalar`).
-    pub fn name(self) -> &'static str {
-        match self {
-            ScalarOp::Add => "add_scalar",
-            ScalarOp::Mul => "mul_scalar",
-            ScalarOp::Div => "div_scalar",
-            ScalarOp::RDiv => "rdiv_scalar",
-            ScalarOp::Pow => "pow_scalar",
-            ScalarOp::Max => "max_scalar",
-            ScalarOp::Eq => "eq_scalar",
-            ScalarOp::Ne => "ne_scalar",
-            ScalarOp::Gt => "gt_scalar",
-            ScalarOp::Ge => "ge_scalar",
-            ScalarOp::Lt => "lt_scalar",
-            ScalarOp::Le => "le_scalar",
-        }
-    }
-}
-
-impl BinaryOp {
-    /// The op's name in messages and debug output.
-    pub fn name(self) -> &'static str {
-        match self {
-            BinaryOp::Add => "add",
-            BinaryOp::Sub => "sub",
-            BinaryOp::Mul => "mul",
-            BinaryOp::Div => "div",
-            BinaryOp::Max => "max",
-            BinaryOp::Mask => "mask",
-            BinaryOp::Eq => "eq",
-            BinaryOp::Ne => "ne",
-            BinaryOp::Gt => "gt",
-            BinaryOp::Ge => "ge",
-            BinaryOp::Lt => "lt",
-            BinaryOp::Le => "le",
-        }
-    }
-}
-
-impl ReduceOp {
-    /// The op's name in messages and debug output.
-    pub fn name(self) -> &'static str {
-        match self {
-            ReduceOp::Sum => "sum",
-            ReduceOp::Max => "max",
-        }
-    }
 }
 
 /// A scalar constant as debug output and messages print it: the shortest digits that read
@@ -292,5 +138,24 @@ impl Op {
             self,
             Op::Reshape | Op::Permute(_) | Op::Expand | Op::Slice { .. } | Op::Flip(_)
         )
+    }
+
+    /// Whether a node of this op with `num_inputs` inputs attached denotes its first input's
+    /// data without computing anything: a view, or a leaf standing for a pending value (a
+    /// variable's assignment, a detached result). Such a node shares its input's buffer once
+    /// that is realized.
+    pub fn aliases_input(&self, num_inputs: usize) -> bool {
+        self.is_view() || (*self == Op::Leaf && num_inputs == 1)
+    }
+
+    /// Whether gradients flow through this op: comparisons (0/1 masks, flat almost
+    /// everywhere) and casts (to integers, or identity) have none.
+    pub fn is_differentiable(&self) -> bool {
+        match self {
+            Op::Binary(b) => !b.is_comparison(),
+            Op::Scalar(s, _) => !s.is_comparison(),
+            Op::Cast(_) => false,
+            _ => true,
+        }
     }
 }

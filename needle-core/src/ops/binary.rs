@@ -1,8 +1,9 @@
-//! Elementwise ops: unary functions, ops with a scalar, and broadcasting binary ops.
+//! The binary family's `Tensor` methods (see `op/binary.rs`): broadcasting ops of two
+//! tensors, which given a number as their right-hand side record the scalar op instead.
 
-use crate::op::{BinaryOp, Op, ScalarOp, UnaryOp};
+use crate::op::{BinaryOp, Op, ScalarOp};
 use crate::ops::require_f32;
-use crate::shape::{broadcast_dims, fmt_shape, or_panic, Dims};
+use crate::shape::{broadcast_dims, fmt_shape, or_panic};
 use crate::tensor::Tensor;
 use smallvec::smallvec;
 
@@ -33,22 +34,6 @@ impl From<&Tensor> for Operand {
 }
 
 impl Tensor {
-    #[track_caller]
-    pub(crate) fn unary(&self, op: UnaryOp) -> Tensor {
-        let node = self.node();
-        require_f32(|| Op::Unary(op).name(), node.dtype());
-        let shape = Dims::from_slice(node.shape());
-        Tensor::record(Op::Unary(op), smallvec![node], shape, crate::DType::F32)
-    }
-
-    #[track_caller]
-    pub(crate) fn scalar_op(&self, op: ScalarOp, c: f32) -> Tensor {
-        let node = self.node();
-        require_f32(|| Op::Scalar(op, c).name(), node.dtype());
-        let shape = Dims::from_slice(node.shape());
-        Tensor::record(Op::Scalar(op, c), smallvec![node], shape, crate::DType::F32)
-    }
-
     /// Binary op of two tensors with NumPy broadcasting (inserting explicit broadcast views).
     #[track_caller]
     pub(crate) fn binary(&self, op: BinaryOp, other: &Tensor) -> Tensor {
@@ -112,18 +97,6 @@ impl Tensor {
         self.dispatch(rhs.into(), BinaryOp::Div, ScalarOp::Div)
     }
 
-    /// `c − self`.
-    #[track_caller]
-    pub fn rsub_scalar(&self, c: f32) -> Tensor {
-        self.neg().scalar_op(ScalarOp::Add, c)
-    }
-
-    /// `c / self`.
-    #[track_caller]
-    pub fn rdiv_scalar(&self, c: f32) -> Tensor {
-        self.scalar_op(ScalarOp::RDiv, c)
-    }
-
     /// Elementwise maximum (ties split the gradient evenly, as PyTorch does).
     #[track_caller]
     pub fn maximum(&self, rhs: impl Into<Operand>) -> Tensor {
@@ -160,82 +133,10 @@ impl Tensor {
         self.maximum(lo).minimum(hi)
     }
 
-    /// `selfⁿ` with a constant exponent.
-    #[track_caller]
-    pub fn powf(&self, exponent: f32) -> Tensor {
-        self.scalar_op(ScalarOp::Pow, exponent)
-    }
-
     /// `self²`.
     #[track_caller]
     pub fn square(&self) -> Tensor {
         self.mul(self)
-    }
-
-    /// `−self`.
-    #[track_caller]
-    pub fn neg(&self) -> Tensor {
-        self.unary(UnaryOp::Neg)
-    }
-
-    /// `eˢᵉˡᶠ`.
-    #[track_caller]
-    pub fn exp(&self) -> Tensor {
-        self.unary(UnaryOp::Exp)
-    }
-
-    /// Natural logarithm.
-    #[track_caller]
-    pub fn log(&self) -> Tensor {
-        self.unary(UnaryOp::Log)
-    }
-
-    /// Square root.
-    #[track_caller]
-    pub fn sqrt(&self) -> Tensor {
-        self.unary(UnaryOp::Sqrt)
-    }
-
-    /// `max(self, 0)`; the gradient at 0 is 0.
-    #[track_caller]
-    pub fn relu(&self) -> Tensor {
-        self.unary(UnaryOp::Relu)
-    }
-
-    /// Hyperbolic tangent.
-    #[track_caller]
-    pub fn tanh(&self) -> Tensor {
-        self.unary(UnaryOp::Tanh)
-    }
-
-    /// Logistic sigmoid `1/(1+e⁻ˣ)`.
-    #[track_caller]
-    pub fn sigmoid(&self) -> Tensor {
-        self.unary(UnaryOp::Sigmoid)
-    }
-
-    /// Sine, in radians (the gradient is `cos`).
-    ///
-    /// ```
-    /// use needle_core::Tensor;
-    /// let x = Tensor::from_vec(vec![0.0, std::f32::consts::FRAC_PI_2], &[2]);
-    /// assert_eq!(x.sin().to_vec(), vec![0.0, 1.0]);
-    /// ```
-    #[track_caller]
-    pub fn sin(&self) -> Tensor {
-        self.unary(UnaryOp::Sin)
-    }
-
-    /// Cosine, in radians (the gradient is `−sin`).
-    ///
-    /// ```
-    /// use needle_core::Tensor;
-    /// let x = Tensor::from_vec(vec![0.0, std::f32::consts::PI], &[2]);
-    /// assert_eq!(x.cos().to_vec(), vec![1.0, -1.0]);
-    /// ```
-    #[track_caller]
-    pub fn cos(&self) -> Tensor {
-        self.unary(UnaryOp::Cos)
     }
 
     /// 1.0 where equal, else 0.0 (no gradient).
@@ -272,22 +173,5 @@ impl Tensor {
     #[track_caller]
     pub fn le(&self, rhs: impl Into<Operand>) -> Tensor {
         self.dispatch(rhs.into(), BinaryOp::Le, ScalarOp::Le)
-    }
-
-    /// Converts to f32 (identity on f32 tensors).
-    #[track_caller]
-    pub fn to_f32(&self) -> Tensor {
-        self.cast(crate::DType::F32)
-    }
-
-    /// Converts to another dtype (f32 → i64 truncates toward zero). No gradient.
-    #[track_caller]
-    pub fn cast(&self, dtype: crate::DType) -> Tensor {
-        let node = self.node();
-        if node.dtype() == dtype {
-            return self.clone();
-        }
-        let shape = Dims::from_slice(node.shape());
-        Tensor::record(Op::Cast(dtype), smallvec![node], shape, dtype)
     }
 }
