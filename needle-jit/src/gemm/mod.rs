@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 use rustc_hash::FxHashMap;
 
 pub use driver::Operand;
+pub(crate) use driver::RowsDone;
 pub use microkernel::MicroKernel;
 
 /// Tile of the generated micro-kernel: rows × columns of C held in registers (4 rows of two
@@ -255,11 +256,6 @@ pub fn matmul_with(
         );
     }
 }
-
-/// Work on rows `start..end` of a product, run as soon as those rows are final (a matmul's
-/// fused epilogue, see [`crate::StepKind::MatMul`]). Returns a status; the first
-/// non-zero one is the product's.
-pub(crate) type RowsDone<'a> = &'a (dyn Fn(usize, usize) -> u32 + Sync);
 
 /// Rows per call of a specialized product before its epilogue runs on them: a block of the
 /// result that stays in L1 (at least one register block of 4 rows).

@@ -11,8 +11,8 @@ use needle_core::backend::BackendError;
 use needle_core::storage::Buffer;
 
 use super::host::needle_host_step;
-use super::tier::Tier;
-use crate::codegen::{self, Code};
+use super::tier::{describe_function_times, Tier};
+use crate::codegen;
 use crate::collect::recompile::{key_change, NodeWas, Previous};
 use crate::collect::Graph;
 use crate::config::{debug_flags, keep_ir, tiered, TIERED_MIN_STEPS};
@@ -108,13 +108,45 @@ pub(super) fn compile_program(graph: &Graph, checked: bool) -> Result<Program, B
     from_plan(plan, graph, checked, start, debug, debug_ir)
 }
 
-/// One line per compiled function with its code generation time.
-pub(super) fn describe_function_times(code: &Code) -> String {
-    code.function_times
-        .iter()
-        .map(|(label, took)| format!("  {label}: {:.3} ms", took.as_secs_f64() * 1e3))
-        .collect::<Vec<_>>()
-        .join("\n")
+impl Program {
+    /// Whether the machine code is ready, installing it if the background thread finished.
+    /// Returns the code generation error once if it failed.
+    pub(super) fn code_ready(&self) -> Result<bool, BackendError> {
+        let mut tier = self.code.borrow_mut();
+        match &*tier {
+            Tier::Ready(_) => return Ok(true),
+            Tier::Failed => return Ok(false),
+            Tier::Compiling(_, handle) if !handle.is_finished() => return Ok(false),
+            Tier::Compiling(..) => {}
+        }
+        let Tier::Compiling(prepared, handle) = std::mem::replace(&mut *tier, Tier::Failed) else {
+            unreachable!()
+        };
+        let (compiled, took) = handle
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        let code = compiled
+            .and_then(|c| prepared.finish(c))
+            .map_err(|message| BackendError::Other {
+                backend: "jit",
+                message: format!("code generation failed: {message}"),
+            })?;
+        if debug_flags().0 {
+            eprintln!(
+                "[needle-jit] machine code ready after {:.3} ms in the background (program of \
+                 {} steps; realizations run by the interpreter meanwhile: {}; the compiled code \
+                 runs from now on); code generation per function:\n{}",
+                took.as_secs_f64() * 1e3,
+                self.plan.steps.len(),
+                self.interpreted.get(),
+                describe_function_times(&code)
+            );
+        }
+        *tier = Tier::Ready(Box::new(code));
+        self.compile_time.set(self.compile_time.get() + took);
+        bump(|s| s.compile_time += self.compile_time.get());
+        Ok(true)
+    }
 }
 
 /// Why `graph` does not run `program` (for the recompile message).

@@ -3,7 +3,7 @@
 //! aligned. Also records each slot's last reader, which donation needs.
 
 use super::plan::{step_reads, step_writes, SlotKind, StepKind};
-use super::Planner;
+use super::planner::Planner;
 
 impl Planner<'_> {
     /// Packs the scratch slots into the arena by liveness: a slot's bytes are reused once the

@@ -3,7 +3,7 @@
 
 use super::kernel::{Kernel, Output};
 use super::plan::{step_reads, SlotKind, StepKind};
-use super::Planner;
+use super::planner::Planner;
 
 impl Planner<'_> {
     /// Removes stores nobody reads (values computed and consumed inside one fused loop).

@@ -3,7 +3,7 @@
 //!
 //! Who decides what:
 //! - The schedule (here) decides everything the program's structure determines: which output
-//!   may take which input's buffer ([`Donation`]): the output is a variable's new value, the
+//!   may take which input's buffer ([`Donation`](super::plan::Donation)): the output is a variable's new value, the
 //!   step reads the input only at the element it writes, no later step reads that slot.
 //! - The run stage (`run/donation.rs`) decides, before every run, only what the structure
 //!   cannot know: whether the buffer is dead in this run — held by nothing outside the graph,
@@ -20,30 +20,9 @@ use needle_core::shape::contiguous_strides;
 use rustc_hash::FxHashMap;
 
 use super::kernel::{Access, Kernel};
-use super::plan::{Elem, SlotKind, StepKind};
-use super::Planner;
+use super::plan::{Donation, Elem, SlotKind, StepKind};
+use super::planner::Planner;
 use crate::collect::is_pending_assignment;
-
-/// An output slot holding the new value of a variable (a pending assignment), written by an
-/// elementwise step or a reduction's epilogue, that may be written into the buffer of one of
-/// the step's inputs instead of a new one: an optimizer's new parameter into the old
-/// parameter's buffer, its new moments into the old moments'. The step reads that input at
-/// the element it writes and no later step reads it, so the kernel reads each element before
-/// it overwrites it. Whether the buffer is really dead — no tensor outside the program can
-/// read it afterwards — is only known at run time, where the runtime checks it before every
-/// run (`run/donation.rs`); if it is not, the output gets a new buffer as usual.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Donation {
-    /// The output slot.
-    pub out: usize,
-    /// The input slot whose buffer it may take.
-    pub input: usize,
-    /// The step writing `out` and reading `input`.
-    pub step: usize,
-    /// Input slots the step reads only at the element it writes (a buffer several of the
-    /// step's inputs share may be donated when every one of them is read this way).
-    pub identity_inputs: Vec<usize>,
-}
 
 impl Planner<'_> {
     /// Per slot, the first input slot holding the same buffer in the realization being

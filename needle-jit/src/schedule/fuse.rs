@@ -8,7 +8,7 @@ use needle_core::shape::contiguous_strides;
 
 use super::kernel::Access;
 use super::plan::{step_reads, step_writes, Step, StepKind};
-use super::Planner;
+use super::planner::Planner;
 use crate::collect::Graph;
 
 /// Limits of multi-output fusion: beyond these a joined loop holds more live values than

@@ -34,26 +34,18 @@ pub mod fuse;
 pub mod kernel;
 pub mod place;
 pub mod plan;
+mod planner;
 pub mod sum_run;
 
-pub use donation::Donation;
 pub use kernel::{Access, Expr, Kernel};
-pub use plan::{Elem, NodeInfo, Placement, Plan, Slot, SlotKind, Step, StepKind};
+pub use plan::{Donation, Elem, NodeInfo, Placement, Plan, Slot, SlotKind, Step, StepKind};
 
 use rustc_hash::FxHashMap;
 
 use crate::collect::Graph;
 use place::is_elementwise;
 use place::is_reduce;
-
-/// The scheduler's state while it builds a plan; each pass adds its methods from its file.
-struct Planner<'g> {
-    graph: &'g Graph,
-    plan: Plan,
-    inlinable: Vec<bool>,
-    /// Expression index of each node already emitted into the kernel being built.
-    memo: FxHashMap<usize, usize>,
-}
+use planner::Planner;
 
 impl Plan {
     /// Schedules `graph`.

@@ -10,7 +10,8 @@ use needle_core::DType;
 
 use super::kernel::{Access, Expr, Kernel, Output};
 use super::plan::{Elem, Placement, Slot, SlotKind, Step, StepKind};
-use super::{sum_run, Planner};
+use super::planner::Planner;
+use super::sum_run;
 use crate::collect::{aliases_input, Graph};
 
 pub(super) fn is_elementwise(graph: &Graph, i: usize) -> bool {

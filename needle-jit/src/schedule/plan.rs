@@ -3,7 +3,6 @@
 
 use needle_core::op::ReduceOp;
 
-use super::donation::Donation;
 use super::kernel::{Access, Kernel};
 
 /// Element type of a buffer slot.
@@ -146,6 +145,27 @@ impl NodeInfo {
             None => format!("at {}", self.origin),
         }
     }
+}
+
+/// An output slot holding the new value of a variable (a pending assignment), written by an
+/// elementwise step or a reduction's epilogue, that may be written into the buffer of one of
+/// the step's inputs instead of a new one: an optimizer's new parameter into the old
+/// parameter's buffer, its new moments into the old moments'. The step reads that input at
+/// the element it writes and no later step reads it, so the kernel reads each element before
+/// it overwrites it. Whether the buffer is really dead — no tensor outside the program can
+/// read it afterwards — is only known at run time, where the runtime checks it before every
+/// run (`run/donation.rs`; which stage decides what: `schedule/donation.rs`); if it is not, the output gets a new buffer as usual.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Donation {
+    /// The output slot.
+    pub out: usize,
+    /// The input slot whose buffer it may take.
+    pub input: usize,
+    /// The step writing `out` and reading `input`.
+    pub step: usize,
+    /// Input slots the step reads only at the element it writes (a buffer several of the
+    /// step's inputs share may be donated when every one of them is read this way).
+    pub identity_inputs: Vec<usize>,
 }
 
 /// The schedule of one pending graph.
