@@ -50,7 +50,7 @@ pub fn set_tiered(on: bool) {
 
 /// Whether this thread compiles checked code (default: `NEEDLE_JIT_CHECKED=1`). In checked
 /// mode generated code compares every index with its buffer's length and stops with
-/// [`BackendError::OutOfBounds`] naming the step, the op and the index.
+/// [`BackendError::OutOfBounds`](needle_core::backend::BackendError::OutOfBounds) naming the step, the op and the index.
 pub fn checked() -> bool {
     CHECKED.with(|c| match c.get() {
         Some(v) => v,
@@ -81,7 +81,7 @@ pub fn with_checked<R>(on: bool, f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// Keep the Cranelift IR of programs compiled from now on (for [`last_program`]).
+/// Keep the Cranelift IR of programs compiled from now on (for [`last_program`](crate::last_program)).
 pub fn set_keep_ir(on: bool) {
     KEEP_IR.with(|k| k.set(on));
 }

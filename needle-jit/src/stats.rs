@@ -54,6 +54,7 @@ pub fn reset_stats() {
     STATS.with(|s| s.set(JitStats::default()));
 }
 
+/// Adds to this thread's counters.
 pub(crate) fn bump(f: impl FnOnce(&mut JitStats)) {
     STATS.with(|s| {
         let mut v = s.get();

@@ -33,6 +33,7 @@ impl Emitter<'_, '_> {
         });
     }
 
+    /// Stores `values` at `index` of each output.
     pub(crate) fn store_outputs(
         &mut self,
         values: &[Value],

@@ -25,15 +25,20 @@ pub(crate) struct Base {
 
 /// Emits the steps of a program into one function.
 pub(crate) struct Emitter<'a, 'f> {
+    /// The function being built.
     pub(crate) b: &'a mut FunctionBuilder<'f>,
+    /// The argument block's address.
     pub(crate) args: Value,
+    /// The scalar helpers, by symbol name.
     pub(crate) helpers: &'a [(&'static str, FuncRef)],
     /// The pairwise sum of a gathered run ([`crate::math::needle_pairwise_sum`]), in
     /// functions that hold reductions.
     pub(crate) pairwise: Option<FuncRef>,
+    /// Checked mode: every access compares its index with the buffer's length.
     pub(crate) checked: bool,
     /// Out-of-bounds exit (checked mode), with (step, access, index, length).
     pub(crate) oob: Block,
+    /// The step being emitted (named by an out-of-bounds report).
     pub(crate) step: usize,
     /// While emitting a reduction's epilogue: loads of this slot read this value instead.
     pub(crate) substitute: Option<(usize, Value)>,
@@ -60,6 +65,7 @@ pub(crate) struct Row {
     pub(crate) constants: Vec<(u32, Value)>,
 }
 
+/// An input of a vectorized row: its address at the row's first element, or its value when constant along the row.
 #[derive(Clone, Copy)]
 pub(crate) enum RowInput {
     Pointer(Value),
@@ -67,6 +73,7 @@ pub(crate) enum RowInput {
 }
 
 impl Emitter<'_, '_> {
+    /// Loads word `word` of the argument block.
     pub(crate) fn load_arg(&mut self, word: usize) -> Value {
         // Not `readonly`: host steps rewrite slot records between kernels.
         self.b.ins().load(
@@ -188,6 +195,7 @@ impl Emitter<'_, '_> {
         self.b.switch_to_block(exit);
     }
 
+    /// The bases of `kernel`'s inputs.
     pub(crate) fn bases(&mut self, kernel: &Kernel) -> Vec<Base> {
         kernel
             .inputs

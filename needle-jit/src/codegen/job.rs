@@ -13,8 +13,11 @@ use super::module::host_isa;
 /// The expensive part of compiling a program — Cranelift code generation for each function —
 /// as a job that may run on another thread.
 pub struct CompileJob {
+    /// The functions, by module id.
     pub(super) functions: Vec<(FuncId, Function)>,
+    /// Per function: compiled at `opt_level=none`.
     pub(super) quick: Vec<bool>,
+    /// Checked mode (the verifier runs).
     pub(super) checked: bool,
 }
 
@@ -24,8 +27,11 @@ pub struct CompiledFunctions(pub(super) Vec<(FuncId, Compiled, std::time::Durati
 
 /// Machine code of one function, ready to be placed in the module.
 pub(super) struct Compiled {
+    /// The machine code.
     pub(super) bytes: Vec<u8>,
+    /// Its required alignment.
     pub(super) alignment: u64,
+    /// Its relocations.
     pub(super) relocs: Vec<ModuleReloc>,
 }
 

@@ -27,6 +27,7 @@ const CODE_RESERVE: usize = 256 << 20;
 pub(crate) struct OwnedModule(pub(super) Option<JITModule>);
 
 impl OwnedModule {
+    /// The module.
     pub(super) fn get(&mut self) -> &mut JITModule {
         self.0.as_mut().expect("present until dropped")
     }
@@ -46,7 +47,9 @@ impl Drop for OwnedModule {
 /// Compiled machine code of a program.
 pub struct Code {
     // Owns the machine code (freed with it); never read otherwise.
+    /// Owns the machine code (freed with it); never read otherwise.
     pub(super) _module: OwnedModule,
+    /// The program's entry.
     pub(super) entry: extern "C" fn(*mut u64) -> u32,
     /// Row-range entries by step: halves of steps split across threads, matmul epilogues.
     pub rows: Vec<(usize, RowsFn)>,
@@ -107,6 +110,7 @@ pub(super) fn all_small(plan: &Plan, steps: std::ops::Range<usize>) -> bool {
     })
 }
 
+/// A module for one program, with the helpers and the host entry point `host_step` as symbols.
 pub(super) fn new_module(host_step: *const u8, verify: bool) -> Result<JITModule, String> {
     let isa = host_isa(verify, "speed")?;
     let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
@@ -123,8 +127,11 @@ pub(super) fn new_module(host_step: *const u8, verify: bool) -> Result<JITModule
 
 /// Imported functions, declared once per module.
 pub(super) struct Imports {
+    /// The scalar helpers.
     pub(super) helpers: Vec<(&'static str, FuncId)>,
+    /// The host entry point.
     pub(super) host: FuncId,
+    /// The pairwise sum.
     pub(super) pairwise: FuncId,
 }
 

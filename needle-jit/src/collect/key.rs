@@ -10,12 +10,14 @@ pub fn node_key<'k>(key: &'k [u64], starts: &[usize], i: usize) -> &'k [u64] {
     &key[starts[i]..end]
 }
 
+/// Appends a dtype and shape to the key.
 pub(super) fn push_shape(key: &mut Vec<u64>, dtype: DType, shape: &[usize]) {
     key.push(dtype as u64);
     key.push(shape.len() as u64);
     key.extend(shape.iter().map(|&d| d as u64));
 }
 
+/// Appends an op, with its constants by their bits, to the key.
 pub(super) fn op_key(op: &Op, key: &mut Vec<u64>) {
     match op {
         Op::Leaf => key.push(1),

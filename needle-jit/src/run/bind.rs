@@ -17,6 +17,7 @@ use crate::collect::Graph;
 use crate::schedule::{Elem, SlotKind, StepKind};
 use crate::stats::bump;
 
+/// Runs `program` on `graph`'s buffers and delivers the requested values.
 pub(crate) fn run(program: &Program, graph: &Graph) -> Result<(), BackendError> {
     let plan = &program.plan;
     let tier = program.code.borrow();

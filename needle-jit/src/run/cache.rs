@@ -16,6 +16,7 @@ use crate::stats::bump;
 thread_local! {
     // Per thread: compiled code, arenas and counters are only touched by the thread that
     // realizes.
+    /// This thread's compiled programs.
     pub(super) static CACHE: RefCell<Cache<Rc<Program>>> =
         RefCell::new(Cache::new(crate::config::cache_capacity(DEFAULT_CAPACITY)));
 }

@@ -20,6 +20,7 @@ use crate::schedule::{Plan, StepKind};
 use crate::stats::bump;
 
 thread_local! {
+    /// The program that ran last on this thread.
     pub(super) static LAST: RefCell<Option<Rc<Program>>> = const { RefCell::new(None) };
 }
 
@@ -27,8 +28,11 @@ thread_local! {
 pub struct Program {
     /// The schedule.
     pub plan: Plan,
+    /// Its machine code, or the job generating it.
     pub(super) code: RefCell<Tier>,
+    /// The structural key it was compiled for.
     pub(super) key: Vec<u64>,
+    /// Where each node's part of `key` starts.
     pub(super) key_starts: Vec<usize>,
     /// Planning plus code generation (known once the code is ready).
     pub compile_time: Cell<Duration>,
@@ -45,6 +49,7 @@ pub struct Program {
     /// The argument block and per-slot buffers of a run, kept (empty) between runs so a step
     /// does not allocate them again.
     pub(super) run_scratch: RefCell<RunScratch>,
+    /// (fused kernels, matmuls, interpreter steps) per run.
     pub(super) counts: (u64, u64, u64),
     /// Realizations the interpreter ran while the machine code was being generated.
     pub(super) interpreted: Cell<u64>,
@@ -53,7 +58,9 @@ pub struct Program {
 /// Per-run tables of a program, reused across its runs.
 #[derive(Default)]
 pub(super) struct RunScratch {
+    /// The argument block.
     pub(super) words: Vec<u64>,
+    /// Per slot: the buffer that becomes (or is) a tensor's value.
     pub(super) owned: Vec<Option<Arc<Buffer>>>,
     /// Output buffers made for this run whose elements the program writes (not yet values).
     pub(super) fresh: Vec<(usize, Vec<f32>)>,
@@ -65,7 +72,7 @@ pub struct ProgramInfo {
     /// The schedule: steps, the nodes each computes (with source lines), buffers.
     pub plan: Plan,
     /// The Cranelift IR of the program, when requested (`NEEDLE_DEBUG=jit-ir` or
-    /// [`set_keep_ir`]).
+    /// [`set_keep_ir`](crate::set_keep_ir)).
     pub ir: Option<String>,
     /// Planning plus code generation.
     pub compile_time: Duration,
@@ -96,6 +103,7 @@ pub fn last_program() -> Option<ProgramInfo> {
     })
 }
 
+/// Plans and compiles `graph` (saying why, when `NEEDLE_DEBUG=jit`, if another program ran last).
 pub(super) fn compile_program(graph: &Graph, checked: bool) -> Result<Program, BackendError> {
     let (debug, debug_ir) = debug_flags();
     if debug {

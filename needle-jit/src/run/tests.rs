@@ -147,7 +147,11 @@ fn a_cached_plan_keeps_the_first_calls_buffer_sharing_and_stays_correct() {
         let (values, plan) = update_with_sharing(!first_shared);
         let after = crate::stats();
         assert_eq!(values, expected, "second call, shared: {}", !first_shared);
-        assert_eq!(after.cache_hits, before.cache_hits + 1, "same key, same program");
+        assert_eq!(
+            after.cache_hits,
+            before.cache_hits + 1,
+            "same key, same program"
+        );
         assert_eq!(after.compilations, before.compilations);
         assert_eq!(plan, first_plan, "the cached plan is the first call's");
         plans.push(first_plan);

@@ -14,6 +14,7 @@ use super::planner::Planner;
 use super::sum_run;
 use crate::collect::{aliases_input, Graph};
 
+/// Whether node `i` is a pending f32 elementwise op (unary, with a constant, binary).
 pub(super) fn is_elementwise(graph: &Graph, i: usize) -> bool {
     let n = &graph.nodes[i];
     !graph.is_input[i]
@@ -21,6 +22,7 @@ pub(super) fn is_elementwise(graph: &Graph, i: usize) -> bool {
         && matches!(n.op(), Op::Unary(_) | Op::Scalar(..) | Op::Binary(_))
 }
 
+/// Whether node `i` is a pending reduction.
 pub(super) fn is_reduce(graph: &Graph, i: usize) -> bool {
     !graph.is_input[i] && matches!(graph.nodes[i].op(), Op::Reduce(..))
 }
@@ -53,6 +55,7 @@ fn view_access(op: &Op, input: &Access, in_shape: &[usize], shape: &[usize]) -> 
 }
 
 impl Planner<'_> {
+    /// A new buffer slot.
     pub(super) fn new_slot(
         &mut self,
         kind: SlotKind,
@@ -69,10 +72,12 @@ impl Planner<'_> {
         self.plan.slots.len() - 1
     }
 
+    /// A new scratch slot (its arena offset is assigned by [`super::arena`]).
     pub(super) fn scratch(&mut self, elem: Elem, len: usize, node: usize) -> usize {
         self.new_slot(SlotKind::Scratch { offset: 0 }, elem, len, node)
     }
 
+    /// Appends a step; returns its index.
     pub(super) fn push_step(
         &mut self,
         kind: StepKind,
@@ -89,6 +94,7 @@ impl Planner<'_> {
         self.plan.steps.len() - 1
     }
 
+    /// The shape of node `i`.
     pub(super) fn shape(&self, i: usize) -> &[usize] {
         self.graph.nodes[i].shape()
     }
@@ -104,6 +110,7 @@ impl Planner<'_> {
         slot
     }
 
+    /// Places node `i` (see the module documentation).
     pub(super) fn place(&mut self, i: usize) {
         let graph = self.graph;
         let node = &graph.nodes[i];
@@ -280,6 +287,7 @@ impl Planner<'_> {
         at
     }
 
+    /// [`Self::emit`] for a node not yet in the kernel.
     pub(super) fn emit_new(
         &mut self,
         i: usize,

@@ -12,8 +12,9 @@
 pub mod binary;
 pub mod scalar;
 pub mod unary;
+pub mod vector;
 
-use cranelift_codegen::ir::{types, Endianness, InstBuilder, MemFlagsData, Value};
+use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
 use needle_core::op::{BinaryOp, ScalarOp, UnaryOp};
 
 use super::emitter::{Base, Emitter, RowInput};
@@ -61,6 +62,7 @@ fn comparison_op(op: BinaryOp) -> bool {
 }
 
 impl Emitter<'_, '_> {
+    /// Calls the helper `name`.
     pub(super) fn call(&mut self, name: &str, args: &[Value]) -> Value {
         let f = self
             .helpers
@@ -214,22 +216,5 @@ impl Emitter<'_, '_> {
             out = self.b.ins().insertlane(out, r, lane);
         }
         out
-    }
-
-    pub(super) fn splat(&mut self, c: f32) -> Value {
-        if let Some(row) = &self.row {
-            if let Some(&(_, v)) = row.constants.iter().find(|(bits, _)| *bits == c.to_bits()) {
-                return v;
-            }
-        }
-        let k = self.b.ins().f32const(c);
-        self.b.ins().splat(types::F32X4, k)
-    }
-
-    /// Lane-wise `mask ? x : y` for a vector comparison result (all-ones or all-zeros lanes).
-    pub(super) fn vselect(&mut self, mask: Value, x: Value, y: Value) -> Value {
-        let flags = MemFlagsData::new().with_endianness(Endianness::Little);
-        let mask = self.b.ins().bitcast(types::F32X4, flags, mask);
-        self.b.ins().bitselect(mask, x, y)
     }
 }
