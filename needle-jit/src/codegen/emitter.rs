@@ -31,7 +31,7 @@ pub(crate) struct Emitter<'a, 'f> {
     pub(crate) args: Value,
     /// The scalar helpers, by symbol name.
     pub(crate) helpers: &'a [(&'static str, FuncRef)],
-    /// The pairwise sum of a gathered run ([`crate::math::needle_pairwise_sum`]), in
+    /// The pairwise sum of a gathered run ([`super::helpers::needle_pairwise_sum`]), in
     /// functions that hold reductions.
     pub(crate) pairwise: Option<FuncRef>,
     /// Checked mode: every access compares its index with the buffer's length.
