@@ -4,16 +4,10 @@
 //! a whole training step: forward, backward and optimizer update — to this backend. The
 //! modules are the stages the graph passes through, in this order:
 //!
-//! 1. `collect` — the pending nodes in execution order and their structural key (ops,
-//!    shapes, strides, dtypes, constants; inputs by position, never by value): a [`Graph`].
-//! 2. `schedule` — on a cache miss, [`Plan::new`] places every node (fused elementwise loops
-//!    with their broadcasts and strided views, reductions with their producers, matmuls with
-//!    their epilogues, interpreter steps), fuses, drops dead stores, packs intermediates into
-//!    an arena by liveness and lists donations: a [`Plan`].
-//! 3. `codegen` — the whole plan becomes **one** Cranelift function taking one argument
-//!    block (its layout in `abi`), its machine code possibly generated in the background.
-//! 4. `run` — the program cache and tiering, binding buffers (new ones for requested values,
-//!    an input's when donating it is safe), running, host steps (GEMM, interpreter kernels).
+//! 1. `collect` — pending nodes in execution order and their structural key: a [`Graph`].
+//! 2. `schedule` — placement, fusion, dead stores, arena, donation candidates: a [`Plan`].
+//! 3. `codegen` — the whole plan as **one** Cranelift function over one argument block.
+//! 4. `run` — program cache and tiering, binding buffers, running, host steps.
 //!
 //! Beside the stages: [`gemm`] (the matrix products host steps call), `abi` (argument block
 //! and status codes), `config` (environment variables and switches), [`stats`] (counters).
@@ -35,11 +29,16 @@
 
 #![warn(missing_docs)]
 
-mod codegen;
+// The stages, in the order the data takes (one group each, so the order stays).
 mod collect;
-mod run;
+
 mod schedule;
 
+mod codegen;
+
+mod run;
+
+// Beside the stages.
 mod abi;
 mod config;
 pub mod gemm;
