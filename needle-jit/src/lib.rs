@@ -1,16 +1,16 @@
 //! needle-jit: the Cranelift backend of needle-rs.
 //!
 //! In [`Mode::Jit`](needle_core::Mode::Jit), reading a value hands the pending graph — usually
-//! a whole training step: forward, backward and optimizer update — to this backend:
+//! a whole training step: forward, backward and optimizer update — to this backend. The
+//! modules are the stages the graph passes through, in this order:
 //!
-//! 1. [`graph`](crate::Graph) collects the pending nodes and computes a structural key (ops,
-//!    shapes, strides, dtypes, constants; inputs by position, never by value).
-//! 2. On a cache miss, [`Plan::new`] schedules the graph: elementwise chains (with their
-//!    broadcasts and strided views) fuse into loop nests, elementwise producers fuse into the
-//!    reductions that consume them, matmuls call the GEMM, and intermediates share an arena by
-//!    liveness. Code generation turns the whole plan into **one** Cranelift function taking
-//!    one argument block.
-//! 3. The program runs; requested values get buffers of their own.
+//! 1. `collect` — pending nodes in execution order and their structural key: a [`Graph`].
+//! 2. `schedule` — placement, fusion, dead stores, arena, donation candidates: a [`Plan`].
+//! 3. `codegen` — the whole plan as **one** Cranelift function over one argument block.
+//! 4. `run` — program cache and tiering, binding buffers, running, host steps.
+//!
+//! Beside the stages: [`gemm`] (the matrix products host steps call), `abi` (argument block
+//! and status codes), `config` (environment variables and switches), [`stats`] (counters).
 //!
 //! Results are bit-identical to eager mode. Counters are in [`stats`], the schedule of the
 //! last program in [`last_program`]; `NEEDLE_DEBUG=jit` prints schedules, compile times and
@@ -29,25 +29,32 @@
 
 #![warn(missing_docs)]
 
-pub mod cache;
+// The stages, in the order the data takes (one group each, so the order stays).
+mod collect;
+
+mod schedule;
+
 mod codegen;
+
+mod run;
+
+// Beside the stages.
+mod abi;
+mod config;
 pub mod gemm;
-mod graph;
-mod host;
-mod kernel;
-mod math;
-mod plan;
-mod runtime;
 mod stats;
 
-pub use graph::Graph;
-pub use kernel::{Access, Expr, Kernel};
-pub use plan::{Donation, Elem, NodeInfo, Placement, Plan, Slot, SlotKind, Step, StepKind};
-pub use runtime::{
-    cached_programs, checked, clear_cache, last_program, reset_stats, set_cache_capacity,
-    set_checked, set_keep_ir, set_tiered, stats, tiered, with_checked, JitBackend, JitStats,
-    ProgramInfo, TIERED_MIN_STEPS,
+pub use collect::Graph;
+pub use config::{
+    checked, set_checked, set_keep_ir, set_tiered, tiered, with_checked, TIERED_MIN_STEPS,
 };
+pub use run::cache::{self, cached_programs, clear_cache, set_cache_capacity};
+pub use run::program::{last_program, ProgramInfo};
+pub use run::JitBackend;
+pub use schedule::{
+    Access, Donation, Elem, Expr, Kernel, NodeInfo, Placement, Plan, Slot, SlotKind, Step, StepKind,
+};
+pub use stats::{reset_stats, stats, JitStats};
 
 /// Registers the JIT as the backend of `Mode::Jit` (idempotent).
 pub fn install() {

@@ -1,13 +1,67 @@
-//! How [`JitStats`] prints: the counters, and what they mean together.
+//! Counters of this thread's JIT activity ([`JitStats`]), and how they print: the counters,
+//! and what they mean together.
 //!
 //! With tiered compilation a short run can end before any compiled code ran (`programs_run:
 //! 0, interpreted_runs: 3`), which reads like a JIT that does nothing. Both formats therefore
 //! say when realizations ran in the interpreter while the machine code was generated in the
 //! background, and whether the compiled code has run since.
 
+use std::cell::Cell;
 use std::fmt;
+use std::time::Duration;
 
-use crate::runtime::JitStats;
+/// Counters of this thread's JIT activity. `Display` and `Debug` (below) also say
+/// when realizations ran in the interpreter while the program compiled in the background.
+#[derive(Clone, Copy, Default, PartialEq)]
+pub struct JitStats {
+    /// Programs compiled (one per distinct graph structure).
+    pub compilations: u64,
+    /// Realizations served by an already compiled program.
+    pub cache_hits: u64,
+    /// Total time spent planning and compiling.
+    pub compile_time: Duration,
+    /// Programs run.
+    pub programs_run: u64,
+    /// Fused kernels (elementwise and reductions) run.
+    pub kernels_run: u64,
+    /// Matrix products run through the GEMM.
+    pub matmuls_run: u64,
+    /// Nodes run by the interpreter's kernels from inside programs (pad, concat, casts,
+    /// i64 ops).
+    pub fallback_nodes: u64,
+    /// Realizations the interpreter ran because their program's machine code was still being
+    /// generated in the background (see [`set_tiered`](crate::set_tiered)).
+    pub interpreted_runs: u64,
+    /// Programs dropped from the cache to keep it within its bound (see
+    /// [`set_cache_capacity`](crate::set_cache_capacity)).
+    pub evictions: u64,
+    /// Outputs written into the buffer of a dead input instead of a new buffer (parameters and
+    /// optimizer state updated in place, see [`crate::Donation`]).
+    pub donated_buffers: u64,
+}
+
+thread_local! {
+    static STATS: Cell<JitStats> = Cell::new(JitStats::default());
+}
+
+/// This thread's counters.
+pub fn stats() -> JitStats {
+    STATS.with(Cell::get)
+}
+
+/// Resets this thread's counters (the cache is kept).
+pub fn reset_stats() {
+    STATS.with(|s| s.set(JitStats::default()));
+}
+
+/// Adds to this thread's counters.
+pub(crate) fn bump(f: impl FnOnce(&mut JitStats)) {
+    STATS.with(|s| {
+        let mut v = s.get();
+        f(&mut v);
+        s.set(v);
+    });
+}
 
 impl JitStats {
     /// What the interpreted runs mean, when there were any: `None` when every realization ran

@@ -12,7 +12,7 @@
 //! with the remainder (known at compile time) emitted straight. As for the micro-kernel, these
 //! functions compile at `opt_level=none` (../shared/CRANELIFT.md).
 //!
-//! The function is a [`super::RowsFn`] computing rows `start..end` of the product (sums in
+//! The function is a [`crate::abi::RowsFn`] computing rows `start..end` of the product (sums in
 //! depth order from zero, one FMA per step), where `start` is a multiple of 4 and `end` is a
 //! multiple of 4 or `m`; the host step runs it and the matmul's epilogue on blocks of rows
 //! ([`crate::gemm`] chooses it per shape by measurement).
@@ -21,9 +21,9 @@ use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
 use cranelift_frontend::Variable;
 
-use super::Emitter;
-use crate::kernel::Access;
-use crate::plan::{Elem, Plan, StepKind};
+use super::emitter::Emitter;
+use crate::schedule::Access;
+use crate::schedule::{Elem, Plan, StepKind};
 
 /// Products below this many multiply-adds get a specialized function (larger ones split across
 /// threads, which the packed GEMM and the gemm crate do).

@@ -10,9 +10,10 @@ use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
 use needle_core::op::ReduceOp;
 use needle_core::shape::contiguous_strides;
 
-use super::{Base, Emitter, OUTPUT_ACCESS};
-use crate::kernel::{Access, Kernel};
-use crate::plan::Elem;
+use super::emitter::{Base, Emitter};
+use crate::abi::OUTPUT_ACCESS;
+use crate::schedule::Elem;
+use crate::schedule::{Access, Kernel};
 
 /// The body of [`Emitter::row_loop`]: (emitter, row, carried values) to the next carried values.
 pub(super) type RowBody<'b, E> = dyn FnMut(&mut E, Value, &[Value]) -> Vec<Value> + 'b;

@@ -18,23 +18,12 @@ use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
 use needle_core::interp::pairwise::{run_start, split, PARTIALS};
 use needle_core::shape::{contiguous_strides, numel};
 
-use super::{expr, Base, Emitter, OUTPUT_ACCESS, RUN_ACCESS};
-use crate::kernel::{Access, Kernel};
-use crate::plan::Elem;
-
-/// Runs up to this long are summed by generated code (at most eight leaves); longer ones by
-/// the host helper, whose call then costs little next to the run.
-pub const INLINE_RUN: usize = 512;
-
-/// The length of the run buffer a sum of `shape` over `axes` needs: `Some` when its run is
-/// longer than [`INLINE_RUN`] or spans several axes longer than 1 (which the generated code
-/// gathers unless every input lets them merge).
-pub fn run_buffer_len(shape: &[usize], axes: &[usize]) -> Option<usize> {
-    let run = &shape[run_start(shape, |a| axes.contains(&a))?..];
-    let len = numel(run);
-    let axes_in_run = run.iter().filter(|&&d| d > 1).count();
-    (len > 0 && (len > INLINE_RUN || axes_in_run > 1)).then_some(len)
-}
+use super::emitter::{Base, Emitter};
+use super::lower;
+use crate::abi::{OUTPUT_ACCESS, RUN_ACCESS};
+use crate::schedule::sum_run::INLINE_RUN;
+use crate::schedule::Elem;
+use crate::schedule::{Access, Kernel};
 
 /// `body` with its size-1 axes dropped and neighbouring axes of the same kind merged where
 /// every input walks them as one stretch (its outputs are compact, so theirs always merge),
@@ -163,7 +152,7 @@ impl Emitter<'_, '_> {
             strides: contiguous_strides(&kernel.shape),
             value,
         };
-        let vector = !self.checked && expr::vectorizable(&kernel);
+        let vector = !self.checked && lower::vectorizable(&kernel);
         match run_start(&kernel.shape, |a| reduced[a]) {
             None if vector && reduced == [true, false] => self.column_sums(&fused, out),
             None => {
@@ -405,7 +394,7 @@ impl Emitter<'_, '_> {
             };
             let r: Vec<Value> = if vector {
                 sums.iter()
-                    .flat_map(|&v| (0..expr::LANES as u8).map(move |lane| (v, lane)))
+                    .flat_map(|&v| (0..lower::LANES as u8).map(move |lane| (v, lane)))
                     .map(|(v, lane)| self.b.ins().extractlane(v, lane))
                     .collect()
             } else {

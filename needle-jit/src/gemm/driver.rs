@@ -11,7 +11,11 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 use super::microkernel::MicroKernel;
-use super::RowsDone;
+
+/// Work on rows `start..end` of a product, run as soon as those rows are final (a matmul's
+/// fused epilogue, see [`crate::StepKind::MatMul`]). Returns a status; the first
+/// non-zero one is the product's.
+pub(crate) type RowsDone<'a> = &'a (dyn Fn(usize, usize) -> u32 + Sync);
 
 /// Rows of A packed per block (rounded to the tile height).
 const MC: usize = 96;

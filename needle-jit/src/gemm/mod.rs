@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 use rustc_hash::FxHashMap;
 
 pub use driver::Operand;
+pub(crate) use driver::RowsDone;
 pub use microkernel::MicroKernel;
 
 /// Tile of the generated micro-kernel: rows × columns of C held in registers (4 rows of two
@@ -131,7 +132,7 @@ pub fn micro_kernel() -> Result<&'static MicroKernel, String> {
     KERNEL
         .get_or_init(|| {
             let kernel = MicroKernel::compile(TILE.0, TILE.1);
-            if crate::runtime::debug_flags().0 {
+            if crate::config::debug_flags().0 {
                 match &kernel {
                     Ok(k) => eprintln!("[needle-jit] GEMM micro-kernel {}", k.describe()),
                     Err(e) => eprintln!("[needle-jit] GEMM micro-kernel failed to compile: {e}"),
@@ -256,11 +257,6 @@ pub fn matmul_with(
     }
 }
 
-/// Work on rows `start..end` of a product, run as soon as those rows are final (a matmul's
-/// fused epilogue, see [`crate::plan::StepKind::MatMul`]). Returns a status; the first
-/// non-zero one is the product's.
-pub(crate) type RowsDone<'a> = &'a (dyn Fn(usize, usize) -> u32 + Sync);
-
 /// Rows per call of a specialized product before its epilogue runs on them: a block of the
 /// result that stays in L1 (at least one register block of 4 rows).
 fn specialized_rows(n: usize) -> usize {
@@ -273,7 +269,7 @@ fn specialized_rows(n: usize) -> usize {
 /// products); after a specialized product's block of rows ([`specialized_rows`]); after the
 /// gemm crate, as one pass over all rows. `specialized` is the step's shape-specialized
 /// product, if it has one (rows `start..end` into `dst`). Returns the first non-zero status
-/// of generated code ([`crate::codegen::STATUS_OK`] otherwise).
+/// of generated code ([`crate::abi::STATUS_OK`] otherwise).
 ///
 /// # Safety
 /// The contract of [`needle_core::interp::gemm_raw`]: `dst` valid for `m·n` writes and not
@@ -286,7 +282,7 @@ pub(crate) unsafe fn product(
     (specialized, epilogue): (Option<RowsDone>, Option<RowsDone>),
     threads: bool,
 ) -> u32 {
-    let ok = crate::codegen::STATUS_OK;
+    let ok = crate::abi::STATUS_OK;
     let specialized_then = |f: RowsDone| {
         let block = specialized_rows(n);
         for start in (0..m).step_by(block) {
@@ -433,7 +429,7 @@ fn measure(
         .min_by_key(|&(t, i, _)| (t, i != GemmImpl::Library))
         .expect("two candidates");
     run();
-    if crate::runtime::debug_flags().0 {
+    if crate::config::debug_flags().0 {
         eprintln!(
             "[needle-jit] GEMM {}x{}x{}{}{}: gemm crate {:.1} µs, generated {:.1} µs{} -> {}",
             shape.m,

@@ -1,16 +1,25 @@
-//! Fused expressions: one element (scalar f32) or four consecutive elements (f32x4) at a time.
+//! Lowering of fused expressions, op family by op family: one element (scalar f32) or four consecutive elements (f32x4) at a time.
 //!
 //! Every op has exactly the interpreter's semantics: IEEE arithmetic and sqrt are exact in
 //! both forms; relu, maximum and the comparison masks use compare-and-select with the
 //! interpreter's NaN rules; transcendental functions call the interpreter's own scalar
 //! functions (once per lane in vector code), so results are bit-identical to eager mode.
+//!
+//! [`unary`], [`scalar`] (an op with a constant) and [`binary`] each give the scalar and the
+//! f32x4 lowering of their family; this module walks an expression and dispatches, and calls
+//! the host helpers of transcendental ops (once per lane in vector code).
 
-use cranelift_codegen::ir::condcodes::FloatCC;
-use cranelift_codegen::ir::{types, Endianness, InstBuilder, MemFlagsData, Value};
+pub mod binary;
+pub mod scalar;
+pub mod unary;
+pub mod vector;
+
+use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
 use needle_core::op::{BinaryOp, ScalarOp, UnaryOp};
 
-use super::{Base, Emitter, RowInput};
-use crate::kernel::{Expr, Kernel};
+use super::emitter::{Base, Emitter, RowInput};
+use crate::schedule::{Expr, Kernel};
+use scalar::scalar_as_binary;
 
 /// Lanes of the vector loop.
 pub const LANES: usize = 4;
@@ -53,7 +62,8 @@ fn comparison_op(op: BinaryOp) -> bool {
 }
 
 impl Emitter<'_, '_> {
-    fn call(&mut self, name: &str, args: &[Value]) -> Value {
+    /// Calls the helper `name`.
+    pub(super) fn call(&mut self, name: &str, args: &[Value]) -> Value {
         let f = self
             .helpers
             .iter()
@@ -79,7 +89,7 @@ impl Emitter<'_, '_> {
     }
 
     /// Every entry of the expression at `index` (one value per axis).
-    pub(super) fn scalar_expr(
+    pub(crate) fn scalar_expr(
         &mut self,
         kernel: &Kernel,
         bases: &[Base],
@@ -130,65 +140,16 @@ impl Emitter<'_, '_> {
             };
         }
         match *e {
-            Expr::Unary(op, a) => {
-                let x = values[a];
-                match op {
-                    UnaryOp::Neg => self.b.ins().fneg(x),
-                    UnaryOp::Sqrt => self.b.ins().sqrt(x),
-                    UnaryOp::Relu => {
-                        // NaN is kept, as in the interpreter (numpy's maximum(x, 0)).
-                        let zero = self.b.ins().f32const(0.0);
-                        let keep = self.b.ins().fcmp(FloatCC::UnorderedOrGreaterThan, x, zero);
-                        self.b.ins().select(keep, x, zero)
-                    }
-                    _ => unreachable!("transcendental ops call helpers"),
-                }
-            }
-            Expr::Scalar(op, c, a) => {
-                let k = self.b.ins().f32const(c);
-                match op {
-                    ScalarOp::RDiv => self.b.ins().fdiv(k, values[a]),
-                    _ => self.scalar_binary(scalar_as_binary(op), values[a], k),
-                }
-            }
+            Expr::Unary(op, a) => self.scalar_unary(op, values[a]),
+            Expr::Scalar(op, c, a) => self.scalar_with_constant(op, c, values[a]),
             Expr::Binary(op, x, y) => self.scalar_binary(op, values[x], values[y]),
             Expr::Input(_) => unreachable!("loads are emitted by the caller"),
         }
     }
 
-    fn scalar_binary(&mut self, op: BinaryOp, x: Value, y: Value) -> Value {
-        let b = &mut self.b;
-        let mask = |b: &mut cranelift_frontend::FunctionBuilder, cc: FloatCC| {
-            let c = b.ins().fcmp(cc, x, y);
-            let one = b.ins().f32const(1.0);
-            let zero = b.ins().f32const(0.0);
-            b.ins().select(c, one, zero)
-        };
-        match op {
-            BinaryOp::Add => b.ins().fadd(x, y),
-            BinaryOp::Sub => b.ins().fsub(x, y),
-            BinaryOp::Mul => b.ins().fmul(x, y),
-            BinaryOp::Div => b.ins().fdiv(x, y),
-            BinaryOp::Max => {
-                // The interpreter's `if x is NaN or x > y { x } else { y }`.
-                let nan = b.ins().fcmp(FloatCC::Unordered, x, x);
-                let gt = b.ins().fcmp(FloatCC::GreaterThan, x, y);
-                let c = b.ins().bor(nan, gt);
-                b.ins().select(c, x, y)
-            }
-            BinaryOp::Mask => {
-                // The interpreter's `if y != 0 { x } else { 0 }` (NaN ≠ 0: kept).
-                let zero = b.ins().f32const(0.0);
-                let keep = b.ins().fcmp(FloatCC::NotEqual, y, zero);
-                b.ins().select(keep, x, zero)
-            }
-            other => mask(b, comparison(other)),
-        }
-    }
-
     /// Every entry of the expression at `index` and the three following elements of the
     /// innermost axis.
-    pub(super) fn vector_expr(
+    pub(crate) fn vector_expr(
         &mut self,
         kernel: &Kernel,
         bases: &[Base],
@@ -207,26 +168,8 @@ impl Emitter<'_, '_> {
                     None => self.vector_input(kernel, bases, index, i),
                 },
                 _ if Self::helper_of(e).is_some() => self.per_lane(e, &values),
-                Expr::Unary(op, a) => {
-                    let x = values[a];
-                    match op {
-                        UnaryOp::Neg => self.b.ins().fneg(x),
-                        UnaryOp::Sqrt => self.b.ins().sqrt(x),
-                        UnaryOp::Relu => {
-                            let zero = self.splat(0.0);
-                            let keep = self.b.ins().fcmp(FloatCC::UnorderedOrGreaterThan, x, zero);
-                            self.vselect(keep, x, zero)
-                        }
-                        _ => unreachable!("transcendental ops run per lane"),
-                    }
-                }
-                Expr::Scalar(op, c, a) => {
-                    let k = self.splat(c);
-                    match op {
-                        ScalarOp::RDiv => self.b.ins().fdiv(k, values[a]),
-                        _ => self.vector_binary(scalar_as_binary(op), values[a], k),
-                    }
-                }
+                Expr::Unary(op, a) => self.vector_unary(op, values[a]),
+                Expr::Scalar(op, c, a) => self.vector_with_constant(op, c, values[a]),
                 Expr::Binary(op, x, y) => self.vector_binary(op, values[x], values[y]),
             };
             values.push(v);
@@ -273,77 +216,5 @@ impl Emitter<'_, '_> {
             out = self.b.ins().insertlane(out, r, lane);
         }
         out
-    }
-
-    fn splat(&mut self, c: f32) -> Value {
-        if let Some(row) = &self.row {
-            if let Some(&(_, v)) = row.constants.iter().find(|(bits, _)| *bits == c.to_bits()) {
-                return v;
-            }
-        }
-        let k = self.b.ins().f32const(c);
-        self.b.ins().splat(types::F32X4, k)
-    }
-
-    /// Lane-wise `mask ? x : y` for a vector comparison result (all-ones or all-zeros lanes).
-    fn vselect(&mut self, mask: Value, x: Value, y: Value) -> Value {
-        let flags = MemFlagsData::new().with_endianness(Endianness::Little);
-        let mask = self.b.ins().bitcast(types::F32X4, flags, mask);
-        self.b.ins().bitselect(mask, x, y)
-    }
-
-    fn vector_binary(&mut self, op: BinaryOp, x: Value, y: Value) -> Value {
-        match op {
-            BinaryOp::Add => self.b.ins().fadd(x, y),
-            BinaryOp::Sub => self.b.ins().fsub(x, y),
-            BinaryOp::Mul => self.b.ins().fmul(x, y),
-            BinaryOp::Div => self.b.ins().fdiv(x, y),
-            BinaryOp::Max => {
-                let nan = self.b.ins().fcmp(FloatCC::Unordered, x, x);
-                let gt = self.b.ins().fcmp(FloatCC::GreaterThan, x, y);
-                let c = self.b.ins().bor(nan, gt);
-                self.vselect(c, x, y)
-            }
-            BinaryOp::Mask => {
-                let zero = self.splat(0.0);
-                let keep = self.b.ins().fcmp(FloatCC::NotEqual, y, zero);
-                self.vselect(keep, x, zero)
-            }
-            other => {
-                let c = self.b.ins().fcmp(comparison(other), x, y);
-                let (one, zero) = (self.splat(1.0), self.splat(0.0));
-                self.vselect(c, one, zero)
-            }
-        }
-    }
-}
-
-fn comparison(op: BinaryOp) -> FloatCC {
-    match op {
-        BinaryOp::Eq => FloatCC::Equal,
-        BinaryOp::Ne => FloatCC::NotEqual,
-        BinaryOp::Gt => FloatCC::GreaterThan,
-        BinaryOp::Ge => FloatCC::GreaterThanOrEqual,
-        BinaryOp::Lt => FloatCC::LessThan,
-        BinaryOp::Le => FloatCC::LessThanOrEqual,
-        other => unreachable!("{other:?} is not a comparison"),
-    }
-}
-
-/// The binary op a scalar op applies with the constant as right operand (all but `RDiv` and
-/// `Pow`, which are handled separately).
-fn scalar_as_binary(op: ScalarOp) -> BinaryOp {
-    match op {
-        ScalarOp::Add => BinaryOp::Add,
-        ScalarOp::Mul => BinaryOp::Mul,
-        ScalarOp::Div => BinaryOp::Div,
-        ScalarOp::Max => BinaryOp::Max,
-        ScalarOp::Eq => BinaryOp::Eq,
-        ScalarOp::Ne => BinaryOp::Ne,
-        ScalarOp::Gt => BinaryOp::Gt,
-        ScalarOp::Ge => BinaryOp::Ge,
-        ScalarOp::Lt => BinaryOp::Lt,
-        ScalarOp::Le => BinaryOp::Le,
-        ScalarOp::RDiv | ScalarOp::Pow => unreachable!("handled by the caller"),
     }
 }

@@ -1,11 +1,44 @@
-//! The compiled-program cache: structural keys to programs, bounded, least recently used out.
+//! The compiled-program cache of this thread: structural keys to programs, bounded, least recently used out.
 //!
 //! A training loop touches a handful of keys (a step, its short last batch, an evaluation), so
 //! the bound never matters there; it exists for processes that see many shapes (a server, the
 //! differential fuzzer), where every program kept would hold its machine code and its arena
 //! forever.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use rustc_hash::FxHashMap;
+
+use super::program::{Program, LAST};
+use crate::stats::bump;
+
+thread_local! {
+    // Per thread: compiled code, arenas and counters are only touched by the thread that
+    // realizes.
+    /// This thread's compiled programs.
+    pub(super) static CACHE: RefCell<Cache<Rc<Program>>> =
+        RefCell::new(Cache::new(crate::config::cache_capacity(DEFAULT_CAPACITY)));
+}
+
+/// Bounds this thread's program cache (default [`DEFAULT_CAPACITY`], or `NEEDLE_JIT_CACHE`):
+/// beyond it, compiling a new program drops the one used longest ago, with its machine code
+/// and arena.
+pub fn set_cache_capacity(programs: usize) {
+    let evicted = CACHE.with(|c| c.borrow_mut().set_capacity(programs));
+    bump(|s| s.evictions += evicted.len() as u64);
+}
+
+/// Programs in this thread's cache.
+pub fn cached_programs() -> usize {
+    CACHE.with(|c| c.borrow().len())
+}
+
+/// Drops every compiled program of this thread.
+pub fn clear_cache() {
+    CACHE.with(|c| c.borrow_mut().clear());
+    LAST.with(|l| *l.borrow_mut() = None);
+}
 
 /// Programs kept per thread unless [`Cache::set_capacity`] says otherwise (the
 /// `NEEDLE_JIT_CACHE` environment variable sets the default).

@@ -6,30 +6,37 @@ use needle_core::interp::elementwise::{scalar_fn, unary_fn};
 use needle_core::interp::pairwise::pairwise_sum;
 use needle_core::op::{ScalarOp, UnaryOp};
 
+/// The interpreter's `exp`.
 pub extern "C" fn needle_exp(x: f32) -> f32 {
     unary_fn(UnaryOp::Exp)(x)
 }
 
+/// The interpreter's `log`.
 pub extern "C" fn needle_log(x: f32) -> f32 {
     unary_fn(UnaryOp::Log)(x)
 }
 
+/// The interpreter's `tanh`.
 pub extern "C" fn needle_tanh(x: f32) -> f32 {
     unary_fn(UnaryOp::Tanh)(x)
 }
 
+/// The interpreter's `sigmoid`.
 pub extern "C" fn needle_sigmoid(x: f32) -> f32 {
     unary_fn(UnaryOp::Sigmoid)(x)
 }
 
+/// The interpreter's `sin`.
 pub extern "C" fn needle_sin(x: f32) -> f32 {
     unary_fn(UnaryOp::Sin)(x)
 }
 
+/// The interpreter's `cos`.
 pub extern "C" fn needle_cos(x: f32) -> f32 {
     unary_fn(UnaryOp::Cos)(x)
 }
 
+/// The interpreter's `x ** c`.
 pub extern "C" fn needle_powf(x: f32, c: f32) -> f32 {
     scalar_fn(ScalarOp::Pow)(x, c)
 }

@@ -12,11 +12,10 @@ use needle_core::backend::BackendError;
 use needle_core::layout::Layout;
 use needle_core::storage::{Buffer, Realized};
 
-use crate::codegen::{args, RowsFn, STATUS_HOST_ERROR, STATUS_OK};
+use crate::abi::{args, slot_record, RowsFn, STATUS_HOST_ERROR, STATUS_OK};
+use crate::collect::Graph;
 use crate::gemm::Operand;
-use crate::graph::Graph;
-use crate::kernel::Access;
-use crate::plan::{Plan, StepKind};
+use crate::schedule::{Access, Plan, StepKind};
 
 /// Chunks per thread a split elementwise step is cut into: threads claim chunks as they go,
 /// so one that runs slower (a core shared with another process, a helper woken late) takes
@@ -93,12 +92,6 @@ pub fn slot_value(
             offset: (slot_offset + access.offset) as usize,
         },
     }
-}
-
-/// The runtime offset, pointer and length of slot `slot` in the argument block.
-fn slot_record(words: &[u64], slot: usize) -> (u64, isize, usize) {
-    let r = args::SLOTS + 3 * slot;
-    (words[r], words[r + 1] as isize, words[r + 2] as usize)
 }
 
 impl RunContext<'_> {

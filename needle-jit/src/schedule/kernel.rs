@@ -1,4 +1,4 @@
-//! The pieces of a compiled program: how a kernel reads a buffer ([`Access`]) and the fused
+//! The pieces of a step: how a kernel reads a buffer ([`Access`]) and the fused
 //! elementwise expression it evaluates per element ([`Kernel`]).
 
 use needle_core::op::{BinaryOp, Op, ScalarOp, UnaryOp};

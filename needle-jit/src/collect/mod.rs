@@ -1,17 +1,42 @@
-//! The pending graph as the JIT sees it: its nodes in execution order and its structural key.
+//! Stage 1, collect: the pending graph as the JIT sees it — its nodes in execution order and
+//! its structural key.
+//!
+//! Receives the nodes whose values the caller asked for; hands on a [`Graph`]: the pending
+//! ancestors (and the realized tensors they read, as inputs) in execution order, their
+//! inputs by position, and the key the run stage looks programs up by.
 //!
 //! Two realizations with equal keys run the same compiled program: the key holds every node's
 //! op (with constants by their bits), dtype, shape and inputs, and for the realized tensors the
-//! graph reads (its inputs) dtype, shape and strides — never their data or buffer offsets,
-//! which the program takes at run time. Runtime scalars (learning rates, Adam's bias
-//! corrections, dropout masks) are such inputs, so changing them never recompiles.
+//! graph reads (its inputs) dtype, shape and strides — never their data, buffer offsets or
+//! which buffers they share, which the program takes at run time. Runtime scalars (learning
+//! rates, Adam's bias corrections, dropout masks) are such inputs, so changing them never
+//! recompiles. [`recompile`] says which part of the key changed when a program is compiled
+//! again.
+
+mod key;
+pub mod recompile;
+
+pub use key::node_key;
 
 use needle_core::autodiff::topo_nodes;
 use needle_core::mark::Marking;
 use needle_core::node::NodeRef;
 use needle_core::op::Op;
-use needle_core::DType;
 use rustc_hash::FxHashMap;
+
+/// Whether a node of `op` with `num_inputs` inputs is a view of its (first) input — it
+/// computes nothing and only changes how its value is addressed: the view ops, and a pending
+/// assignment (a leaf with one input). The JIT's one copy of this rule (collection resolves
+/// views of realized tensors, the scheduler places views as accesses).
+pub fn aliases_input(op: &Op, num_inputs: usize) -> bool {
+    op.is_view() || is_pending_assignment(op, num_inputs)
+}
+
+/// Whether a node of `op` with `num_inputs` inputs is a pending assignment: a variable's new
+/// value, a leaf whose one input computes it.
+pub fn is_pending_assignment(op: &Op, num_inputs: usize) -> bool {
+    *op == Op::Leaf && num_inputs == 1
+}
 
 /// A pending graph, ready to be keyed, planned and run.
 pub struct Graph {
@@ -88,7 +113,7 @@ impl Graph {
             // A view of a realized tensor (a batch sliced from a dataset, a transposed weight)
             // is resolved now: it becomes an input whose offset the program takes at run time,
             // so slicing at a new position does not change the key.
-            let is_view = node.op().is_view() || (*node.op() == Op::Leaf && node.num_inputs() == 1);
+            let is_view = aliases_input(node.op(), node.num_inputs());
             if is_view && node.with_inputs(|inputs| inputs.iter().all(|i| i.is_realized())) {
                 node.set_value(needle_core::interp::evaluate(&node));
                 let at = graph.push_input(node.clone());
@@ -112,8 +137,8 @@ impl Graph {
             let at = graph.nodes.len();
             position.set(&node, at);
             graph.key_starts.push(graph.key.len());
-            op_key(node.op(), &mut graph.key);
-            push_shape(&mut graph.key, node.dtype(), node.shape());
+            key::op_key(node.op(), &mut graph.key);
+            key::push_shape(&mut graph.key, node.dtype(), node.shape());
             graph.key.push(own.len() as u64);
             graph.key.extend(own.iter().map(|&i| i as u64));
             graph.input_list.extend_from_slice(&own);
@@ -140,7 +165,7 @@ impl Graph {
     fn push_input(&mut self, node: NodeRef) -> usize {
         self.key_starts.push(self.key.len());
         self.key.push(0);
-        push_shape(&mut self.key, node.dtype(), node.shape());
+        key::push_shape(&mut self.key, node.dtype(), node.shape());
         let layout = &node.value().expect("graph inputs are realized").layout;
         self.key.extend(layout.strides.iter().map(|&s| s as u64));
         self.nodes.push(node);
@@ -158,54 +183,6 @@ impl Graph {
 
     /// The part of the key that belongs to node `i`.
     pub fn node_key(&self, i: usize) -> &[u64] {
-        node_key(&self.key, &self.key_starts, i)
-    }
-}
-
-/// The part of `key` that belongs to node `i`.
-pub fn node_key<'k>(key: &'k [u64], starts: &[usize], i: usize) -> &'k [u64] {
-    let end = starts.get(i + 1).copied().unwrap_or(key.len());
-    &key[starts[i]..end]
-}
-
-fn push_shape(key: &mut Vec<u64>, dtype: DType, shape: &[usize]) {
-    key.push(dtype as u64);
-    key.push(shape.len() as u64);
-    key.extend(shape.iter().map(|&d| d as u64));
-}
-
-fn op_key(op: &Op, key: &mut Vec<u64>) {
-    match op {
-        Op::Leaf => key.push(1),
-        Op::Unary(u) => key.extend([2, *u as u64]),
-        Op::Scalar(s, c) => key.extend([3, *s as u64, c.to_bits() as u64]),
-        Op::Binary(b) => key.extend([4, *b as u64]),
-        Op::Reduce(r, axes) => {
-            key.extend([5, *r as u64, axes.len() as u64]);
-            key.extend(axes.iter().map(|&a| a as u64));
-        }
-        Op::MatMul => key.push(6),
-        Op::Reshape => key.push(7),
-        Op::Permute(p) => {
-            key.extend([8, p.len() as u64]);
-            key.extend(p.iter().map(|&a| a as u64));
-        }
-        Op::Expand => key.push(9),
-        Op::Slice { starts, steps } => {
-            key.extend([10, starts.len() as u64]);
-            key.extend(starts.iter().chain(steps).map(|&a| a as u64));
-        }
-        Op::Flip(axes) => {
-            key.extend([11, axes.len() as u64]);
-            key.extend(axes.iter().map(|&a| a as u64));
-        }
-        Op::Pad(spec) => {
-            key.extend([12, spec.len() as u64]);
-            for &(a, b, c) in spec {
-                key.extend([a as u64, b as u64, c as u64]);
-            }
-        }
-        Op::Concat(axis) => key.extend([13, *axis as u64]),
-        Op::Cast(d) => key.extend([14, *d as u64]),
+        key::node_key(&self.key, &self.key_starts, i)
     }
 }

@@ -1,0 +1,111 @@
+//! Stage 2, schedule: which graph node is computed by which step of the program, and in which buffer
+//! every value lives. The plan is plain data ([`Plan`]), printed by `NEEDLE_DEBUG=jit` and
+//! returned by [`crate::last_program`].
+//!
+//! Rules:
+//! - Views (reshape of a viewable layout, permute, broadcast, slice, flip) and pending
+//!   assignments cost nothing: they only change how consumers address the buffer.
+//! - An elementwise node is *inlined* into its consumer when that consumer is elementwise or a
+//!   reduction of it, it has no other consumer and nobody asked for its value. It is then never
+//!   written to memory. Recomputation is never chosen: a node with two consumers is written
+//!   once and read twice, since a reload costs less than recomputing a chain per consumer.
+//! - Matmul is a call to the GEMM (reading transposed operands through strides). Its epilogue
+//!   (bias, activation, a gradient's mask: the elementwise step that reads the product at the
+//!   element it computes) joins the matmul step: the generated GEMM runs it on each block of
+//!   rows as soon as the block is final, while it is in cache; after the gemm crate it runs as
+//!   a pass over the result.
+//! - Padding, concatenation, casts and anything on i64 data run the interpreter's kernel for
+//!   that node from inside the program (the documented per-node fallback).
+//! - Intermediate buffers live in an arena owned by the compiled program, reused across steps
+//!   by liveness; values the caller asked for (and values the interpreter must see) get buffers
+//!   of their own.
+//!
+//! Receives a collected [`Graph`]; hands on a [`Plan`], which code generation compiles and the
+//! run stage binds. The passes run in this order, one file each:
+//! [`place`] (steps, inlining, views, host steps) → [`fuse`] (multi-output fusion, epilogues,
+//! producers joining reductions) → [`dead_stores`] → [`arena`] (scratch memory by liveness)
+//! → [`donation`] (which outputs may take an input's buffer). [`describe`] prints a plan.
+
+pub mod arena;
+pub mod dead_stores;
+pub mod describe;
+pub mod donation;
+pub mod fuse;
+pub mod kernel;
+pub mod place;
+pub mod plan;
+mod planner;
+pub mod sum_run;
+
+pub use kernel::{Access, Expr, Kernel};
+pub use plan::{Donation, Elem, NodeInfo, Placement, Plan, Slot, SlotKind, Step, StepKind};
+
+use rustc_hash::FxHashMap;
+
+use crate::collect::Graph;
+use place::is_elementwise;
+use place::is_reduce;
+use planner::Planner;
+
+impl Plan {
+    /// Schedules `graph`.
+    pub fn new(graph: &Graph) -> Plan {
+        let n = graph.nodes.len();
+        let mut consumers: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for c in 0..n {
+            for &i in graph.inputs(c) {
+                if consumers[i].last() != Some(&c) {
+                    consumers[i].push(c);
+                }
+            }
+        }
+        let inlinable = (0..n)
+            .map(|i| {
+                is_elementwise(graph, i)
+                    && !graph.wanted[i]
+                    && matches!(consumers[i].as_slice(), [c] if is_elementwise(graph, *c) || is_reduce(graph, *c))
+            })
+            .collect();
+        let nodes = graph
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, node)| NodeInfo {
+                op: if graph.is_input[i] {
+                    "input".into()
+                } else {
+                    node.op().name()
+                },
+                shape: node.shape().to_vec(),
+                origin: node.origin().to_string(),
+                backward_of: node.backward_of(),
+                placement: Placement::Input,
+            })
+            .collect();
+        let mut planner = Planner {
+            graph,
+            plan: Plan {
+                nodes,
+                access: vec![None; n],
+                slots: Vec::new(),
+                steps: Vec::new(),
+                arena_bytes: 0,
+                donations: Vec::new(),
+                last_read: Vec::new(),
+                wanted: (0..n).filter(|&i| graph.wanted[i]).collect(),
+            },
+            inlinable,
+            memo: FxHashMap::default(),
+        };
+        for i in 0..n {
+            planner.place(i);
+        }
+        planner.mark_owned();
+        planner.merge_kernels();
+        planner.drop_dead_stores();
+        planner.finish_placements();
+        planner.assign_memory();
+        planner.find_donations();
+        planner.plan
+    }
+}

@@ -1,0 +1,19 @@
+//! The scheduler's state while it builds a plan: the graph, the plan so far, which nodes are
+//! inlined, and the expression memo of the kernel being built.
+
+use rustc_hash::FxHashMap;
+
+use super::plan::Plan;
+use crate::collect::Graph;
+
+/// The scheduler's state while it builds a plan; each pass adds its methods from its file.
+pub(super) struct Planner<'g> {
+    /// The graph being scheduled.
+    pub(super) graph: &'g Graph,
+    /// The plan so far.
+    pub(super) plan: Plan,
+    /// Per node: computed inside its one consumer's loop, never stored.
+    pub(super) inlinable: Vec<bool>,
+    /// Expression index of each node already emitted into the kernel being built.
+    pub(super) memo: FxHashMap<usize, usize>,
+}
