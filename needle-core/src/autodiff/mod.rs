@@ -27,9 +27,7 @@ use crate::pending::register_pending_value;
 use crate::shape::fmt_shape;
 use crate::tensor::Tensor;
 
-/// Old path of [`crate::walk::topo_nodes`], kept for needle-jit until it imports the new one.
-#[doc(hidden)]
-pub use crate::walk::topo_nodes;
+use crate::walk::topo_nodes;
 
 /// Nodes reachable from `roots` in post-order (inputs before the nodes that use them, left
 /// operand's subtree before the right one's), as the course's `find_topo_sort`. Iterative, so

@@ -4,26 +4,7 @@
 //! [`UnaryKernel`](crate::op::UnaryKernel)), so each op gets its own inlined loop.
 
 use super::rows::for_each_row;
-use crate::op::{BinaryOp, ScalarOp, UnaryOp};
 use crate::storage::Realized;
-
-/// Old path of [`UnaryOp::f32_fn`], kept for needle-jit until it moves to the table.
-#[doc(hidden)]
-pub fn unary_fn(op: UnaryOp) -> fn(f32) -> f32 {
-    op.f32_fn()
-}
-
-/// Old path of [`BinaryOp::f32_fn`], kept for needle-jit until it moves to the table.
-#[doc(hidden)]
-pub fn binary_fn(op: BinaryOp) -> fn(f32, f32) -> f32 {
-    op.f32_fn()
-}
-
-/// Old path of [`ScalarOp::f32_fn`], kept for needle-jit until it moves to the table.
-#[doc(hidden)]
-pub fn scalar_fn(op: ScalarOp) -> fn(f32, f32) -> f32 {
-    op.f32_fn()
-}
 
 /// `f` of every element of `x`, as a compact tensor of `x`'s shape.
 pub(super) fn map1(x: &Realized, f: impl Fn(f32) -> f32) -> Realized {

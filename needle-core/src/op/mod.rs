@@ -145,7 +145,13 @@ impl Op {
     /// variable's assignment, a detached result). Such a node shares its input's buffer once
     /// that is realized.
     pub fn aliases_input(&self, num_inputs: usize) -> bool {
-        self.is_view() || (*self == Op::Leaf && num_inputs == 1)
+        self.is_view() || self.is_pending_assignment(num_inputs)
+    }
+
+    /// Whether a node of this op with `num_inputs` inputs is a pending assignment: a
+    /// variable's new value, a leaf whose one input computes it.
+    pub fn is_pending_assignment(&self, num_inputs: usize) -> bool {
+        *self == Op::Leaf && num_inputs == 1
     }
 
     /// Whether gradients flow through this op: comparisons (0/1 masks, flat almost

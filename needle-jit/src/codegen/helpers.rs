@@ -2,43 +2,42 @@
 //! scalar functions, and the pairwise sum of a long run, the interpreter's own too — so JIT and
 //! interpreter results agree bit for bit.
 
-use needle_core::interp::elementwise::{scalar_fn, unary_fn};
 use needle_core::interp::pairwise::pairwise_sum;
 use needle_core::op::{ScalarOp, UnaryOp};
 
 /// The interpreter's `exp`.
 pub extern "C" fn needle_exp(x: f32) -> f32 {
-    unary_fn(UnaryOp::Exp)(x)
+    UnaryOp::Exp.f32_fn()(x)
 }
 
 /// The interpreter's `log`.
 pub extern "C" fn needle_log(x: f32) -> f32 {
-    unary_fn(UnaryOp::Log)(x)
+    UnaryOp::Log.f32_fn()(x)
 }
 
 /// The interpreter's `tanh`.
 pub extern "C" fn needle_tanh(x: f32) -> f32 {
-    unary_fn(UnaryOp::Tanh)(x)
+    UnaryOp::Tanh.f32_fn()(x)
 }
 
 /// The interpreter's `sigmoid`.
 pub extern "C" fn needle_sigmoid(x: f32) -> f32 {
-    unary_fn(UnaryOp::Sigmoid)(x)
+    UnaryOp::Sigmoid.f32_fn()(x)
 }
 
 /// The interpreter's `sin`.
 pub extern "C" fn needle_sin(x: f32) -> f32 {
-    unary_fn(UnaryOp::Sin)(x)
+    UnaryOp::Sin.f32_fn()(x)
 }
 
 /// The interpreter's `cos`.
 pub extern "C" fn needle_cos(x: f32) -> f32 {
-    unary_fn(UnaryOp::Cos)(x)
+    UnaryOp::Cos.f32_fn()(x)
 }
 
 /// The interpreter's `x ** c`.
 pub extern "C" fn needle_powf(x: f32, c: f32) -> f32 {
-    scalar_fn(ScalarOp::Pow)(x, c)
+    ScalarOp::Pow.f32_fn()(x, c)
 }
 
 /// (symbol name, address, number of f32 arguments) of every helper.

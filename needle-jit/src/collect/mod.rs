@@ -18,25 +18,10 @@ pub mod recompile;
 
 pub use key::node_key;
 
-use needle_core::autodiff::topo_nodes;
 use needle_core::mark::Marking;
 use needle_core::node::NodeRef;
-use needle_core::op::Op;
+use needle_core::walk::topo_nodes;
 use rustc_hash::FxHashMap;
-
-/// Whether a node of `op` with `num_inputs` inputs is a view of its (first) input — it
-/// computes nothing and only changes how its value is addressed: the view ops, and a pending
-/// assignment (a leaf with one input). The JIT's one copy of this rule (collection resolves
-/// views of realized tensors, the scheduler places views as accesses).
-pub fn aliases_input(op: &Op, num_inputs: usize) -> bool {
-    op.is_view() || is_pending_assignment(op, num_inputs)
-}
-
-/// Whether a node of `op` with `num_inputs` inputs is a pending assignment: a variable's new
-/// value, a leaf whose one input computes it.
-pub fn is_pending_assignment(op: &Op, num_inputs: usize) -> bool {
-    *op == Op::Leaf && num_inputs == 1
-}
 
 /// A pending graph, ready to be keyed, planned and run.
 pub struct Graph {
@@ -113,7 +98,7 @@ impl Graph {
             // A view of a realized tensor (a batch sliced from a dataset, a transposed weight)
             // is resolved now: it becomes an input whose offset the program takes at run time,
             // so slicing at a new position does not change the key.
-            let is_view = aliases_input(node.op(), node.num_inputs());
+            let is_view = node.op().aliases_input(node.num_inputs());
             if is_view && node.with_inputs(|inputs| inputs.iter().all(|i| i.is_realized())) {
                 node.set_value(needle_core::interp::evaluate(&node));
                 let at = graph.push_input(node.clone());

@@ -41,10 +41,10 @@ impl Backend for JitBackend {
         let checked = checked();
         let graph = Graph::collect(outputs, checked);
         let cached = CACHE.with(|c| c.borrow_mut().get(&graph.key).cloned());
-        let program = match cached {
+        let (program, planned_now) = match cached {
             Some(p) => {
                 bump(|s| s.cache_hits += 1);
-                p
+                (p, false)
             }
             None => {
                 let p = Rc::new(compile_program(&graph, checked)?);
@@ -52,10 +52,14 @@ impl Backend for JitBackend {
                 if evicted.is_some() {
                     bump(|s| s.evictions += 1);
                 }
-                p
+                (p, true)
             }
         };
-        let result = if program.code_ready()? {
+        // The realization that started a background compile always runs in the interpreter:
+        // whether a small program's code is already done by then depends on the load, and
+        // the first step's stats (and debug output) should not.
+        let interpret_now = planned_now && program.compiling();
+        let result = if !interpret_now && program.code_ready()? {
             bind::run(&program, &graph)
         } else {
             bump(|s| s.interpreted_runs += 1);

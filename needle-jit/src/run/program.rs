@@ -117,6 +117,11 @@ pub(super) fn compile_program(graph: &Graph, checked: bool) -> Result<Program, B
 }
 
 impl Program {
+    /// Whether the machine code is being generated in the background.
+    pub(super) fn compiling(&self) -> bool {
+        matches!(&*self.code.borrow(), Tier::Compiling(..))
+    }
+
     /// Whether the machine code is ready, installing it if the background thread finished.
     /// Returns the code generation error once if it failed.
     pub(super) fn code_ready(&self) -> Result<bool, BackendError> {

@@ -22,7 +22,6 @@ use rustc_hash::FxHashMap;
 use super::kernel::{Access, Kernel};
 use super::plan::{Donation, Elem, SlotKind, StepKind};
 use super::planner::Planner;
-use crate::collect::is_pending_assignment;
 
 impl Planner<'_> {
     /// Per slot, the first input slot holding the same buffer in the realization being
@@ -48,7 +47,10 @@ impl Planner<'_> {
         let graph = self.graph;
         let mut assigned = vec![false; self.plan.slots.len()];
         for &w in &self.plan.wanted {
-            if is_pending_assignment(graph.nodes[w].op(), graph.inputs(w).len()) {
+            if graph.nodes[w]
+                .op()
+                .is_pending_assignment(graph.inputs(w).len())
+            {
                 if let Some(a) = &self.plan.access[w] {
                     assigned[a.slot] = true;
                 }

@@ -12,7 +12,7 @@ use super::kernel::{Access, Expr, Kernel, Output};
 use super::plan::{Elem, Placement, Slot, SlotKind, Step, StepKind};
 use super::planner::Planner;
 use super::sum_run;
-use crate::collect::{aliases_input, Graph};
+use crate::collect::Graph;
 
 /// Whether node `i` is a pending f32 elementwise op (unary, with a constant, binary).
 pub(super) fn is_elementwise(graph: &Graph, i: usize) -> bool {
@@ -136,7 +136,7 @@ impl Planner<'_> {
         }
         let inputs = graph.inputs(i);
         let op = node.op();
-        if aliases_input(op, inputs.len()) {
+        if op.aliases_input(inputs.len()) {
             let src = inputs[0];
             let access = self.plan.access[src]
                 .clone()

@@ -4,7 +4,7 @@
 
 use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{InstBuilder, Value};
-use needle_core::op::BinaryOp;
+use needle_core::op::{BinaryOp, Comparison};
 
 use crate::codegen::emitter::Emitter;
 
@@ -36,7 +36,7 @@ impl Emitter<'_, '_> {
                 let keep = b.ins().fcmp(FloatCC::NotEqual, y, zero);
                 b.ins().select(keep, x, zero)
             }
-            other => mask(b, float_cc(other)),
+            other => mask(b, float_cc(comparison_of(other))),
         }
     }
 
@@ -59,7 +59,7 @@ impl Emitter<'_, '_> {
                 self.vselect(keep, x, zero)
             }
             other => {
-                let c = self.b.ins().fcmp(float_cc(other), x, y);
+                let c = self.b.ins().fcmp(float_cc(comparison_of(other)), x, y);
                 let (one, zero) = (self.splat(1.0), self.splat(0.0));
                 self.vselect(c, one, zero)
             }
@@ -67,16 +67,21 @@ impl Emitter<'_, '_> {
     }
 }
 
-/// The condition a comparison op tests (`Gt` is `x > y`, false when either is NaN, as in the
-/// interpreter; `Ne` is true then).
-pub fn float_cc(op: BinaryOp) -> FloatCC {
-    match op {
-        BinaryOp::Eq => FloatCC::Equal,
-        BinaryOp::Ne => FloatCC::NotEqual,
-        BinaryOp::Gt => FloatCC::GreaterThan,
-        BinaryOp::Ge => FloatCC::GreaterThanOrEqual,
-        BinaryOp::Lt => FloatCC::LessThan,
-        BinaryOp::Le => FloatCC::LessThanOrEqual,
-        other => unreachable!("{other:?} is not a comparison"),
+/// The comparison a binary op the arithmetic arms above did not lower computes.
+fn comparison_of(op: BinaryOp) -> Comparison {
+    op.comparison()
+        .unwrap_or_else(|| unreachable!("{op:?} is arithmetic, lowered by its own arm"))
+}
+
+/// The Cranelift condition of needle-core's [`Comparison`] (ordered: `Gt` is false when either
+/// operand is NaN, as [`Comparison::holds`] says; `Ne` is true then).
+pub fn float_cc(comparison: Comparison) -> FloatCC {
+    match comparison {
+        Comparison::Eq => FloatCC::Equal,
+        Comparison::Ne => FloatCC::NotEqual,
+        Comparison::Gt => FloatCC::GreaterThan,
+        Comparison::Ge => FloatCC::GreaterThanOrEqual,
+        Comparison::Lt => FloatCC::LessThan,
+        Comparison::Le => FloatCC::LessThanOrEqual,
     }
 }
