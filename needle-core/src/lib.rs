@@ -19,6 +19,9 @@
 //! needle-jit uses them; they are hidden from this documentation and are not a stable
 //! interface.
 //!
+//! How this crate's layers and needle-jit's stages fit together, and how to add an op:
+//! `docs/ARCHITECTURE.md` in the repository.
+//!
 //! The modules form layers, each using only those before it (no file imports one that
 //! imports it back): `dtype`, `shape`, `layout` → `storage`, `pool`, `threads` → `op` (the
 //! ops by family, see [`op`]), `node` (graph nodes and the variables naming them), `mark` →

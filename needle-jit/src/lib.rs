@@ -9,6 +9,9 @@
 //! 3. `codegen` — the whole plan as **one** Cranelift function over one argument block.
 //! 4. `run` — program cache and tiering, binding buffers, running, host steps.
 //!
+//! How the stages fit with needle-core, and how to add an op: `docs/ARCHITECTURE.md` in the
+//! repository.
+//!
 //! Beside the stages: [`gemm`] (the matrix products host steps call), `abi` (argument block
 //! and status codes), `config` (environment variables and switches), [`stats`] (counters).
 //!

@@ -5,34 +5,32 @@
 use needle_core::interp::pairwise::pairwise_sum;
 use needle_core::op::{ScalarOp, UnaryOp};
 
-/// The interpreter's `exp`.
-pub extern "C" fn needle_exp(x: f32) -> f32 {
-    UnaryOp::Exp.f32_fn()(x)
+/// Declares one host helper per unary op that generated code calls rather than expands
+/// (the transcendentals), each calling the op table's own function, and the table of them.
+macro_rules! unary_helpers {
+    ($($op:ident => $symbol:ident),* $(,)?) => {
+        $(
+            #[doc = concat!("The interpreter's `", stringify!($op), "`.")]
+            pub extern "C" fn $symbol(x: f32) -> f32 {
+                UnaryOp::$op.f32_fn()(x)
+            }
+        )*
+
+        /// (op, symbol name, address) of every unary helper.
+        const UNARY_HELPERS: &[(UnaryOp, &str, *const u8)] = &[
+            $((UnaryOp::$op, stringify!($symbol), $symbol as *const u8),)*
+        ];
+    };
 }
 
-/// The interpreter's `log`.
-pub extern "C" fn needle_log(x: f32) -> f32 {
-    UnaryOp::Log.f32_fn()(x)
-}
-
-/// The interpreter's `tanh`.
-pub extern "C" fn needle_tanh(x: f32) -> f32 {
-    UnaryOp::Tanh.f32_fn()(x)
-}
-
-/// The interpreter's `sigmoid`.
-pub extern "C" fn needle_sigmoid(x: f32) -> f32 {
-    UnaryOp::Sigmoid.f32_fn()(x)
-}
-
-/// The interpreter's `sin`.
-pub extern "C" fn needle_sin(x: f32) -> f32 {
-    UnaryOp::Sin.f32_fn()(x)
-}
-
-/// The interpreter's `cos`.
-pub extern "C" fn needle_cos(x: f32) -> f32 {
-    UnaryOp::Cos.f32_fn()(x)
+// Adding a transcendental unary op to the JIT is one line here.
+unary_helpers! {
+    Exp => needle_exp,
+    Log => needle_log,
+    Tanh => needle_tanh,
+    Sigmoid => needle_sigmoid,
+    Sin => needle_sin,
+    Cos => needle_cos,
 }
 
 /// The interpreter's `x ** c`.
@@ -40,17 +38,23 @@ pub extern "C" fn needle_powf(x: f32, c: f32) -> f32 {
     ScalarOp::Pow.f32_fn()(x, c)
 }
 
+/// Symbol name of [`needle_powf`] (signature `(f32, f32) -> f32`).
+pub const POWF: &str = "needle_powf";
+
+/// The symbol of the helper computing unary `op`, if generated code calls one for it.
+pub fn unary_helper(op: UnaryOp) -> Option<&'static str> {
+    UNARY_HELPERS
+        .iter()
+        .find(|(o, _, _)| *o == op)
+        .map(|(_, symbol, _)| *symbol)
+}
+
 /// (symbol name, address, number of f32 arguments) of every helper.
-pub fn helpers() -> [(&'static str, *const u8, usize); 7] {
-    [
-        ("needle_exp", needle_exp as *const u8, 1),
-        ("needle_log", needle_log as *const u8, 1),
-        ("needle_tanh", needle_tanh as *const u8, 1),
-        ("needle_sigmoid", needle_sigmoid as *const u8, 1),
-        ("needle_sin", needle_sin as *const u8, 1),
-        ("needle_cos", needle_cos as *const u8, 1),
-        ("needle_powf", needle_powf as *const u8, 2),
-    ]
+pub fn helpers() -> impl Iterator<Item = (&'static str, *const u8, usize)> {
+    UNARY_HELPERS
+        .iter()
+        .map(|&(_, symbol, address)| (symbol, address, 1))
+        .chain([(POWF, needle_powf as *const u8, 2)])
 }
 
 /// numpy's pairwise sum of the `n` f32 values at `values` (a run generated code gathered).

@@ -18,6 +18,7 @@ use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
 use needle_core::op::{BinaryOp, ScalarOp, UnaryOp};
 
 use super::emitter::{Base, Emitter, RowInput};
+use super::helpers;
 use crate::schedule::{Expr, Kernel};
 use scalar::scalar_as_binary;
 
@@ -77,13 +78,8 @@ impl Emitter<'_, '_> {
     /// The helper implementing a transcendental op, if `e` is one.
     fn helper_of(e: &Expr) -> Option<&'static str> {
         match e {
-            Expr::Unary(UnaryOp::Exp, _) => Some("needle_exp"),
-            Expr::Unary(UnaryOp::Log, _) => Some("needle_log"),
-            Expr::Unary(UnaryOp::Tanh, _) => Some("needle_tanh"),
-            Expr::Unary(UnaryOp::Sigmoid, _) => Some("needle_sigmoid"),
-            Expr::Unary(UnaryOp::Sin, _) => Some("needle_sin"),
-            Expr::Unary(UnaryOp::Cos, _) => Some("needle_cos"),
-            Expr::Scalar(ScalarOp::Pow, _, _) => Some("needle_powf"),
+            Expr::Unary(op, _) => helpers::unary_helper(*op),
+            Expr::Scalar(ScalarOp::Pow, _, _) => Some(helpers::POWF),
             _ => None,
         }
     }
