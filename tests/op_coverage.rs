@@ -170,6 +170,7 @@ fn case(slot: Slot) -> Case {
             UnaryOp::Sigmoid => unary(Any, |x| x.sigmoid()),
             UnaryOp::Sin => unary(Any, |x| x.sin()),
             UnaryOp::Cos => unary(Any, |x| x.cos()),
+            UnaryOp::Abs => unary(AwayFromZero, |x| x.abs()),
         },
         Slot::Scalar(s) => {
             let grad = Gradient::Inputs(&[0]);
