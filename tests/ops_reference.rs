@@ -29,6 +29,44 @@ fn assert_bits(values: &[f32], expected: &[f32]) {
     assert_eq!(b(values), b(expected), "{values:?} vs {expected:?}");
 }
 
+/// The gradient of `Σ f(x) · w` (w fixed, one weight per output element) against central
+/// differences in f64 of the f32 loss, at `data`.
+fn check_gradient(shape: &[usize], data: &[f32], f: impl Fn(&Tensor) -> Tensor) {
+    with_mode(Mode::Eager, || {
+        let loss = |x: &Tensor| {
+            let y = f(x);
+            let n = y.numel();
+            let w: Vec<f32> = (0..n).map(|i| 0.5 + (i as f32 * 0.37).sin()).collect();
+            let shape = y.shape();
+            (y * Tensor::from_vec(w, &shape)).sum_all()
+        };
+        let x = Tensor::from_vec(data.to_vec(), shape).requires_grad_(true);
+        loss(&x).backward();
+        let analytic = x.grad().expect("a gradient").to_vec();
+        let h = 1e-2f32;
+        for (j, &g) in analytic.iter().enumerate() {
+            let at = |d: f32| {
+                let mut moved = data.to_vec();
+                moved[j] += d;
+                f64::from(loss(&Tensor::from_vec(moved, shape)).item())
+            };
+            let numeric = (at(h) - at(-h)) / (2.0 * f64::from(h));
+            let g = f64::from(g);
+            assert!(
+                (numeric - g).abs() <= 1e-2 * (1.0 + g.abs()),
+                "d/dx[{j}] is {g}, central differences give {numeric}"
+            );
+        }
+    });
+}
+
+/// Distinct values away from 0 and from each other (no kink within the step).
+fn spread(n: usize) -> Vec<f32> {
+    (0..n)
+        .map(|i| (0.3 + (i * 7 % n) as f32 * 0.25) * if i % 3 == 1 { -1.0 } else { 1.0 })
+        .collect()
+}
+
 #[test]
 fn abs_matches_torch() {
     let data = vec![-2.5, -0.0, 0.0, 3.0, f32::NEG_INFINITY, 1e-30, -7.25];
@@ -44,4 +82,81 @@ fn abs_matches_torch() {
     assert_bits(&out[0], &[2.5, 0.0, 0.0, 3.0, f32::INFINITY, 1e-30, 7.25]);
     // (y * torch.arange(1., 8.)).sum().backward(); print(x.grad.tolist())
     assert_bits(&out[1], &[-1.0, 0.0, 0.0, 4.0, -5.0, 6.0, -7.0]);
+}
+
+const NAN: f32 = f32::NAN;
+const INF: f32 = f32::INFINITY;
+
+/// The 3×4 matrix of the argmax/min tests: ties, NaNs, infinities and ±0.
+fn ties_and_nans() -> Tensor {
+    Tensor::from_vec(
+        vec![3., 1., 3., -2., NAN, 5., NAN, 5., -INF, -INF, 0., -0.],
+        &[3, 4],
+    )
+}
+
+/// `values` equal `expected`, a NaN matching any NaN.
+fn assert_same(values: &[f32], expected: &[f32]) {
+    let key = |v: &f32| if v.is_nan() { u32::MAX } else { v.to_bits() };
+    let k = |v: &[f32]| v.iter().map(key).collect::<Vec<_>>();
+    assert_eq!(k(values), k(expected), "{values:?} vs {expected:?}");
+}
+
+#[test]
+fn argmax_argmin_match_numpy() {
+    let out = in_every_mode(|| {
+        let x = ties_and_nans();
+        let as_f32 = |t: Tensor| t.to_vec_i64().iter().map(|&i| i as f32).collect();
+        let kept = x.argmax(0, true);
+        assert_eq!(kept.shape().as_slice(), &[1, 4]);
+        vec![
+            as_f32(x.argmax(1, false)),
+            as_f32(x.argmin(1, false)),
+            as_f32(x.argmax(-2, false)),
+            as_f32(x.argmin(0, false)),
+            as_f32(kept),
+        ]
+    });
+    // x = np.array([[3,1,3,-2],[nan,5,nan,5],[-inf,-inf,0,-0.]], dtype=np.float32)
+    // np.argmax(x, axis=1), np.argmin(x, axis=1) (torch.argmax/argmin agree)
+    assert_eq!(out[0], vec![0., 0., 2.]);
+    assert_eq!(out[1], vec![3., 0., 0.]);
+    // np.argmax(x, axis=0), np.argmin(x, axis=0); t.argmax(0, keepdim=True) = [[1, 1, 1, 1]]
+    assert_eq!(out[2], vec![1., 1., 1., 1.]);
+    assert_eq!(out[3], vec![1., 2., 1., 0.]);
+    assert_eq!(out[4], vec![1., 1., 1., 1.]);
+}
+
+#[test]
+fn min_matches_numpy_and_its_gradient_torch_amin() {
+    let out = in_every_mode(|| {
+        let x = ties_and_nans();
+        let y =
+            Tensor::from_vec(vec![3., 1., 1., -2., 4., 5., 0.5, 0.5], &[2, 4]).requires_grad_(true);
+        let m = y.min(&[1], false);
+        (&m * &Tensor::from_vec(vec![2., 3.], &[2]))
+            .sum_all()
+            .backward();
+        vec![
+            x.min(&[1], false).to_vec(),
+            x.min(&[0], true).to_vec(),
+            m.to_vec(),
+            y.grad().unwrap().to_vec(),
+        ]
+    });
+    // np.min(x, axis=1), np.min(x, axis=0)
+    assert_same(&out[0], &[-2.0, NAN, -INF]);
+    assert_same(&out[1], &[NAN, -INF, NAN, -2.0]);
+    // y = torch.tensor([[3,1,1,-2],[4,5,.5,.5]], requires_grad=True); m = torch.amin(y, dim=1)
+    assert_same(&out[2], &[-2.0, 0.5]);
+    // (m * torch.tensor([2., 3.])).sum().backward(); print(y.grad.tolist())
+    // Equal as numbers: the zeros are −0 here (the negation of max's gradient), +0 in PyTorch.
+    assert_eq!(out[3], vec![0., 0., 0., 2., 0., 0., 1.5, 1.5]);
+}
+
+#[test]
+fn min_gradient_agrees_with_finite_differences() {
+    check_gradient(&[3, 4], &spread(12), |x| x.min(&[1], false));
+    check_gradient(&[3, 4], &spread(12), |x| x.min(&[0, 1], true));
+    check_gradient(&[3, 4], &spread(12), |x| x.min_all());
 }

@@ -5,6 +5,7 @@
 //! `binary`, `reduce`, `matmul`, `movement`; see [`crate::op`]); `operators` maps `+`, `*`,
 //! … onto them.
 
+mod arg_reduce;
 mod binary;
 mod matmul;
 mod movement;
