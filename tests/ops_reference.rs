@@ -2,13 +2,21 @@
 //! by PyTorch or numpy (the Python line is in the comment above it), and each op gives the
 //! same bits in eager, lazy and JIT mode.
 
+use needle::jit::{reset_stats, set_tiered, stats};
 use needle::{with_mode, Mode, Tensor};
 
 /// The bits of `f`'s values, the same in every mode (NaNs compared by their bits too).
 fn in_every_mode(f: impl Fn() -> Vec<Vec<f32>>) -> Vec<Vec<f32>> {
     let eager = with_mode(Mode::Eager, &f);
+    // Compiled code from the first run (not the interpreter while it compiles).
+    set_tiered(false);
     for mode in [Mode::Lazy, Mode::Jit] {
+        reset_stats();
         let other = with_mode(mode, &f);
+        if mode == Mode::Jit {
+            let s = stats();
+            assert!(s.programs_run > 0 && s.interpreted_runs == 0, "{s:?}");
+        }
         let bits = |v: &Vec<Vec<f32>>| -> Vec<Vec<u32>> {
             v.iter()
                 .map(|r| r.iter().map(|x| x.to_bits()).collect())
@@ -159,4 +167,58 @@ fn min_gradient_agrees_with_finite_differences() {
     check_gradient(&[3, 4], &spread(12), |x| x.min(&[1], false));
     check_gradient(&[3, 4], &spread(12), |x| x.min(&[0, 1], true));
     check_gradient(&[3, 4], &spread(12), |x| x.min_all());
+}
+
+#[test]
+fn where_cond_keeps_torch_where_bits() {
+    let out = in_every_mode(|| {
+        let c = Tensor::from_vec(
+            vec![1., 0., 1., 0., 1., 0., 0., 1., 0., 1., NAN, 2.],
+            &[2, 6],
+        );
+        let a = Tensor::from_vec(
+            vec![
+                -0.0, INF, 0.0, NAN, NAN, -INF, 1.5, -0.0, -2., INF, -INF, 3.,
+            ],
+            &[2, 6],
+        );
+        let b = Tensor::from_vec(vec![NAN, -0.0, INF, -0.0, 0.0, -1.], &[6]);
+        vec![Tensor::where_cond(&c, &a, &b).to_vec()]
+    });
+    // c = torch.tensor([[1,0,1,0,1,0],[0,1,0,1,nan,2.]]); a = torch.tensor([[-0.,inf,0.,nan,
+    // nan,-inf],[1.5,-0.,-2.,inf,-inf,3.]]); b = torch.tensor([nan,-0.,inf,-0.,0.,-1.])
+    // torch.where(c != 0, a, b).numpy().view('u4').tolist()
+    let expected: [u32; 12] = [
+        2147483648, 2147483648, 0, 2147483648, 2143289344, 3212836864, 2143289344, 2147483648,
+        2139095040, 2139095040, 4286578688, 1077936128,
+    ];
+    let bits: Vec<u32> = out[0].iter().map(|v| v.to_bits()).collect();
+    assert_eq!(bits, expected);
+}
+
+#[test]
+fn where_cond_gradients_match_torch() {
+    let out = in_every_mode(|| {
+        let c = Tensor::from_vec(vec![1., 0., 1., 0., 0., 1.], &[2, 3]);
+        let a = Tensor::from_vec(vec![1., 2., 3., 4., 5., 6.], &[2, 3]).requires_grad_(true);
+        let b = Tensor::from_vec(vec![10., 20., 30.], &[3]).requires_grad_(true);
+        let y = Tensor::where_cond(&c, &a, &b);
+        let w = Tensor::from_vec(vec![1., 2., 3., 4., 5., 6.], &[2, 3]);
+        (&y * &w).sum_all().backward();
+        vec![
+            y.to_vec(),
+            a.grad().unwrap().to_vec(),
+            b.grad().unwrap().to_vec(),
+        ]
+    });
+    // a2 = torch.tensor([[1.,2,3],[4,5,6]], requires_grad=True); b2 = torch.tensor([10.,20,30],
+    // requires_grad=True); c2 = torch.tensor([[1.,0,1],[0,0,1]]); y2 = torch.where(c2 != 0,
+    // a2, b2); (y2 * torch.tensor([[1.,2,3],[4,5,6]])).sum().backward()
+    assert_eq!(out[0], vec![1., 20., 3., 10., 20., 6.]);
+    assert_eq!(out[1], vec![1., 0., 3., 0., 0., 6.]);
+    assert_eq!(out[2], vec![4., 7., 0.]);
+    let c = Tensor::from_vec(vec![1., 0., 0., 1., 1., 0.], &[2, 3]);
+    let other = Tensor::from_vec(spread(6), &[2, 3]);
+    check_gradient(&[2, 3], &spread(6), |x| Tensor::where_cond(&c, x, &other));
+    check_gradient(&[2, 3], &spread(6), |x| Tensor::where_cond(&c, &other, x));
 }

@@ -12,6 +12,7 @@ mod movement;
 mod operators;
 mod reduce;
 mod scalar;
+mod select;
 mod unary;
 
 pub use binary::Operand;
