@@ -222,3 +222,85 @@ fn where_cond_gradients_match_torch() {
     check_gradient(&[2, 3], &spread(6), |x| Tensor::where_cond(&c, x, &other));
     check_gradient(&[2, 3], &spread(6), |x| Tensor::where_cond(&c, &other, x));
 }
+
+/// `x[i] = (i·37 mod 101 − 50) / 7` in f32, 3×100: long enough for numpy's pairwise blocks.
+fn norm_data() -> Tensor {
+    let v = (0..300)
+        .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
+        .collect();
+    Tensor::from_vec(v, &[3, 100])
+}
+
+#[test]
+fn norms_match_numpy_bits() {
+    let out = in_every_mode(|| {
+        let x = norm_data();
+        vec![
+            x.norm(2.0, &[1], false).to_vec(),
+            x.norm_all(2.0).to_vec(),
+            x.norm(1.0, &[-1], false).to_vec(),
+            x.norm(1.0, &[0], true).slice(1, 0, 4, 1).to_vec(),
+            x.norm(f32::INFINITY, &[1], false).to_vec(),
+            x.norm(2.0, &[0], false).slice(0, 0, 4, 1).to_vec(),
+        ]
+    });
+    let f = |bits: &[u32]| bits.iter().map(|&b| f32::from_bits(b)).collect::<Vec<_>>();
+    // i = np.arange(300); x = ((i*37 % 101 - 50).astype(np.float32) / np.float32(7))
+    //     .reshape(3, 100)
+    // np.sqrt(np.sum(x*x, axis=1)).view('u4') (torch.linalg.vector_norm(x, 2, dim=1) agrees)
+    assert_bits(&out[0], &f(&[1109867778, 1109846452, 1109772353]));
+    // np.sqrt(np.sum(x*x)).view('u4')
+    assert_bits(&out[1], &f(&[1116754371]));
+    // np.sum(np.abs(x), axis=1).view('u4'); np.sum(np.abs(x), axis=0)[:4].view('u4')
+    assert_bits(&out[2], &f(&[1135944851, 1135902721, 1135818460]));
+    assert_bits(
+        &out[3],
+        &f(&[1095162733, 1093664768, 1095162734, 1093664768]),
+    );
+    // np.max(np.abs(x), axis=1)
+    assert_bits(&out[4], &[50.0 / 7.0; 3]);
+    // np.sqrt(np.sum(x*x, axis=0))[:4].view('u4')
+    assert_bits(
+        &out[5],
+        &f(&[1090637242, 1089777755, 1090663579, 1088249682]),
+    );
+}
+
+#[test]
+fn norm_gradients_match_torch_and_finite_differences() {
+    // y = torch.tensor([[3.,-4,0],[1,-2,2]], requires_grad=True); n = torch.linalg.
+    // vector_norm(y, p, dim=1); (n * torch.tensor([2., 3.])).sum().backward(); y.grad
+    let cases: [(f32, [f32; 2], [f32; 6]); 3] = [
+        (1.0, [7.0, 5.0], [2.0, -2.0, 0.0, 3.0, -3.0, 3.0]),
+        (2.0, [5.0, 3.0], [1.2, -1.6, 0.0, 1.0, -2.0, 2.0]),
+        (f32::INFINITY, [4.0, 2.0], [0.0, -2.0, 0.0, 0.0, -1.5, 1.5]),
+    ];
+    for (p, norms, grad) in cases {
+        let out = in_every_mode(|| {
+            let y = Tensor::from_vec(vec![3., -4., 0., 1., -2., 2.], &[2, 3]).requires_grad_(true);
+            let n = y.norm(p, &[1], false);
+            (&n * &Tensor::from_vec(vec![2., 3.], &[2]))
+                .sum_all()
+                .backward();
+            vec![n.to_vec(), y.grad().unwrap().to_vec()]
+        });
+        assert_eq!(out[0], norms, "p = {p}");
+        for (g, e) in out[1].iter().zip(grad) {
+            assert!((g - e).abs() <= 1e-6, "p = {p}: {:?} vs {grad:?}", out[1]);
+        }
+        check_gradient(&[3, 4], &spread(12), |x| x.norm(p, &[1], true));
+        check_gradient(&[3, 4], &spread(12), |x| x.norm_all(p));
+    }
+}
+
+#[test]
+#[should_panic(expected = "norm: p = 3 is not supported (1, 2 or inf)")]
+fn norm_names_an_unsupported_p() {
+    Tensor::ones(&[2]).norm(3.0, &[0], false);
+}
+
+#[test]
+#[should_panic(expected = "argmax: cannot take the index over an axis of size 0 (axis 1 of shape")]
+fn argmax_names_an_empty_axis() {
+    Tensor::ones(&[2, 0]).argmax(1, false);
+}

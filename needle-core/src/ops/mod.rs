@@ -9,6 +9,7 @@ mod arg_reduce;
 mod binary;
 mod matmul;
 mod movement;
+mod norm;
 mod operators;
 mod reduce;
 mod scalar;
