@@ -26,6 +26,8 @@ enum Slot {
     Pad,
     Concat,
     Cast,
+    Gather,
+    ScatterAdd,
 }
 
 /// The slot of a recorded op; `None` for a leaf (data, not an op to test).
@@ -45,6 +47,8 @@ fn slot_of(op: &Op) -> Option<Slot> {
         Op::Pad(_) => Slot::Pad,
         Op::Concat(_) => Slot::Concat,
         Op::Cast(_) => Slot::Cast,
+        Op::Gather(_) => Slot::Gather,
+        Op::ScatterAdd(_) => Slot::ScatterAdd,
     })
 }
 
@@ -65,6 +69,8 @@ fn all_slots() -> Vec<Slot> {
         Slot::Pad,
         Slot::Concat,
         Slot::Cast,
+        Slot::Gather,
+        Slot::ScatterAdd,
     ]);
     slots
 }
@@ -238,6 +244,23 @@ fn case(slot: Slot) -> Case {
             one(&[2, 3], Any),
             Box::new(|x| (&x[0] * 3.0).cast(DType::I64)),
             Gradient::None("a cast gives integers (no gradient) or is the input itself"),
+            Lowering::HostStep,
+        ),
+        // i64 indices: a host step running the interpreter's kernel (as casts and padding).
+        // Repeated indices check that the gradient accumulates.
+        Slot::Gather => c(
+            one(&[3, 4], Any),
+            Box::new(|x| x[0].gather(1, &Tensor::from_vec_i64(vec![3, 0, 3, 1, 2, 2], &[3, 2]))),
+            Gradient::Inputs(&[0]),
+            Lowering::HostStep,
+        ),
+        Slot::ScatterAdd => c(
+            one(&[2, 3], Any),
+            Box::new(|x| {
+                let index = Tensor::from_vec_i64(vec![0, 3, 0, 2, 3, 1], &[2, 3]);
+                Tensor::zeros_scatter_add(&[3, 4], 1, &index, &x[0])
+            }),
+            Gradient::Inputs(&[0]),
             Lowering::HostStep,
         ),
     }

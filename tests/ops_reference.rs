@@ -304,3 +304,71 @@ fn norm_names_an_unsupported_p() {
 fn argmax_names_an_empty_axis() {
     Tensor::ones(&[2, 0]).argmax(1, false);
 }
+
+/// `torch.arange(12.).reshape(3, 4).mul(1.5).sub(4)`.
+fn gather_data() -> Tensor {
+    Tensor::from_vec((0..12).map(|i| i as f32 * 1.5 - 4.0).collect(), &[3, 4])
+}
+
+#[test]
+fn gather_and_index_select_match_torch() {
+    let out = in_every_mode(|| {
+        let x = gather_data().requires_grad_(true);
+        let index = Tensor::from_vec_i64(vec![3, 0, 3, 1, 1, 2, 0, 0, 0], &[3, 3]);
+        let y = x.gather(1, &index);
+        let w = Tensor::from_vec((1..10).map(|i| i as f32).collect(), &[3, 3]);
+        (&y * &w).sum_all().backward();
+        let gathered_grad = x.grad().unwrap().to_vec();
+        let index0 = Tensor::from_vec_i64(vec![2, 0, 1, 2, 0, 0, 0, 1], &[2, 4]);
+        let y0 = x.gather(0, &index0);
+        let x2 = gather_data().requires_grad_(true);
+        let s = x2.index_select(1, &Tensor::from_vec_i64(vec![2, 2, 0], &[3]));
+        (&s * &w).sum_all().backward();
+        vec![
+            y.to_vec(),
+            gathered_grad,
+            y0.to_vec(),
+            s.to_vec(),
+            x2.grad().unwrap().to_vec(),
+        ]
+    });
+    // x = torch.arange(12.).reshape(3,4).mul(1.5).sub(4).requires_grad_(True)
+    // idx = torch.tensor([[3,0,3],[1,1,2],[0,0,0]]); y = torch.gather(x, 1, idx)
+    assert_eq!(out[0], [0.5, -4.0, 0.5, 3.5, 3.5, 5.0, 8.0, 8.0, 8.0]);
+    // (y * torch.arange(1., 10.).reshape(3, 3)).sum().backward(); x.grad
+    assert_eq!(out[1], [2., 0., 0., 4., 0., 9., 6., 0., 24., 0., 0., 0.]);
+    // torch.gather(x, 0, torch.tensor([[2,0,1,2],[0,0,0,1]]))
+    assert_eq!(out[2], [8.0, -2.5, 5.0, 12.5, -4.0, -2.5, -1.0, 6.5]);
+    // s = torch.index_select(x, 1, torch.tensor([2,2,0]))
+    assert_eq!(out[3], [-1.0, -1.0, -4.0, 5.0, 5.0, 2.0, 11.0, 11.0, 8.0]);
+    // (s * torch.arange(1., 10.).reshape(3, 3)).sum().backward(); x.grad
+    assert_eq!(out[4], [3., 0., 3., 0., 6., 0., 9., 0., 9., 0., 15., 0.]);
+    let rows = Tensor::from_vec_i64(vec![1, 1, 0, 2], &[4]);
+    check_gradient(&[3, 4], &spread(12), |x| x.index_select(0, &rows));
+    let index = Tensor::from_vec_i64(vec![3, 0, 3, 1, 1, 2], &[3, 2]);
+    check_gradient(&[3, 4], &spread(12), |x| x.gather(1, &index));
+}
+
+#[test]
+fn gather_names_a_bad_index() {
+    for mode in [Mode::Eager, Mode::Lazy, Mode::Jit] {
+        let err = std::panic::catch_unwind(|| {
+            with_mode(mode, || {
+                let index = Tensor::from_vec_i64(vec![0, 4], &[1, 2]);
+                gather_data().gather(1, &index).to_vec()
+            })
+        })
+        .expect_err("an index out of range");
+        let message = err.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(
+            message.contains("gather: index 4 is out of range for axis 1 of size 4"),
+            "{mode:?}: {message}"
+        );
+    }
+}
+
+#[test]
+#[should_panic(expected = "gather: index shape [2, 5] does not fit shape [3, 4]")]
+fn gather_names_mismatched_shapes() {
+    gather_data().gather(0, &Tensor::from_vec_i64(vec![0; 10], &[2, 5]));
+}

@@ -202,7 +202,9 @@ fn input_gradients(
         | Op::Flip(_)
         | Op::Pad(_)
         | Op::Concat(_)
-        | Op::Cast(_)) => movement::gradients(op, &rule),
+        | Op::Cast(_)
+        | Op::Gather(_)
+        | Op::ScatterAdd(_)) => movement::gradients(op, &rule),
     }
 }
 

@@ -11,6 +11,7 @@
 
 mod binary;
 pub mod elementwise;
+mod gather;
 mod matmul;
 pub use matmul::{gemm_raw, PARALLEL_THRESHOLD};
 mod movement;
@@ -90,5 +91,7 @@ pub fn evaluate(node: &Node) -> Realized {
         Op::Pad(spec) => movement::pad(&inputs[0], spec, node.shape()),
         Op::Concat(axis) => movement::concat(&inputs, *axis, node.shape()),
         Op::Cast(dtype) => movement::cast(&inputs[0], *dtype),
+        Op::Gather(axis) => gather::gather(&inputs[0], &inputs[1], *axis),
+        Op::ScatterAdd(axis) => gather::scatter_add(&inputs[0], &inputs[1], *axis, node.shape()),
     }
 }

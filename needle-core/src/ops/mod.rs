@@ -7,6 +7,7 @@
 
 mod arg_reduce;
 mod binary;
+mod gather;
 mod matmul;
 mod movement;
 mod norm;
