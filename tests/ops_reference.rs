@@ -372,3 +372,38 @@ fn gather_names_a_bad_index() {
 fn gather_names_mismatched_shapes() {
     gather_data().gather(0, &Tensor::from_vec_i64(vec![0; 10], &[2, 5]));
 }
+
+#[test]
+fn embedding_matches_torch() {
+    use needle::nn::{Embedding, Forward};
+    let out = in_every_mode(|| {
+        let mut table = Embedding::new(5, 3);
+        table.weight = Tensor::from_vec((0..15).map(|i| i as f32 * 0.5 - 2.0).collect(), &[5, 3])
+            .requires_grad_(true);
+        let ids = Tensor::from_vec_i64(vec![4, 1, 1, 0, 4, 4], &[3, 2]);
+        let y = table.forward(&ids);
+        assert_eq!(y.shape().as_slice(), &[3, 2, 3]);
+        let w = Tensor::from_vec((1..19).map(|i| i as f32).collect(), &[3, 2, 3]);
+        (&y * &w).sum_all().backward();
+        vec![y.to_vec(), table.weight.grad().unwrap().to_vec()]
+    });
+    // e = torch.nn.Embedding(5, 3); e.weight.data = torch.arange(15.).reshape(5,3)*0.5 - 2
+    // y = e(torch.tensor([[4,1],[1,0],[4,4]])); y.flatten().tolist()
+    let rows = [
+        4.0, 4.5, 5.0, -0.5, 0.0, 0.5, -0.5, 0.0, 0.5, -2.0, -1.5, -1.0, 4.0, 4.5, 5.0, 4.0,
+        4.5, 5.0,
+    ];
+    assert_eq!(out[0], rows);
+    // (y * torch.arange(1., 19.).reshape(3,2,3)).sum().backward(); e.weight.grad.flatten()
+    let grad = [
+        10.0, 11.0, 12.0, 11.0, 13.0, 15.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 30.0, 33.0, 36.0,
+    ];
+    assert_eq!(out[1], grad);
+}
+
+#[test]
+#[should_panic(expected = "Embedding(num_embeddings=5, embedding_dim=3): input must be i64 ids")]
+fn embedding_names_float_ids() {
+    use needle::nn::{Embedding, Forward};
+    Embedding::new(5, 3).forward(&Tensor::ones(&[2]));
+}
