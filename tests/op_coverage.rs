@@ -28,6 +28,7 @@ enum Slot {
     Cast,
     Gather,
     ScatterAdd,
+    Cumsum,
 }
 
 /// The slot of a recorded op; `None` for a leaf (data, not an op to test).
@@ -49,6 +50,7 @@ fn slot_of(op: &Op) -> Option<Slot> {
         Op::Cast(_) => Slot::Cast,
         Op::Gather(_) => Slot::Gather,
         Op::ScatterAdd(_) => Slot::ScatterAdd,
+        Op::Cumsum(_) => Slot::Cumsum,
     })
 }
 
@@ -71,6 +73,7 @@ fn all_slots() -> Vec<Slot> {
         Slot::Cast,
         Slot::Gather,
         Slot::ScatterAdd,
+        Slot::Cumsum,
     ]);
     slots
 }
@@ -263,6 +266,8 @@ fn case(slot: Slot) -> Case {
             Gradient::Inputs(&[0]),
             Lowering::HostStep,
         ),
+        // A sequential scan: a host step running the interpreter's kernel.
+        Slot::Cumsum => movement(&[2, 5, 3], |x| x.cumsum(1), Lowering::HostStep),
     }
 }
 

@@ -390,8 +390,8 @@ fn embedding_matches_torch() {
     // e = torch.nn.Embedding(5, 3); e.weight.data = torch.arange(15.).reshape(5,3)*0.5 - 2
     // y = e(torch.tensor([[4,1],[1,0],[4,4]])); y.flatten().tolist()
     let rows = [
-        4.0, 4.5, 5.0, -0.5, 0.0, 0.5, -0.5, 0.0, 0.5, -2.0, -1.5, -1.0, 4.0, 4.5, 5.0, 4.0,
-        4.5, 5.0,
+        4.0, 4.5, 5.0, -0.5, 0.0, 0.5, -0.5, 0.0, 0.5, -2.0, -1.5, -1.0, 4.0, 4.5, 5.0, 4.0, 4.5,
+        5.0,
     ];
     assert_eq!(out[0], rows);
     // (y * torch.arange(1., 19.).reshape(3,2,3)).sum().backward(); e.weight.grad.flatten()
@@ -406,4 +406,41 @@ fn embedding_matches_torch() {
 fn embedding_names_float_ids() {
     use needle::nn::{Embedding, Forward};
     Embedding::new(5, 3).forward(&Tensor::ones(&[2]));
+}
+
+#[test]
+fn cumsum_matches_numpy_bits() {
+    let data: Vec<f32> = (0..40)
+        .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0 * 1.1)
+        .collect();
+    let out = in_every_mode(|| {
+        let x = Tensor::from_vec(data.clone(), &[2, 20]);
+        let y = Tensor::from_vec(vec![1., 2., 3., 4., 5., 6.], &[2, 3]).requires_grad_(true);
+        let c = y.cumsum(-1);
+        (&c * &Tensor::from_vec(vec![1., 2., 3., 4., 5., 6.], &[2, 3]))
+            .sum_all()
+            .backward();
+        vec![
+            x.cumsum(1).slice(1, 17, 20, 1).to_vec(),
+            x.cumsum(0).slice(0, 1, 2, 1).slice(1, 0, 3, 1).to_vec(),
+            c.to_vec(),
+            y.grad().unwrap().to_vec(),
+        ]
+    });
+    let f = |bits: &[u32]| bits.iter().map(|&b| f32::from_bits(b)).collect::<Vec<_>>();
+    // i = np.arange(40); x = ((i*37 % 101 - 50).astype(np.float32) / np.float32(7))
+    //     .reshape(2, 20) * np.float32(1.1)
+    // np.cumsum(x, axis=1)[:, -3:].view('u4'), np.cumsum(x, axis=0)[1, :3].view('u4')
+    assert_bits(
+        &out[0],
+        &f(&[
+            3243949612, 3242301850, 3231112046, 1050733084, 1088571686, 1081171736,
+        ]),
+    );
+    assert_bits(&out[1], &f(&[3240654088, 1066192078, 3226018962]));
+    // y = torch.tensor([[1.,2,3],[4,5,6]], requires_grad=True); c = torch.cumsum(y, 1)
+    // (c * torch.tensor([[1.,2,3],[4,5,6]])).sum().backward(); y.grad
+    assert_eq!(out[2], [1.0, 3.0, 6.0, 4.0, 9.0, 15.0]);
+    assert_eq!(out[3], [6.0, 5.0, 3.0, 15.0, 11.0, 6.0]);
+    check_gradient(&[3, 4], &spread(12), |x| x.cumsum(0));
 }

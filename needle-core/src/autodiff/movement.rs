@@ -81,7 +81,13 @@ pub(super) fn gradients(op: &Op, r: &Rule) -> Vec<Option<Tensor>> {
             let values = r.need(1).then(|| g.gather(*axis as isize, &r.x(0)));
             vec![None, values]
         }
-        Op::Leaf | Op::Unary(_) | Op::Scalar(..) | Op::Binary(_) | Op::Reduce(..) | Op::MatMul => {
+        Op::Leaf
+        | Op::Unary(_)
+        | Op::Scalar(..)
+        | Op::Binary(_)
+        | Op::Reduce(..)
+        | Op::MatMul
+        | Op::Cumsum(_) => {
             unreachable!("{} is not a movement op", op.name())
         }
     }

@@ -59,9 +59,7 @@ impl Forward for Embedding {
             );
         }
         let shape = ids.shape();
-        let rows = self
-            .weight
-            .index_select(0, &ids.reshape(&[ids.numel()]));
+        let rows = self.weight.index_select(0, &ids.reshape(&[ids.numel()]));
         let mut out_shape = shape.to_vec();
         out_shape.push(self.embedding_dim);
         rows.reshape(&out_shape)

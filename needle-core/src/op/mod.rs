@@ -8,8 +8,10 @@
 //! rules in `autodiff/<family>.rs`, its interpreter kernel in `interp/<family>.rs` and its
 //! `Tensor` methods in `ops/<family>.rs`. The families: `unary`, `scalar` (a tensor and a
 //! constant), `binary`, `reduce`, `matmul` and `movement` (reshape, permute, expand, slice,
-//! flip, pad, concat, cast, gather, scatter_add); the last two have no enum of their own, their ops are variants
-//! of [`Op`]. The comparisons of the binary and scalar families share [`Comparison`].
+//! flip, pad, concat, cast, gather, scatter_add); the last two have no enum of their own,
+//! their ops are variants of [`Op`], as is [`Op::Cumsum`] (a scan: kernel in
+//! `interp/cumsum.rs`, gradient in `autodiff/reduce.rs`, method in `ops/reduce.rs`). The
+//! comparisons of the binary and scalar families share [`Comparison`].
 //!
 //! Adding an op to a family with a table (`unary`, `scalar`, `binary`): its line in the
 //! table (the interpreter's kernel follows from it, through [`UnaryKernel`] or
@@ -81,6 +83,8 @@ pub enum Op {
     /// the output (the node's shape) is zeros with each value added at the position
     /// `Gather` would read it from, in the index's row-major order.
     ScatterAdd(usize),
+    /// Running sum along an axis, accumulated in f32 in order (numpy's `cumsum`).
+    Cumsum(usize),
 }
 
 /// A scalar constant as debug output and messages print it: the shortest digits that read
@@ -117,6 +121,7 @@ impl Op {
             Op::Cast(d) => format!("cast({d})"),
             Op::Gather(a) => format!("gather({a})"),
             Op::ScatterAdd(a) => format!("scatter_add({a})"),
+            Op::Cumsum(a) => format!("cumsum({a})"),
             _ => self.kind().to_string(),
         }
     }
@@ -141,6 +146,7 @@ impl Op {
             Op::Cast(_) => "cast",
             Op::Gather(_) => "gather",
             Op::ScatterAdd(_) => "scatter_add",
+            Op::Cumsum(_) => "cumsum",
         }
     }
 
