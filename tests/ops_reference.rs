@@ -444,3 +444,21 @@ fn cumsum_matches_numpy_bits() {
     assert_eq!(out[3], [6.0, 5.0, 3.0, 15.0, 11.0, 6.0]);
     check_gradient(&[3, 4], &spread(12), |x| x.cumsum(0));
 }
+
+#[test]
+#[should_panic(
+    expected = "where_cond: shapes [2] (cond), [3] (a) and [1] (b) are not broadcastable"
+)]
+fn where_cond_names_its_shapes() {
+    Tensor::where_cond(
+        &Tensor::ones(&[2]),
+        &Tensor::ones(&[3]),
+        &Tensor::ones(&[1]),
+    );
+}
+
+#[test]
+#[should_panic(expected = "min: cannot reduce over an axis of size 0 (axis 0 of shape [0, 2])")]
+fn min_names_an_empty_axis() {
+    Tensor::ones(&[0, 2]).min_all();
+}

@@ -18,8 +18,16 @@ impl Tensor {
     /// ```
     #[track_caller]
     pub fn min(&self, axes: &[isize], keepdim: bool) -> Tensor {
-        resolve_axes("min", axes, &self.shape());
+        let shape = self.shape();
+        let resolved = resolve_axes("min", axes, &shape);
         require_f32(|| "min", self.dtype());
+        if let Some(&a) = resolved.iter().find(|&&a| shape[a] == 0) {
+            panic!(
+                "min: cannot reduce over an axis of size 0 (axis {a} of shape {}): the \
+                 minimum of nothing is undefined",
+                fmt_shape(&shape)
+            );
+        }
         self.neg().max(axes, keepdim).neg()
     }
 
@@ -32,8 +40,8 @@ impl Tensor {
     /// ```
     #[track_caller]
     pub fn min_all(&self) -> Tensor {
-        require_f32(|| "min", self.dtype());
-        self.neg().max_all().neg()
+        let axes: Vec<isize> = (0..self.ndim() as isize).collect();
+        self.min(&axes, false)
     }
 
     /// The index (i64) of the maximum along `axis`, as `np.argmax`/`torch.argmax`: the first

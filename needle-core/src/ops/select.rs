@@ -1,6 +1,8 @@
 //! Choosing elements: `where_cond` (elementwise choice between two tensors), a composite of
 //! the binary family's `Mask` that keeps every bit of the chosen value.
 
+use crate::ops::require_f32;
+use crate::shape::{broadcast_dims, fmt_shape};
 use crate::tensor::Tensor;
 
 impl Tensor {
@@ -21,6 +23,20 @@ impl Tensor {
     /// ```
     #[track_caller]
     pub fn where_cond(cond: &Tensor, a: &Tensor, b: &Tensor) -> Tensor {
+        for t in [cond, a, b] {
+            require_f32(|| "where_cond", t.dtype());
+        }
+        let (c_shape, a_shape, b_shape) = (cond.shape(), a.shape(), b.shape());
+        let together =
+            broadcast_dims(&c_shape, &a_shape).and_then(|ca| broadcast_dims(&ca, &b_shape));
+        if together.is_none() {
+            panic!(
+                "where_cond: shapes {} (cond), {} (a) and {} (b) are not broadcastable",
+                fmt_shape(&c_shape),
+                fmt_shape(&a_shape),
+                fmt_shape(&b_shape)
+            );
+        }
         // Each branch is its value where chosen and −0 elsewhere (−mask(−v, c): the mask's
         // +0, negated), and adding −0 changes no value, so the sum is the chosen value's
         // bits — including −0, which `mask(a, c) + mask(b, !c)` would turn into +0.
