@@ -26,6 +26,9 @@ enum Slot {
     Pad,
     Concat,
     Cast,
+    Gather,
+    ScatterAdd,
+    Cumsum,
 }
 
 /// The slot of a recorded op; `None` for a leaf (data, not an op to test).
@@ -45,6 +48,9 @@ fn slot_of(op: &Op) -> Option<Slot> {
         Op::Pad(_) => Slot::Pad,
         Op::Concat(_) => Slot::Concat,
         Op::Cast(_) => Slot::Cast,
+        Op::Gather(_) => Slot::Gather,
+        Op::ScatterAdd(_) => Slot::ScatterAdd,
+        Op::Cumsum(_) => Slot::Cumsum,
     })
 }
 
@@ -65,6 +71,9 @@ fn all_slots() -> Vec<Slot> {
         Slot::Pad,
         Slot::Concat,
         Slot::Cast,
+        Slot::Gather,
+        Slot::ScatterAdd,
+        Slot::Cumsum,
     ]);
     slots
 }
@@ -170,6 +179,7 @@ fn case(slot: Slot) -> Case {
             UnaryOp::Sigmoid => unary(Any, |x| x.sigmoid()),
             UnaryOp::Sin => unary(Any, |x| x.sin()),
             UnaryOp::Cos => unary(Any, |x| x.cos()),
+            UnaryOp::Abs => unary(AwayFromZero, |x| x.abs()),
         },
         Slot::Scalar(s) => {
             let grad = Gradient::Inputs(&[0]);
@@ -239,6 +249,25 @@ fn case(slot: Slot) -> Case {
             Gradient::None("a cast gives integers (no gradient) or is the input itself"),
             Lowering::HostStep,
         ),
+        // i64 indices: a host step running the interpreter's kernel (as casts and padding).
+        // Repeated indices check that the gradient accumulates.
+        Slot::Gather => c(
+            one(&[3, 4], Any),
+            Box::new(|x| x[0].gather(1, &Tensor::from_vec_i64(vec![3, 0, 3, 1, 2, 2], &[3, 2]))),
+            Gradient::Inputs(&[0]),
+            Lowering::HostStep,
+        ),
+        Slot::ScatterAdd => c(
+            one(&[2, 3], Any),
+            Box::new(|x| {
+                let index = Tensor::from_vec_i64(vec![0, 3, 0, 2, 3, 1], &[2, 3]);
+                Tensor::zeros_scatter_add(&[3, 4], 1, &index, &x[0])
+            }),
+            Gradient::Inputs(&[0]),
+            Lowering::HostStep,
+        ),
+        // A sequential scan: a host step running the interpreter's kernel.
+        Slot::Cumsum => movement(&[2, 5, 3], |x| x.cumsum(1), Lowering::HostStep),
     }
 }
 

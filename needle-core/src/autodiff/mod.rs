@@ -195,6 +195,7 @@ fn input_gradients(
         Op::Binary(b) => binary::gradients(*b, &rule),
         Op::Reduce(r, axes) => vec![Some(reduce::gradient(*r, axes, &rule))],
         Op::MatMul => matmul::gradients(&rule),
+        Op::Cumsum(axis) => vec![Some(reduce::cumsum_gradient(*axis, &rule))],
         op @ (Op::Reshape
         | Op::Permute(_)
         | Op::Expand
@@ -202,7 +203,9 @@ fn input_gradients(
         | Op::Flip(_)
         | Op::Pad(_)
         | Op::Concat(_)
-        | Op::Cast(_)) => movement::gradients(op, &rule),
+        | Op::Cast(_)
+        | Op::Gather(_)
+        | Op::ScatterAdd(_)) => movement::gradients(op, &rule),
     }
 }
 

@@ -68,7 +68,26 @@ pub(super) fn gradients(op: &Op, r: &Rule) -> Vec<Option<Tensor>> {
                 .collect()
         }
         Op::Cast(_) => vec![None],
-        Op::Leaf | Op::Unary(_) | Op::Scalar(..) | Op::Binary(_) | Op::Reduce(..) | Op::MatMul => {
+        // The index (an integer input) gets none.
+        Op::Gather(axis) => {
+            let index = r.x(1);
+            let shape = r.input_shape(0).to_vec();
+            let data = r
+                .need(0)
+                .then(|| Tensor::zeros_scatter_add(&shape, *axis as isize, &index, g));
+            vec![data, None]
+        }
+        Op::ScatterAdd(axis) => {
+            let values = r.need(1).then(|| g.gather(*axis as isize, &r.x(0)));
+            vec![None, values]
+        }
+        Op::Leaf
+        | Op::Unary(_)
+        | Op::Scalar(..)
+        | Op::Binary(_)
+        | Op::Reduce(..)
+        | Op::MatMul
+        | Op::Cumsum(_) => {
             unreachable!("{} is not a movement op", op.name())
         }
     }

@@ -20,3 +20,11 @@ pub(super) fn gradient(op: ReduceOp, axes: &[usize], r: &Rule) -> Tensor {
         }
     }
 }
+
+/// The adjoint of a running sum along `axis`: the running sum of `g` from the end (each
+/// input element feeds every later output).
+#[track_caller]
+pub(super) fn cumsum_gradient(axis: usize, r: &Rule) -> Tensor {
+    let axis = axis as isize;
+    r.g.flip(&[axis]).cumsum(axis).flip(&[axis])
+}

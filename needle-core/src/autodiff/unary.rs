@@ -25,5 +25,11 @@ pub(super) fn gradient(op: UnaryOp, r: &Rule) -> Tensor {
         }
         UnaryOp::Sin => g * &r.x(0).cos(),
         UnaryOp::Cos => -(g * &r.x(0).sin()),
+        // PyTorch's `g · sign(x)`: 0 at x = 0 (sign(±0) = 0). At a NaN x both comparisons
+        // are false, so the gradient is 0 where PyTorch's is NaN.
+        UnaryOp::Abs => {
+            let x = r.x(0);
+            g.masked(&x.gt(0.0)) - g.masked(&x.lt(0.0))
+        }
     }
 }

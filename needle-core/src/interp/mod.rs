@@ -10,7 +10,9 @@
 //! `backend.rs`, which realizes graphs with it.
 
 mod binary;
+mod cumsum;
 pub mod elementwise;
+mod gather;
 mod matmul;
 pub use matmul::{gemm_raw, PARALLEL_THRESHOLD};
 mod movement;
@@ -90,5 +92,8 @@ pub fn evaluate(node: &Node) -> Realized {
         Op::Pad(spec) => movement::pad(&inputs[0], spec, node.shape()),
         Op::Concat(axis) => movement::concat(&inputs, *axis, node.shape()),
         Op::Cast(dtype) => movement::cast(&inputs[0], *dtype),
+        Op::Cumsum(axis) => cumsum::cumsum(&inputs[0], *axis),
+        Op::Gather(axis) => gather::gather(&inputs[0], &inputs[1], *axis),
+        Op::ScatterAdd(axis) => gather::scatter_add(&inputs[0], &inputs[1], *axis, node.shape()),
     }
 }

@@ -2,6 +2,7 @@
 
 mod activation;
 mod dropout;
+mod embedding;
 mod linear;
 mod loss;
 mod module;
@@ -11,6 +12,7 @@ mod sequential;
 
 pub use activation::{Flatten, Identity, ReLU, Sigmoid, Tanh};
 pub use dropout::Dropout;
+pub use embedding::Embedding;
 pub use linear::Linear;
 pub use loss::{BCEWithLogitsLoss, L1Loss, MSELoss, NLLLoss, Reduction, SoftmaxLoss};
 pub use module::{as_dyn_module, join_name, Forward, Module, Training};

@@ -8,8 +8,10 @@
 //! rules in `autodiff/<family>.rs`, its interpreter kernel in `interp/<family>.rs` and its
 //! `Tensor` methods in `ops/<family>.rs`. The families: `unary`, `scalar` (a tensor and a
 //! constant), `binary`, `reduce`, `matmul` and `movement` (reshape, permute, expand, slice,
-//! flip, pad, concat, cast); the last two have no enum of their own, their ops are variants
-//! of [`Op`]. The comparisons of the binary and scalar families share [`Comparison`].
+//! flip, pad, concat, cast, gather, scatter_add); the last two have no enum of their own,
+//! their ops are variants of [`Op`], as is [`Op::Cumsum`] (a scan: kernel in
+//! `interp/cumsum.rs`, gradient in `autodiff/reduce.rs`, method in `ops/reduce.rs`). The
+//! comparisons of the binary and scalar families share [`Comparison`].
 //!
 //! Adding an op to a family with a table (`unary`, `scalar`, `binary`): its line in the
 //! table (the interpreter's kernel follows from it, through [`UnaryKernel`] or
@@ -73,6 +75,16 @@ pub enum Op {
     Concat(usize),
     /// Element type conversion.
     Cast(DType),
+    /// `torch.gather` along an axis: inputs (f32 data, i64 index); the output has the
+    /// index's shape and takes, at each position, the data element whose coordinate on the
+    /// axis is the index's value there (its other coordinates the position's own).
+    Gather(usize),
+    /// The adjoint of [`Op::Gather`]: inputs (i64 index, f32 values of the index's shape);
+    /// the output (the node's shape) is zeros with each value added at the position
+    /// `Gather` would read it from, in the index's row-major order.
+    ScatterAdd(usize),
+    /// Running sum along an axis, accumulated in f32 in order (numpy's `cumsum`).
+    Cumsum(usize),
 }
 
 /// A scalar constant as debug output and messages print it: the shortest digits that read
@@ -107,6 +119,9 @@ impl Op {
             Op::Flip(a) => format!("flip{a:?}"),
             Op::Concat(a) => format!("concat({a})"),
             Op::Cast(d) => format!("cast({d})"),
+            Op::Gather(a) => format!("gather({a})"),
+            Op::ScatterAdd(a) => format!("scatter_add({a})"),
+            Op::Cumsum(a) => format!("cumsum({a})"),
             _ => self.kind().to_string(),
         }
     }
@@ -129,6 +144,9 @@ impl Op {
             Op::Pad(_) => "pad",
             Op::Concat(_) => "concat",
             Op::Cast(_) => "cast",
+            Op::Gather(_) => "gather",
+            Op::ScatterAdd(_) => "scatter_add",
+            Op::Cumsum(_) => "cumsum",
         }
     }
 

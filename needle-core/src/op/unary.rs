@@ -23,5 +23,8 @@ unary_table! {
         Sin => "sin", f32::sin;
         /// cos x
         Cos => "cos", f32::cos;
+        /// |x| (clears the sign bit: |−0| = +0, NaN stays NaN). A primitive because the
+        /// composite `max(x, −x)` gives −0 for +0.
+        Abs => "abs", f32::abs;
     }
 }

@@ -5,12 +5,16 @@
 //! `binary`, `reduce`, `matmul`, `movement`; see [`crate::op`]); `operators` maps `+`, `*`,
 //! … onto them.
 
+mod arg_reduce;
 mod binary;
+mod gather;
 mod matmul;
 mod movement;
+mod norm;
 mod operators;
 mod reduce;
 mod scalar;
+mod select;
 mod unary;
 
 pub use binary::Operand;

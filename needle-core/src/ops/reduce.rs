@@ -140,6 +140,30 @@ impl Tensor {
         }
     }
 
+    /// Running sum along `axis` (negative counts from the end), as `np.cumsum`: accumulated
+    /// in f32 in order, so it equals numpy's bits (PyTorch accumulates float in double and
+    /// can differ in the last place). The gradient is the running sum of the output's
+    /// gradient from the end. In the JIT it runs as a host step (the interpreter's kernel).
+    ///
+    /// ```
+    /// use needle_core::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+    /// assert_eq!(x.cumsum(1).to_vec(), vec![1.0, 3.0, 6.0, 4.0, 9.0, 15.0]);
+    /// ```
+    #[track_caller]
+    pub fn cumsum(&self, axis: isize) -> Tensor {
+        let node = self.node();
+        require_f32(|| "cumsum", node.dtype());
+        let a = resolve_axes("cumsum", &[axis], node.shape())[0];
+        let shape = crate::shape::Dims::from_slice(node.shape());
+        Tensor::record(
+            Op::Cumsum(a),
+            smallvec::smallvec![node],
+            shape,
+            crate::DType::F32,
+        )
+    }
+
     /// Softmax along `axis` (max-subtracted).
     #[track_caller]
     pub fn softmax(&self, axis: isize) -> Tensor {

@@ -81,4 +81,17 @@ impl Tensor {
     pub fn cos(&self) -> Tensor {
         self.unary(UnaryOp::Cos)
     }
+
+    /// Absolute value, `|self|` (`|−0| = +0`); the gradient is `sign(self)`, 0 at 0 (as
+    /// PyTorch's).
+    ///
+    /// ```
+    /// use needle_core::Tensor;
+    /// let x = Tensor::from_vec(vec![-2.5, -0.0, 3.0], &[3]);
+    /// assert_eq!(x.abs().to_vec(), vec![2.5, 0.0, 3.0]);
+    /// ```
+    #[track_caller]
+    pub fn abs(&self) -> Tensor {
+        self.unary(UnaryOp::Abs)
+    }
 }

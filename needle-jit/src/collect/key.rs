@@ -51,5 +51,8 @@ pub(super) fn op_key(op: &Op, key: &mut Vec<u64>) {
         }
         Op::Concat(axis) => key.extend([13, *axis as u64]),
         Op::Cast(d) => key.extend([14, *d as u64]),
+        Op::Gather(axis) => key.extend([15, *axis as u64]),
+        Op::ScatterAdd(axis) => key.extend([16, *axis as u64]),
+        Op::Cumsum(axis) => key.extend([17, *axis as u64]),
     }
 }

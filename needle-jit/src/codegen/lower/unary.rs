@@ -1,4 +1,4 @@
-//! Unary ops: negation, square root and relu as instructions (relu keeps NaN, as the
+//! Unary ops: negation, square root, absolute value and relu as instructions (relu keeps NaN, as the
 //! interpreter's `maximum(x, 0)`); the transcendental ones call the interpreter's scalar
 //! functions (see [`super::Emitter::helper_of`]).
 
@@ -14,6 +14,8 @@ impl Emitter<'_, '_> {
         match op {
             UnaryOp::Neg => self.b.ins().fneg(x),
             UnaryOp::Sqrt => self.b.ins().sqrt(x),
+            // Clears the sign bit, as f32::abs.
+            UnaryOp::Abs => self.b.ins().fabs(x),
             UnaryOp::Relu => {
                 // NaN is kept, as in the interpreter (numpy's maximum(x, 0)).
                 let zero = self.b.ins().f32const(0.0);
@@ -29,6 +31,7 @@ impl Emitter<'_, '_> {
         match op {
             UnaryOp::Neg => self.b.ins().fneg(x),
             UnaryOp::Sqrt => self.b.ins().sqrt(x),
+            UnaryOp::Abs => self.b.ins().fabs(x),
             UnaryOp::Relu => {
                 let zero = self.splat(0.0);
                 let keep = self.b.ins().fcmp(FloatCC::UnorderedOrGreaterThan, x, zero);
