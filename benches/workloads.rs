@@ -1,5 +1,6 @@
 //! The benchmark workloads of shared/bench/WORKLOADS.md for needle-rs in eager, lazy
-//! (interpreter) and JIT mode: `cargo bench --bench workloads [-- --rounds N --quick]`.
+//! (interpreter) and JIT mode: `cargo bench --bench workloads [-- --rounds N --quick
+//! --only W1,W7]`.
 //!
 //! Every (workload, mode) runs in a fresh child process — which also measures the cold start
 //! (W5) and the peak memory of each — and rounds alternate the modes, since this machine's
@@ -16,7 +17,10 @@ use std::process::Command;
 use std::time::Instant;
 
 use needle::data::Mnist;
-use needle::nn::{mlp_resnet, Forward, Linear, Module, Norm, ReLU, Sequential, SoftmaxLoss};
+use needle::nn::{
+    mlp_resnet, BatchNorm2d, Conv2d, Conv2dOptions, Flatten, Forward, Linear, Module, Norm, ReLU,
+    Sequential, SoftmaxLoss,
+};
 use needle::optim::{Adam, Optimizer, Sgd};
 use needle::{manual_seed, no_grad, set_mode, Mode, Tensor};
 
@@ -216,6 +220,36 @@ fn child(workload: &str, quick: bool) {
                 gbps(native_ms)
             );
         }
+        "W7" => {
+            // shared/bench/WORKLOADS.md's CNN on the shipped MNIST images (not synthetic data).
+            let data = mnist_train();
+            let conv = |cin, cout, stride| {
+                Conv2d::with_options(
+                    cin,
+                    cout,
+                    3,
+                    Conv2dOptions::default().stride(stride).padding(1),
+                )
+            };
+            let model = Sequential::new()
+                .push(conv(1, 16, 1))
+                .push(BatchNorm2d::new(16))
+                .push(ReLU::new())
+                .push(conv(16, 32, 2))
+                .push(BatchNorm2d::new(32))
+                .push(ReLU::new())
+                .push(conv(32, 64, 2))
+                .push(BatchNorm2d::new(64))
+                .push(ReLU::new())
+                .push(Flatten::new())
+                .push(Linear::new(64 * 7 * 7, 10));
+            let mut opt = Adam::new(model.parameters(), 1e-3);
+            let ms = time_steps(10, 200 / scale, |i| {
+                let (x, y) = batch(&data, i, 64);
+                train_step(&model, &mut opt, &x.reshape(&[64, 1, 28, 28]), &y);
+            });
+            println!("ms={ms}\nrate={}", 64.0 / ms * 1e3);
+        }
         other => panic!("unknown workload {other}"),
     }
     println!("peak_mib={}", peak_rss_mib());
@@ -260,7 +294,13 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
-    let workloads: [(&str, &str, &str); 9] = [
+    // `--only W1,W7` runs a subset.
+    let only: Option<Vec<String>> = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(|v| v.split(',').map(str::to_string).collect());
+    let all_workloads: [(&str, &str, &str); 10] = [
         ("W1", "mlp-train b128", "ms"),
         ("W2", "resnet-train b100 Adam", "ms"),
         ("W3-256", "sgemm n=256", "gflops"),
@@ -270,7 +310,12 @@ fn main() {
         ("W4", "tiny inference b1 (µs)", "infer_us"),
         ("W5", "cold start to 1st W2 step", "ms"),
         ("W6", "fused elementwise", "gbps"),
+        ("W7", "cnn-train b64 Adam", "ms"),
     ];
+    let workloads: Vec<(&str, &str, &str)> = all_workloads
+        .into_iter()
+        .filter(|w| only.as_ref().is_none_or(|o| o.iter().any(|x| x == w.0)))
+        .collect();
     let mut results: std::collections::HashMap<(String, String, usize), Vec<f64>> =
         Default::default();
     let mut peaks: std::collections::HashMap<(String, usize), Vec<f64>> = Default::default();
@@ -296,7 +341,7 @@ fn main() {
     println!(
         "| workload | unit | eager | lazy | jit | jit/eager speedup | peak MiB (eager/lazy/jit) |\n| --- | --- | --- | --- | --- | --- | --- |"
     );
-    for (w, name, key) in workloads {
+    for &(w, name, key) in &workloads {
         let get = |m: usize| {
             median(
                 results
@@ -328,21 +373,23 @@ fn main() {
             peak(2)
         );
     }
-    let native = median(
-        results
-            .get(&("W6".to_string(), "native_gbps".to_string(), 2))
-            .cloned()
-            .unwrap_or_default(),
-    );
-    let jit = median(
-        results
-            .get(&("W6".to_string(), "gbps".to_string(), 2))
-            .cloned()
-            .unwrap_or_default(),
-    );
-    println!(
-        "\nW6 reference: a plain Rust loop on two threads (ordinary stores, reused output) in \
-         the JIT child: {native:.3} GB/s; JIT / native = {:.2}",
-        jit / native
-    );
+    if workloads.iter().any(|w| w.0 == "W6") {
+        let native = median(
+            results
+                .get(&("W6".to_string(), "native_gbps".to_string(), 2))
+                .cloned()
+                .unwrap_or_default(),
+        );
+        let jit = median(
+            results
+                .get(&("W6".to_string(), "gbps".to_string(), 2))
+                .cloned()
+                .unwrap_or_default(),
+        );
+        println!(
+            "\nW6 reference: a plain Rust loop on two threads (ordinary stores, reused output) in \
+             the JIT child: {native:.3} GB/s; JIT / native = {:.2}",
+            jit / native
+        );
+    }
 }
