@@ -40,7 +40,7 @@ mod common;
 use common::{gradcheck_both, in_both_modes, MODES};
 use needle::nn::{
     AvgPool2d, BatchNorm2d, Conv2d, Conv2dOptions, Flatten, Forward, Linear, MaxPool2d, Module,
-    ReLU,
+    ReLU, Residual, Sequential,
 };
 use needle::{manual_seed, module, with_mode, Tensor};
 
@@ -451,6 +451,62 @@ fn conv2d_weight_init_is_the_courses() {
     let bound = 1.0 / (16.0f32 * 9.0).sqrt();
     let bias = conv.bias.as_ref().unwrap().to_vec();
     assert!(bias.iter().all(|b| b.abs() <= bound), "bias {bias:?}");
+}
+
+/// The course's `ConvBN(a, b, k, s)`: Conv(a, b, k, stride s, padding k/2)–BatchNorm2d–ReLU.
+fn conv_bn(a: usize, b: usize, k: usize, s: usize) -> Sequential {
+    let options = Conv2dOptions::default().stride(s).padding(k / 2);
+    Sequential::new()
+        .push(Conv2d::with_options(a, b, k, options))
+        .push(BatchNorm2d::new(b))
+        .push(ReLU::new())
+}
+
+/// The course's expected ResNet9 output.
+#[rustfmt::skip]
+const RESNET9_OUTPUT: [[f64; 10]; 2] = [
+    [-1.8912625, 0.64833605, 1.9400386, 1.1435282, 1.89777, 2.9039745, -0.10433993, 0.35458302, -0.5684191, 2.6178317],
+    [-0.2905612, -0.4147861, 0.90268034, 0.46530387, 1.3335679, 1.8534894, -0.1867125, -2.4298222, -0.5344223, 4.362149],
+];
+
+/// The course's hw4 ResNet9 figure (FIGURES.md §5.2): seed 0, the model, then x = randn(2, 3,
+/// 32, 32); 431,946 parameters and the training-mode output within 1e-2 in norm. It checks
+/// the init draw order (each Conv's weight, then its bias, Linear's likewise), Conv2d's
+/// padding and stride, and BatchNorm2d's batch statistics together.
+#[test]
+fn resnet9_reproduces_the_courses_figure() {
+    for mode in MODES {
+        with_mode(mode, || {
+            manual_seed(0);
+            let model = Sequential::new()
+                .push(conv_bn(3, 16, 7, 4))
+                .push(conv_bn(16, 32, 3, 2))
+                .push(Residual::new(
+                    conv_bn(32, 32, 3, 1).push(conv_bn(32, 32, 3, 1)),
+                ))
+                .push(conv_bn(32, 64, 3, 2))
+                .push(conv_bn(64, 128, 3, 2))
+                .push(Residual::new(
+                    conv_bn(128, 128, 3, 1).push(conv_bn(128, 128, 3, 1)),
+                ))
+                .push(Flatten::new())
+                .push(Linear::new(128, 128))
+                .push(ReLU::new())
+                .push(Linear::new(128, 10));
+            assert_eq!(model.num_parameters(), 431_946);
+            let y = model.forward(&Tensor::randn(&[2, 3, 32, 32])).to_vec();
+            let distance: f64 = y
+                .iter()
+                .zip(RESNET9_OUTPUT.iter().flatten())
+                .map(|(&a, &e)| (a as f64 - e).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            assert!(
+                distance < 1e-2,
+                "{mode:?}: ‖y − expected‖ = {distance}, y = {y:?}"
+            );
+        });
+    }
 }
 
 #[test]
