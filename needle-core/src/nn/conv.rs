@@ -178,9 +178,9 @@ impl Forward for Conv2d {
             .pad(&[(0, 0), (p, p), (p, p), (0, 0)]);
         // One strided view (N, Ho, Wo, 1, C) per kernel offset — no copy — joined on the tap
         // axis by the one gather copy: concat writes the im2col matrix (N, Ho, Wo, k·k, C)
-        // contiguously, so its reshape to (N·Ho·Wo, k·k·C) is again a view. With a 1×1
-        // kernel, stride 1 and no padding the single view is x itself permuted and the reshape
-        // is that copy.
+        // contiguously, so its reshape to (N·Ho·Wo, k·k·C) is again a view. A 1×1 kernel has
+        // one view and no concat; the reshape of that strided view is then the copy (none
+        // when C = 1 and the view is contiguous).
         let views: Vec<Tensor> = window
             .tap_views(&padded, 1, (ho, wo))
             .iter()
