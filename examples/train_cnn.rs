@@ -27,7 +27,7 @@ use needle::nn::{
     BatchNorm2d, Conv2d, Flatten, Forward, Linear, MaxPool2d, Module, ReLU, Sequential,
 };
 use needle::optim::Adam;
-use needle::plot::{line_chart, Series};
+use needle::train::compare::{plot_losses, print_comparison};
 use needle::train::{fit, FitEpoch};
 use needle::{manual_seed, module, with_mode, Mode, Tensor};
 
@@ -117,78 +117,8 @@ fn main() {
         .map(|&m| (m, run(m, &args, &train, &test)))
         .collect();
 
-    print!("{:>5}", "epoch");
-    for (mode, _) in &results {
-        let m = format!("{mode:?}").to_lowercase();
-        print!(
-            " | {:>10} {:>9} {:>8} {:>7} {:>9}",
-            format!("{m} loss"),
-            "train err",
-            "test err",
-            "s/epoch",
-            "samples/s"
-        );
-    }
-    println!();
-    for e in 0..args.epochs {
-        print!("{:>5}", e + 1);
-        for (_, stats) in &results {
-            let s = &stats[e];
-            print!(
-                " | {:>10.6} {:>8.2}% {:>7.2}% {:>7.2} {:>9.0}",
-                s.train.loss,
-                100.0 * s.train.error,
-                100.0 * s.test.error,
-                s.train.seconds,
-                s.train.throughput()
-            );
-        }
-        println!();
-    }
-    for (mode, stats) in &results {
-        let compile: f64 = stats
-            .iter()
-            .map(|s| s.train.compile_seconds + s.test.compile_seconds)
-            .sum();
-        let last = stats.last().map_or(0.0, |s| 100.0 * (1.0 - s.test.error));
-        println!(
-            "{mode:?}: final test accuracy {last:.2}%, compile time {:.1} ms",
-            compile * 1e3
-        );
-    }
-    if let [(ma, a), (mb, b), ..] = results.as_slice() {
-        let total = |s: &[FitEpoch]| s.iter().map(|e| e.train.seconds).sum::<f64>();
-        let max_diff = a
-            .iter()
-            .zip(b)
-            .map(|(x, y)| (x.train.loss - y.train.loss).abs() / x.train.loss.abs().max(1e-12))
-            .fold(0.0f64, f64::max);
-        println!(
-            "{ma:?} trains {:.2}x as fast as {mb:?}; largest relative difference between their loss curves: {max_diff:.2e}",
-            total(b) / total(a)
-        );
-    }
+    print_comparison(&results);
     if let Some(path) = &args.plot {
-        let series: Vec<Series> = results
-            .iter()
-            .map(|(m, s)| Series {
-                name: format!("{m:?} train loss").to_lowercase(),
-                points: s
-                    .iter()
-                    .enumerate()
-                    .map(|(e, x)| ((e + 1) as f64, x.train.loss))
-                    .collect(),
-            })
-            .collect();
-        match line_chart(
-            path,
-            "MNIST CNN training loss",
-            "epoch",
-            "mean loss",
-            &series,
-        ) {
-            Ok(()) => println!("loss curves written to {}", path.display()),
-            Err(e) => eprintln!("plot failed: {e}"),
-        }
+        plot_losses(&results, path, "MNIST CNN training loss");
     }
 }

@@ -1,5 +1,6 @@
 //! Training helpers: run train and evaluation epochs of a classifier, reporting progress.
 
+pub mod compare;
 mod progress;
 
 use std::time::Instant;
