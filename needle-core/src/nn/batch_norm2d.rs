@@ -1,6 +1,7 @@
 //! Batch normalisation of NCHW input per channel, with the course's conventions (as
 //! [`BatchNorm1d`](crate::nn::BatchNorm1d)): biased variance, eps 1e-5, momentum 0.1.
 
+use super::norm::update_running_stat;
 use crate::module;
 use crate::nn::{Forward, Module, Training};
 use crate::shape::fmt_shape;
@@ -81,13 +82,8 @@ impl Forward for BatchNorm2d {
             let var = (x - &mean.broadcast_to(&shape))
                 .square()
                 .mean(&[0, 2, 3], true);
-            let (m, rest) = (self.momentum as f32, (1.0 - self.momentum) as f32);
-            let update = |running: &Tensor, batch: &Tensor| {
-                let batch = batch.detach().reshape(&[self.num_features]);
-                running.assign(&(&(&running.detach() * rest) + &(&batch * m)));
-            };
-            update(&self.running_mean, &mean);
-            update(&self.running_var, &var);
+            update_running_stat(&self.running_mean, &mean, self.momentum);
+            update_running_stat(&self.running_var, &var, self.momentum);
             (mean, var)
         } else {
             (

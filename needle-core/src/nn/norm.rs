@@ -103,13 +103,8 @@ impl Forward for BatchNorm1d {
         let (mean, var) = if self.training.get() {
             let mean = x.mean(&[0], true);
             let var = (x - &mean).square().mean(&[0], true);
-            let (m, rest) = (self.momentum as f32, (1.0 - self.momentum) as f32);
-            let update = |running: &Tensor, batch: &Tensor| {
-                let batch = batch.detach().reshape(&[self.dim]);
-                running.assign(&(&(&running.detach() * rest) + &(&batch * m)));
-            };
-            update(&self.running_mean, &mean);
-            update(&self.running_var, &var);
+            update_running_stat(&self.running_mean, &mean, self.momentum);
+            update_running_stat(&self.running_var, &var, self.momentum);
             (mean, var)
         } else {
             (
@@ -120,4 +115,13 @@ impl Forward for BatchNorm1d {
         let normalized = &(x - &mean) / &(var + self.eps).sqrt();
         &(&self.weight.broadcast_to(&shape) * &normalized) + &self.bias.broadcast_to(&shape)
     }
+}
+
+/// The course's running-statistic update, outside the graph: `running ← (1 − m)·running +
+/// m·batch` with `batch` (of the same element count) detached, 1 − m formed in f64 and
+/// rounded once. Shared by the batch norms of every rank.
+pub(super) fn update_running_stat(running: &Tensor, batch: &Tensor, momentum: f64) {
+    let (m, rest) = (momentum as f32, (1.0 - momentum) as f32);
+    let batch = batch.detach().reshape(&running.shape());
+    running.assign(&(&(&running.detach() * rest) + &(&batch * m)));
 }
