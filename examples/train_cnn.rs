@@ -21,7 +21,7 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use needle::cli::train_mnist::{parse, Args, Command, USAGE};
+use needle::cli::train_mnist::{args_or_exit, Args};
 use needle::data::{DataLoader, Mnist, MnistDataset};
 use needle::nn::{
     BatchNorm2d, Conv2d, Flatten, Forward, Linear, MaxPool2d, Module, ReLU, Sequential,
@@ -80,21 +80,7 @@ fn run(mode: Mode, args: &Args, train: &Mnist, test: &Mnist) -> Vec<FitEpoch> {
 
 fn main() {
     needle::init();
-    let args = match parse(std::env::args().skip(1)) {
-        Ok(Command::Run(args)) => args,
-        Ok(Command::Help) => {
-            println!("{}", USAGE.replace("train_mnist", "train_cnn"));
-            return;
-        }
-        Err(e) => {
-            eprintln!("train_cnn: {e}");
-            std::process::exit(2);
-        }
-    };
-    if let Some(n) = args.threads {
-        // Read by the GEMM's thread pool when it starts, which has not happened yet.
-        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
-    }
+    let args = args_or_exit("train_cnn");
     let load = |train| {
         Mnist::load_split(&args.data, train).unwrap_or_else(|e| {
             eprintln!("cannot load MNIST: {e}");

@@ -14,7 +14,7 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use needle::cli::train_mnist::{parse, Args, Command, Model, USAGE};
+use needle::cli::train_mnist::{args_or_exit, Args, Model};
 use needle::data::{DataLoader, Mnist, MnistDataset};
 use needle::nn::{mlp_resnet, Forward, Linear, Module, Norm, ReLU, Sequential};
 use needle::optim::Adam;
@@ -55,21 +55,7 @@ fn run(mode: Mode, args: &Args, train: &Mnist, test: &Mnist) -> Vec<FitEpoch> {
 
 fn main() {
     needle::init();
-    let args = match parse(std::env::args().skip(1)) {
-        Ok(Command::Run(args)) => args,
-        Ok(Command::Help) => {
-            println!("{USAGE}");
-            return;
-        }
-        Err(e) => {
-            eprintln!("train_mnist: {e}");
-            std::process::exit(2);
-        }
-    };
-    if let Some(n) = args.threads {
-        // Read by the GEMM's thread pool when it starts, which has not happened yet.
-        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
-    }
+    let args = args_or_exit("train_mnist");
     let load = |train| {
         Mnist::load_split(&args.data, train).unwrap_or_else(|e| {
             eprintln!("cannot load MNIST: {e}");

@@ -69,6 +69,28 @@ pub enum Command {
     Help,
 }
 
+/// The process's arguments for `program` (a `train_mnist`-style example): prints the usage
+/// and exits 0 for `--help`, prints the error and exits 2 for a bad flag, and applies
+/// `--threads` before any thread pool starts.
+pub fn args_or_exit(program: &str) -> Args {
+    let args = match parse(std::env::args().skip(1)) {
+        Ok(Command::Run(args)) => args,
+        Ok(Command::Help) => {
+            println!("{}", USAGE.replace("train_mnist", program));
+            std::process::exit(0);
+        }
+        Err(e) => {
+            eprintln!("{program}: {e}");
+            std::process::exit(2);
+        }
+    };
+    if let Some(n) = args.threads {
+        // Read by the GEMM's thread pool when it starts, which has not happened yet.
+        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+    }
+    args
+}
+
 /// Parses the arguments after the program name. An error is one line naming the flag and
 /// what is wrong with its value.
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
