@@ -80,7 +80,7 @@ fn run(mode: Mode, args: &Args, train: &Mnist, test: &Mnist) -> Vec<FitEpoch> {
 
 fn main() {
     needle::init();
-    let args = args_or_exit("train_cnn");
+    let args = args_or_exit("train_cnn", false);
     let load = |train| {
         Mnist::load_split(&args.data, train).unwrap_or_else(|e| {
             eprintln!("cannot load MNIST: {e}");

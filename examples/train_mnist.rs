@@ -55,7 +55,7 @@ fn run(mode: Mode, args: &Args, train: &Mnist, test: &Mnist) -> Vec<FitEpoch> {
 
 fn main() {
     needle::init();
-    let args = args_or_exit("train_mnist");
+    let args = args_or_exit("train_mnist", true);
     let load = |train| {
         Mnist::load_split(&args.data, train).unwrap_or_else(|e| {
             eprintln!("cannot load MNIST: {e}");

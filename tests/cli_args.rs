@@ -1,16 +1,16 @@
-//! The train_mnist example run with bad flags: one line on stderr, exit status 2, nothing
-//! trained (the values are checked before the data is read).
+//! The train_mnist and train_cnn examples run with bad flags: one line on stderr, exit
+//! status 2, nothing trained (the values are checked before the data is read).
 
 use std::path::PathBuf;
 use std::process::Command;
 
-/// The train_mnist binary of this test's profile. `cargo test` builds the examples with the
+/// The `name` example's binary of this test's profile. `cargo test` builds the examples with the
 /// tests, so it is normally there; a filtered run (`--test cli_args`) builds it first, with
 /// the whole workspace's features so that nothing else is rebuilt.
-fn train_mnist() -> PathBuf {
+fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let bin = profile_dir.join("examples").join("train_mnist");
+    let bin = profile_dir.join("examples").join(name);
     if !bin.exists() {
         let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
         build
@@ -27,7 +27,7 @@ fn train_mnist() -> PathBuf {
 
 #[test]
 fn bad_flags_exit_with_status_2_and_one_line_on_stderr() {
-    let bin = train_mnist();
+    let bin = example("train_mnist");
     for (args, message) in [
         (&["--batch", "0"][..], "--batch: must be at least 1, got 0"),
         (&["--epochs", "0"], "--epochs: must be at least 1, got 0"),
@@ -53,4 +53,27 @@ fn bad_flags_exit_with_status_2_and_one_line_on_stderr() {
         String::from_utf8_lossy(&help.stdout),
         format!("{}\n", needle::cli::train_mnist::USAGE)
     );
+}
+
+#[test]
+fn train_cnn_refuses_the_model_flag_it_has_no_use_for() {
+    let bin = example("train_cnn");
+    let out = Command::new(&bin)
+        .args(["--model", "mlp"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "train_cnn: --model is not a flag of train_cnn (see --help)\n"
+    );
+    assert!(out.stdout.is_empty());
+    let help = Command::new(&bin).arg("--help").output().unwrap();
+    assert_eq!(help.status.code(), Some(0));
+    let usage = String::from_utf8_lossy(&help.stdout).to_string();
+    assert!(
+        usage.starts_with("usage: train_cnn [--epochs N]"),
+        "{usage}"
+    );
+    assert!(!usage.contains("--model"), "{usage}");
 }

@@ -69,14 +69,31 @@ pub enum Command {
     Help,
 }
 
-/// The process's arguments for `program` (a `train_mnist`-style example): prints the usage
+/// The process's arguments for `program` (a `train_mnist`-style example; one that builds a
+/// single model passes `with_model: false`, and `--model` is then an error): prints the usage
 /// and exits 0 for `--help`, prints the error and exits 2 for a bad flag, and applies
 /// `--threads` before any thread pool starts.
-pub fn args_or_exit(program: &str) -> Args {
-    let args = match parse(std::env::args().skip(1)) {
+pub fn args_or_exit(program: &str, with_model: bool) -> Args {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    let usage = if with_model {
+        USAGE.replace("train_mnist", program)
+    } else {
+        USAGE
+            .replace("train_mnist", program)
+            .replace(" [--model resnet|mlp]", "")
+    };
+    if !with_model
+        && raw
+            .iter()
+            .any(|a| a == "--model" || a.starts_with("--model="))
+    {
+        eprintln!("{program}: --model is not a flag of {program} (see --help)");
+        std::process::exit(2);
+    }
+    let args = match parse(raw) {
         Ok(Command::Run(args)) => args,
         Ok(Command::Help) => {
-            println!("{}", USAGE.replace("train_mnist", program));
+            println!("{usage}");
             std::process::exit(0);
         }
         Err(e) => {
