@@ -21,15 +21,14 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use needle::cli::train_mnist::{args_or_exit, Args};
-use needle::data::{DataLoader, Mnist, MnistDataset};
+use needle::cli::train_mnist::{args_or_exit, mnist_or_exit, run_mode};
 use needle::nn::{
     BatchNorm2d, Conv2d, Flatten, Forward, Linear, MaxPool2d, Module, ReLU, Sequential,
 };
 use needle::optim::Adam;
 use needle::train::compare::{plot_losses, print_comparison};
-use needle::train::{fit, FitEpoch};
-use needle::{manual_seed, module, with_mode, Mode, Tensor};
+use needle::train::FitEpoch;
+use needle::{module, Mode, Tensor};
 
 /// The training loop hands images over flattened to (B, 784); the convolutions want NCHW.
 #[module]
@@ -58,36 +57,10 @@ fn build_model() -> Sequential {
         .push(Linear::new(128, 10))
 }
 
-fn run(mode: Mode, args: &Args, train: &Mnist, test: &Mnist) -> Vec<FitEpoch> {
-    with_mode(mode, || {
-        manual_seed(args.seed);
-        let model = build_model();
-        let mut opt = Adam::new(model.parameters(), 1e-3);
-        let train_loader =
-            DataLoader::new(MnistDataset::new(train.clone()), args.batch).shuffle(true);
-        let test_loader = DataLoader::new(MnistDataset::new(test.clone()), 1000);
-        let model: &dyn Forward = &model;
-        fit(
-            model,
-            &mut opt,
-            &train_loader,
-            &test_loader,
-            args.epochs,
-            args.quiet,
-        )
-    })
-}
-
 fn main() {
     needle::init();
     let args = args_or_exit("train_cnn", false);
-    let load = |train| {
-        Mnist::load_split(&args.data, train).unwrap_or_else(|e| {
-            eprintln!("cannot load MNIST: {e}");
-            std::process::exit(1);
-        })
-    };
-    let (train, test) = (load(true), load(false));
+    let (train, test) = mnist_or_exit(&args);
     println!(
         "CNN (2 × Conv2d–BatchNorm2d–ReLU–MaxPool2d, 2 × Linear) on MNIST ({} train / {} test \
          images): Adam lr 1e-3, batch {}, {} epochs, seed {}",
@@ -100,7 +73,14 @@ fn main() {
     let results: Vec<(Mode, Vec<FitEpoch>)> = args
         .modes
         .iter()
-        .map(|&m| (m, run(m, &args, &train, &test)))
+        .map(|&m| {
+            let stats = run_mode(m, &args, &train, &test, || {
+                let model = build_model();
+                let opt = Adam::new(model.parameters(), 1e-3);
+                (model, opt)
+            });
+            (m, stats)
+        })
         .collect();
 
     print_comparison(&results);

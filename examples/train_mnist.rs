@@ -14,13 +14,12 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use needle::cli::train_mnist::{args_or_exit, Args, Model};
-use needle::data::{DataLoader, Mnist, MnistDataset};
-use needle::nn::{mlp_resnet, Forward, Linear, Module, Norm, ReLU, Sequential};
+use needle::cli::train_mnist::{args_or_exit, mnist_or_exit, run_mode, Model};
+use needle::nn::{mlp_resnet, Linear, Module, Norm, ReLU, Sequential};
 use needle::optim::Adam;
 use needle::train::compare::{plot_losses, print_comparison};
-use needle::train::{fit, FitEpoch};
-use needle::{manual_seed, with_mode, Mode};
+use needle::train::FitEpoch;
+use needle::Mode;
 
 fn build_model(kind: Model) -> Sequential {
     match kind {
@@ -33,36 +32,10 @@ fn build_model(kind: Model) -> Sequential {
     }
 }
 
-fn run(mode: Mode, args: &Args, train: &Mnist, test: &Mnist) -> Vec<FitEpoch> {
-    with_mode(mode, || {
-        manual_seed(args.seed);
-        let model = build_model(args.model);
-        let mut opt = Adam::new(model.parameters(), 1e-3).weight_decay(1e-3);
-        let train_loader =
-            DataLoader::new(MnistDataset::new(train.clone()), args.batch).shuffle(true);
-        let test_loader = DataLoader::new(MnistDataset::new(test.clone()), 1000);
-        let model: &dyn Forward = &model;
-        fit(
-            model,
-            &mut opt,
-            &train_loader,
-            &test_loader,
-            args.epochs,
-            args.quiet,
-        )
-    })
-}
-
 fn main() {
     needle::init();
     let args = args_or_exit("train_mnist", true);
-    let load = |train| {
-        Mnist::load_split(&args.data, train).unwrap_or_else(|e| {
-            eprintln!("cannot load MNIST: {e}");
-            std::process::exit(1);
-        })
-    };
-    let (train, test) = (load(true), load(false));
+    let (train, test) = mnist_or_exit(&args);
     println!(
         "{} on MNIST ({} train / {} test images): Adam lr 1e-3, weight decay 1e-3, batch {}, {} epochs, seed {}",
         match args.model {
@@ -78,7 +51,14 @@ fn main() {
     let results: Vec<(Mode, Vec<FitEpoch>)> = args
         .modes
         .iter()
-        .map(|&m| (m, run(m, &args, &train, &test)))
+        .map(|&m| {
+            let stats = run_mode(m, &args, &train, &test, || {
+                let model = build_model(args.model);
+                let opt = Adam::new(model.parameters(), 1e-3).weight_decay(1e-3);
+                (model, opt)
+            });
+            (m, stats)
+        })
         .collect();
 
     print_comparison(&results);

@@ -3,9 +3,13 @@
 
 use std::path::PathBuf;
 
-use needle_core::Mode;
+use needle_core::data::{DataLoader, Mnist, MnistDataset};
+use needle_core::nn::Forward;
+use needle_core::optim::Optimizer;
+use needle_core::{manual_seed, with_mode, Mode};
 
 use super::{parse_positive, parse_whole};
+use crate::train::{fit, FitEpoch};
 
 /// The usage line printed by `--help`.
 pub const USAGE: &str = "usage: train_mnist [--epochs N] [--batch B] \
@@ -147,6 +151,44 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         }
     }
     Ok(Command::Run(parsed))
+}
+
+/// The MNIST training and test splits from `--data`, or the reason on stderr and exit status 1.
+pub fn mnist_or_exit(args: &Args) -> (Mnist, Mnist) {
+    let load = |train| {
+        Mnist::load_split(&args.data, train).unwrap_or_else(|e| {
+            eprintln!("cannot load MNIST: {e}");
+            std::process::exit(1);
+        })
+    };
+    (load(true), load(false))
+}
+
+/// One mode's run of a `train_mnist`-style example: from `--seed`, `setup` builds the model
+/// and its optimizer, which train for `--epochs` on shuffled batches of `--batch`, evaluated
+/// on the test split in batches of 1,000 after each epoch.
+pub fn run_mode<M: Forward, O: Optimizer>(
+    mode: Mode,
+    args: &Args,
+    train: &Mnist,
+    test: &Mnist,
+    setup: impl FnOnce() -> (M, O),
+) -> Vec<FitEpoch> {
+    with_mode(mode, || {
+        manual_seed(args.seed);
+        let (model, mut opt) = setup();
+        let train_loader =
+            DataLoader::new(MnistDataset::new(train.clone()), args.batch).shuffle(true);
+        let test_loader = DataLoader::new(MnistDataset::new(test.clone()), 1000);
+        fit(
+            &model,
+            &mut opt,
+            &train_loader,
+            &test_loader,
+            args.epochs,
+            args.quiet,
+        )
+    })
 }
 
 #[cfg(test)]

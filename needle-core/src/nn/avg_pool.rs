@@ -26,10 +26,7 @@ impl AvgPool2d {
     /// Windows of `kernel_size`, `stride` apart.
     #[track_caller]
     pub fn with_stride(kernel_size: usize, stride: usize) -> AvgPool2d {
-        assert!(
-            kernel_size > 0 && stride > 0,
-            "AvgPool2d: kernel_size ({kernel_size}) and stride ({stride}) must be positive"
-        );
+        Window::pooling("AvgPool2d", kernel_size, stride);
         AvgPool2d {
             training: Training::default(),
             kernel_size,
@@ -41,18 +38,12 @@ impl AvgPool2d {
 impl Forward for AvgPool2d {
     #[track_caller]
     fn forward(&self, x: &Tensor) -> Tensor {
-        let window = Window {
-            kernel: self.kernel_size,
-            stride: self.stride,
-            padding: 0,
-            dilation: 1,
-        };
+        let window = Window::pooling(&self.type_name(), self.kernel_size, self.stride);
         let layer = format!("{}({})", self.type_name(), self.extra_repr());
-        let out = window.check_nchw(&layer, &x.shape(), x.dtype(), None);
         // A running sum of the k·k strided views, taps in row-major order, then one division
         // by k·k: elementwise ops on views, so nothing is gathered (the JIT fuses the chain
         // into one loop reading x in place).
-        let views = window.tap_views(x, 2, out);
+        let views = window.pooling_taps(&layer, x);
         let sum = views[1..].iter().fold(views[0].clone(), |acc, v| &acc + v);
         &sum / (self.kernel_size * self.kernel_size) as f32
     }

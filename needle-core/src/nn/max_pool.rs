@@ -28,10 +28,7 @@ impl MaxPool2d {
     /// Windows of `kernel_size`, `stride` apart.
     #[track_caller]
     pub fn with_stride(kernel_size: usize, stride: usize) -> MaxPool2d {
-        assert!(
-            kernel_size > 0 && stride > 0,
-            "MaxPool2d: kernel_size ({kernel_size}) and stride ({stride}) must be positive"
-        );
+        Window::pooling("MaxPool2d", kernel_size, stride);
         MaxPool2d {
             training: Training::default(),
             kernel_size,
@@ -43,18 +40,12 @@ impl MaxPool2d {
 impl Forward for MaxPool2d {
     #[track_caller]
     fn forward(&self, x: &Tensor) -> Tensor {
-        let window = Window {
-            kernel: self.kernel_size,
-            stride: self.stride,
-            padding: 0,
-            dilation: 1,
-        };
+        let window = Window::pooling(&self.type_name(), self.kernel_size, self.stride);
         let layer = format!("{}({})", self.type_name(), self.extra_repr());
-        let out = window.check_nchw(&layer, &x.shape(), x.dtype(), None);
         // The k·k strided views (no copy) stacked on a new axis 2 (one copy, (N, C, k·k, Ho,
         // Wo)) and reduced over it: the reduction's gradient rule handles ties.
         let views: Vec<Tensor> = window
-            .tap_views(x, 2, out)
+            .pooling_taps(&layer, x)
             .iter()
             .map(|v| v.unsqueeze(2))
             .collect();

@@ -16,6 +16,30 @@ pub(crate) struct Window {
 }
 
 impl Window {
+    /// A pooling layer's window — `kernel`×`kernel`, `stride` apart, no padding or dilation —
+    /// after checking both are positive (`layer` names the layer in the message).
+    #[track_caller]
+    pub fn pooling(layer: &str, kernel: usize, stride: usize) -> Window {
+        assert!(
+            kernel > 0 && stride > 0,
+            "{layer}: kernel_size ({kernel}) and stride ({stride}) must be positive"
+        );
+        Window {
+            kernel,
+            stride,
+            padding: 0,
+            dilation: 1,
+        }
+    }
+
+    /// The k·k tap views of a pooling layer's NCHW input `x` (checked as [`Window::check_nchw`]
+    /// does, `layer` naming the layer), each of the output's shape.
+    #[track_caller]
+    pub fn pooling_taps(&self, layer: &str, x: &Tensor) -> Vec<Tensor> {
+        let out = self.check_nchw(layer, &x.shape(), x.dtype(), None);
+        self.tap_views(x, 2, out)
+    }
+
     /// The span the kernel's taps cover: dilation·(kernel − 1) + 1.
     fn span(&self) -> usize {
         self.dilation * (self.kernel - 1) + 1
