@@ -108,6 +108,7 @@ fn resolve_view(node: &NodeRef) -> bool {
 /// value cannot be returned without it.
 #[track_caller]
 pub fn realize_nodes(nodes: &[NodeRef]) {
+    crate::capture::note_read(std::panic::Location::caller());
     // Views of realized tensors need no computation: resolved here, so reading a batch's
     // labels (a slice of the dataset) does not also run the pending updates mid-step.
     let outputs: Vec<NodeRef> = nodes.iter().filter(|n| !resolve_view(n)).cloned().collect();
@@ -121,6 +122,7 @@ pub fn realize_nodes(nodes: &[NodeRef]) {
 /// compute anyway; see [`crate::pending`]).
 #[track_caller]
 pub fn realize_pending() {
+    crate::capture::note_read(std::panic::Location::caller());
     realize_with_pending(Vec::new());
 }
 

@@ -39,6 +39,17 @@ pub(crate) fn require_same_shape(who: &str, input: &Tensor, target: &Tensor) {
 /// `0..classes`, and returns the labels. `role` names the scores ("logits", "log-probabilities").
 #[track_caller]
 pub(crate) fn class_labels(who: &str, role: &str, scores: &Tensor, labels: &Tensor) -> Vec<i64> {
+    let classes = check_class_shapes(who, role, scores, labels);
+    let values = labels.to_vec_i64();
+    if let Err(message) = check_label_values(who, role, &values, classes) {
+        panic!("{message}");
+    }
+    values
+}
+
+/// Panics unless `scores` is (N, classes) f32 and `labels` (N,) i64; returns `classes`.
+#[track_caller]
+fn check_class_shapes(who: &str, role: &str, scores: &Tensor, labels: &Tensor) -> usize {
     require_f32(who, role, scores);
     let dtype = labels.dtype();
     if dtype != DType::I64 {
@@ -56,28 +67,51 @@ pub(crate) fn class_labels(who: &str, role: &str, scores: &Tensor, labels: &Tens
             fmt_shape(&label_shape)
         );
     }
-    let classes = shape[1];
-    let values = labels.to_vec_i64();
-    if let Some((position, label)) = values
+    shape[1]
+}
+
+/// The message for the first label outside `0..classes`, if any.
+fn check_label_values(who: &str, role: &str, values: &[i64], classes: usize) -> Result<(), String> {
+    match values
         .iter()
         .enumerate()
         .find(|(_, &v)| !(0..classes as i64).contains(&v))
     {
-        panic!(
+        Some((position, label)) => Err(format!(
             "{who}: label {label} at position {position} is outside 0..{classes} ({role} {} \
              have {classes} classes)",
-            fmt_shape(&shape)
-        );
+            fmt_shape(&[values.len(), classes])
+        )),
+        None => Ok(()),
     }
-    values
 }
 
-/// The (N, classes) mask that is 1.0 at each row's label and 0.0 elsewhere (the rows of
-/// `one_hot`), for labels already validated by [`class_labels`].
-pub(crate) fn label_mask(labels: &[i64], classes: usize) -> Tensor {
-    let mut data = vec![0.0f32; labels.len() * classes];
-    for (row, &label) in labels.iter().enumerate() {
-        data[row * classes + label as usize] = 1.0;
-    }
-    Tensor::from_vec(data, &[labels.len(), classes])
+/// Validates `scores` and `labels` as [`class_labels`] does and returns the (N, classes) mask
+/// that is 1.0 at each row's label and 0.0 elsewhere. The mask is made on the host from the
+/// labels' elements without reading them as a value: a captured step makes it again from the
+/// labels of each call (and checks them again).
+#[track_caller]
+pub(crate) fn class_label_mask(
+    who: &'static str,
+    role: &'static str,
+    scores: &Tensor,
+    labels: &Tensor,
+) -> Tensor {
+    let classes = check_class_shapes(who, role, scores, labels);
+    let n = labels.shape()[0];
+    let zeros = crate::storage::filled_vec(n * classes, 0.0f32, || format!("{who} label mask"));
+    Tensor::host_derived(
+        labels,
+        crate::storage::Realized::from_f32(zeros, &[n, classes]),
+        move |labels, mask| {
+            let values = labels.to_i64_vec();
+            check_label_values(who, role, &values, classes)?;
+            let mask = mask.as_f32_mut();
+            mask.fill(0.0);
+            for (row, &label) in values.iter().enumerate() {
+                mask[row * classes + label as usize] = 1.0;
+            }
+            Ok(())
+        },
+    )
 }

@@ -39,6 +39,8 @@ extern crate self as needle_core;
 pub mod autodiff;
 mod autograd;
 pub mod backend;
+#[doc(hidden)]
+pub mod capture;
 pub mod checkpoint;
 pub mod data;
 mod display;

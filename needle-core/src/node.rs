@@ -95,6 +95,43 @@ impl TensorCell {
             retains_grad: Cell::new(false),
         }
     }
+
+    /// The node the variable denotes now.
+    pub fn current(&self) -> NodeRef {
+        self.node.borrow().clone()
+    }
+
+    /// The id of the node the variable denotes now (no reference taken).
+    pub fn current_id(&self) -> u64 {
+        self.node.borrow().id()
+    }
+
+    /// The variable holding this variable's gradient, if `backward` left one.
+    pub fn grad_cell(&self) -> Option<Rc<TensorCell>> {
+        self.grad.borrow().clone()
+    }
+
+    /// Gives the variable the realized `value` as a new leaf (what an assignment of a computed
+    /// value does): made by `update`, recorded at `origin`; the old node is marked superseded.
+    pub fn replace_value(
+        self: &Rc<Self>,
+        value: Realized,
+        update: Update,
+        origin: &'static Location<'static>,
+    ) {
+        let old = self.current();
+        let node = Node::leaf(value, old.requires_grad(), origin);
+        old.mark_superseded(update);
+        node.set_owner(Rc::downgrade(self));
+        *self.node.borrow_mut() = node;
+    }
+
+    /// Stores `value` as this variable's gradient (as `backward` does), recorded at `origin`.
+    pub fn store_grad(&self, value: Realized, origin: &'static Location<'static>) {
+        let cell = Rc::new(TensorCell::new(Node::leaf(value, false, origin)));
+        cell.current().set_owner(Rc::downgrade(&cell));
+        *self.grad.borrow_mut() = Some(cell);
+    }
 }
 
 /// One node of the computation graph.
@@ -327,7 +364,7 @@ impl Node {
 
     /// The tensor handle that created this node, if it is still alive (where `backward`
     /// delivers the gradient).
-    pub(crate) fn owner(&self) -> Option<Rc<TensorCell>> {
+    pub fn owner(&self) -> Option<Rc<TensorCell>> {
         self.owner.get().and_then(Weak::upgrade)
     }
 

@@ -94,6 +94,24 @@ impl Buffer {
         }
     }
 
+    /// The f32 elements for writing; panics naming the dtype when the buffer is not f32.
+    #[track_caller]
+    pub fn as_f32_mut(&mut self) -> &mut [f32] {
+        match self {
+            Buffer::F32(v) => v,
+            Buffer::I64(_) => panic!("expected an f32 buffer, found i64"),
+        }
+    }
+
+    /// The i64 elements for writing; panics naming the dtype when the buffer is not i64.
+    #[track_caller]
+    pub fn as_i64_mut(&mut self) -> &mut [i64] {
+        match self {
+            Buffer::I64(v) => v,
+            Buffer::F32(_) => panic!("expected an i64 buffer, found f32"),
+        }
+    }
+
     /// The i64 elements; panics naming the dtype when the buffer is not i64.
     #[track_caller]
     pub fn as_i64(&self) -> &[i64] {

@@ -8,6 +8,7 @@
 //! 2. `schedule` — placement, fusion, dead stores, arena, donation candidates: a [`Plan`].
 //! 3. `codegen` — the whole plan as **one** Cranelift function over one argument block.
 //! 4. `run` — program cache and tiering, binding buffers, running, host steps.
+//! 5. [`capture()`] — a whole step traced once and replayed: a [`CapturedStep`].
 //!
 //! How the stages fit with needle-core, and how to add an op: `docs/ARCHITECTURE.md` in the
 //! repository.
@@ -41,12 +42,15 @@ mod codegen;
 
 mod run;
 
+mod capture;
+
 // Beside the stages.
 mod abi;
 mod config;
 pub mod gemm;
 mod stats;
 
+pub use capture::{capture, CapturedStep, StepOutputs, MAX_CAPTURES};
 pub use collect::Graph;
 pub use config::{
     checked, set_checked, set_keep_ir, set_tiered, tiered, with_checked, TIERED_MIN_STEPS,

@@ -38,6 +38,11 @@ pub struct JitStats {
     /// Outputs written into the buffer of a dead input instead of a new buffer (parameters and
     /// optimizer state updated in place, see [`crate::Donation`]).
     pub donated_buffers: u64,
+    /// Steps captured (see [`capture`](crate::capture())): once per argument signature, and
+    /// again after a capture went stale.
+    pub steps_captured: u64,
+    /// Calls of captured steps that ran as replays.
+    pub steps_replayed: u64,
 }
 
 thread_local! {
@@ -96,7 +101,8 @@ impl fmt::Display for JitStats {
     /// assert_eq!(
     ///     stats.to_string(),
     ///     "1 compilation (0.000 ms), 0 cache hits, 0 programs run (0 kernels, 0 matmuls, 0 \
-    ///      interpreter nodes), 3 interpreted runs, 0 evictions, 0 donated buffers\n\
+    ///      interpreter nodes), 3 interpreted runs, 0 evictions, 0 donated buffers, 0 captured \
+    ///      steps, 0 replays\n\
     ///      3 realizations ran in the interpreter while the program compiled in the background \
     ///      (tiered compilation, same results); the compiled code has not run yet; it runs once \
     ///      it is ready"
@@ -108,7 +114,7 @@ impl fmt::Display for JitStats {
         write!(
             f,
             "{} {} ({:.3} ms), {} cache {}, {} {} run ({} kernels, {} matmuls, {} interpreter \
-             nodes), {} interpreted {}, {} {}, {} donated {}",
+             nodes), {} interpreted {}, {} {}, {} donated {}, {} captured {}, {} {}",
             self.compilations,
             plural(self.compilations, "compilation", "compilations"),
             self.compile_time.as_secs_f64() * 1e3,
@@ -125,6 +131,10 @@ impl fmt::Display for JitStats {
             plural(self.evictions, "eviction", "evictions"),
             self.donated_buffers,
             plural(self.donated_buffers, "buffer", "buffers"),
+            self.steps_captured,
+            plural(self.steps_captured, "step", "steps"),
+            self.steps_replayed,
+            plural(self.steps_replayed, "replay", "replays"),
         )?;
         if let Some(note) = self.tiering_note() {
             write!(f, "\n{note}")?;
@@ -147,7 +157,9 @@ impl fmt::Debug for JitStats {
             .field("fallback_nodes", &self.fallback_nodes)
             .field("interpreted_runs", &self.interpreted_runs)
             .field("evictions", &self.evictions)
-            .field("donated_buffers", &self.donated_buffers);
+            .field("donated_buffers", &self.donated_buffers)
+            .field("steps_captured", &self.steps_captured)
+            .field("steps_replayed", &self.steps_replayed);
         if let Some(note) = self.tiering_note() {
             s.field("tiered", &note);
         }

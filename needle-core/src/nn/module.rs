@@ -23,9 +23,12 @@ impl Training {
         self.0.get()
     }
 
-    /// Sets the flag.
+    /// Sets the flag. A change alters what the owner's forward records without showing in
+    /// its inputs, so it invalidates captured steps (see `needle_core::capture`).
     pub fn set(&self, training: bool) {
-        self.0.set(training);
+        if self.0.replace(training) != training {
+            crate::capture::structure_changed();
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 //! Adam and AdamW.
 
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use super::params::{check_trainable, GradientUse};
 use super::schedule::{LearningRate, LrSchedule};
@@ -22,7 +24,8 @@ struct Moments {
     beta2: f64,
     eps: f32,
     bias_correction: bool,
-    step: u64,
+    /// Steps taken (shared with the host work a captured step repeats).
+    step: Rc<Cell<u64>>,
     m: Vec<Option<Tensor>>,
     v: Vec<Option<Tensor>>,
 }
@@ -34,7 +37,7 @@ impl Moments {
             beta2: 0.999,
             eps: 1e-8,
             bias_correction: true,
-            step: 0,
+            step: Rc::new(Cell::new(0)),
             m: vec![None; n],
             v: vec![None; n],
         }
@@ -68,16 +71,17 @@ impl Moments {
 
     #[track_caller]
     fn begin_step(&mut self) -> (Tensor, Tensor) {
-        self.step += 1;
-        let t = self.step as i32;
+        let step = self.step.clone();
+        crate::capture::host_action(move || step.set(step.get() + 1));
         if !self.bias_correction {
             // Still inputs, not constants: switching correction on later reuses the program.
-            return (Tensor::scalar(1.0), Tensor::scalar(1.0));
+            return (Tensor::host_scalar(|| 1.0), Tensor::host_scalar(|| 1.0));
         }
-        (
-            Tensor::scalar((1.0 - self.beta1.powi(t)) as f32),
-            Tensor::scalar((1.0 - self.beta2.powi(t)) as f32),
-        )
+        let correction = |beta: f64| {
+            let step = self.step.clone();
+            Tensor::host_scalar(move || (1.0 - beta.powi(step.get() as i32)) as f32)
+        };
+        (correction(self.beta1), correction(self.beta2))
     }
 
     fn load(
@@ -118,12 +122,16 @@ impl Moments {
                 })
             }
         };
-        (self.m, self.v, self.step) = (m, v, step);
+        (self.m, self.v) = (m, v);
+        self.step.set(step);
         Ok(())
     }
 
     fn state(&self, name: &str) -> Vec<(String, Tensor)> {
-        let mut out = vec![(format!("{name}.step"), Tensor::scalar(self.step as f32))];
+        let mut out = vec![(
+            format!("{name}.step"),
+            Tensor::scalar(self.step.get() as f32),
+        )];
         for (kind, list) in [("m", &self.m), ("v", &self.v)] {
             for (i, t) in list.iter().enumerate() {
                 if let Some(t) = t {
@@ -259,7 +267,7 @@ impl Optimizer for Adam {
         // updates record the user's `step()` line.
         let _no_grad = NoGradGuard::new();
         let corrections = self.moments.begin_step();
-        let lr = Tensor::scalar(self.lr.get());
+        let lr = self.lr.tensor();
         for (i, param) in self.params.iter().enumerate() {
             let Some(grad) = self.grads.gradient(i, param) else {
                 continue;

@@ -3,7 +3,9 @@
 //! [`Adam::schedule`](super::Adam::schedule)) and advances it at every step; or apply one by
 //! hand with [`Optimizer::set_lr`](super::Optimizer::set_lr) before each step.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use super::StateError;
 use crate::dtype::DType;
@@ -80,8 +82,12 @@ impl<S: LrSchedule> LrSchedule for LinearWarmup<S> {
 const SCHEDULE_STEP: &str = "lr_schedule.step";
 
 /// An optimizer's learning rate: the rate its next step uses, and the schedule (if it owns
-/// one) that sets the rate after each step.
-pub(crate) struct LearningRate {
+/// one) that sets the rate after each step. Shared with the host work a captured step
+/// repeats (see [`crate::capture`]): a replay reads the rate and advances the schedule
+/// without running `step()`.
+pub(crate) struct LearningRate(Rc<RefCell<Rate>>);
+
+struct Rate {
     lr: f32,
     schedule: Option<Box<dyn LrSchedule>>,
     /// Steps taken since the schedule was attached (its argument for the next step).
@@ -91,43 +97,59 @@ pub(crate) struct LearningRate {
 impl LearningRate {
     /// A fixed rate `lr`.
     pub(crate) fn new(lr: f32) -> LearningRate {
-        LearningRate {
+        LearningRate(Rc::new(RefCell::new(Rate {
             lr,
             schedule: None,
             step: 0,
-        }
+        })))
     }
 
     /// Hands the rate over to `schedule`, from its step 0.
     pub(crate) fn attach(&mut self, schedule: Box<dyn LrSchedule>) {
-        self.step = 0;
-        self.lr = schedule.lr(0);
-        self.schedule = Some(schedule);
+        let mut rate = self.0.borrow_mut();
+        rate.step = 0;
+        rate.lr = schedule.lr(0);
+        rate.schedule = Some(schedule);
     }
 
     /// The rate the next step uses.
     pub(crate) fn get(&self) -> f32 {
-        self.lr
+        self.0.borrow().lr
+    }
+
+    /// The rate of this step as a 0-d input (a constant would recompile a JIT step whenever
+    /// it changes), filled again by every replay of a captured step.
+    #[track_caller]
+    pub(crate) fn tensor(&self) -> Tensor {
+        let rate = self.0.clone();
+        Tensor::host_scalar(move || rate.borrow().lr)
     }
 
     /// Sets the rate of the next step (with a schedule, the step after it is the schedule's
     /// again).
     pub(crate) fn set(&mut self, lr: f32) {
-        self.lr = lr;
+        self.0.borrow_mut().lr = lr;
     }
 
-    /// Called after each step: the schedule, if any, moves on and sets the next step's rate.
+    /// Called after each step: the schedule, if any, moves on and sets the next step's rate
+    /// (repeated by replays of a captured step).
     pub(crate) fn advance(&mut self) {
-        if let Some(schedule) = &self.schedule {
-            self.step += 1;
-            self.lr = schedule.lr(self.step);
-        }
+        let rate = self.0.clone();
+        crate::capture::host_action(move || {
+            let mut rate = rate.borrow_mut();
+            if let Some(schedule) = &rate.schedule {
+                let next = rate.step + 1;
+                let lr = schedule.lr(next);
+                (rate.step, rate.lr) = (next, lr);
+            }
+        });
     }
 
     /// The schedule's position, when there is a schedule.
     pub(crate) fn state(&self) -> Option<(String, Tensor)> {
-        self.schedule.as_ref().map(|_| {
-            let step = i64::try_from(self.step).expect("fewer than 2^63 steps");
+        let rate = self.0.borrow();
+        rate.schedule.as_ref().map(|_| {
+            let step = i64::try_from(rate.step).expect("fewer than 2^63 steps");
             (
                 SCHEDULE_STEP.to_string(),
                 Tensor::from_vec_i64(vec![step], &[]),
@@ -147,7 +169,7 @@ impl LearningRate {
             name: SCHEDULE_STEP.to_string(),
             problem,
         };
-        let step = match (&self.schedule, entry) {
+        let step = match (&self.0.borrow().schedule, entry) {
             (None, None) => None,
             (None, Some(_)) => {
                 return Err(error(
@@ -184,9 +206,10 @@ impl LearningRate {
 
     /// Resumes the schedule at `step` (from [`read_state`](Self::read_state)).
     pub(crate) fn resume(&mut self, step: Option<usize>) {
-        if let (Some(schedule), Some(step)) = (&self.schedule, step) {
-            self.step = step;
-            self.lr = schedule.lr(step);
+        let mut rate = self.0.borrow_mut();
+        if let (Some(schedule), Some(step)) = (&rate.schedule, step) {
+            let lr = schedule.lr(step);
+            (rate.step, rate.lr) = (step, lr);
         }
     }
 }

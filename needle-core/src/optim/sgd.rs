@@ -1,6 +1,8 @@
 //! Stochastic gradient descent.
 
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use super::params::{check_trainable, GradientUse};
 use super::schedule::{LearningRate, LrSchedule};
@@ -45,7 +47,8 @@ pub struct Sgd {
     kind: Momentum,
     velocity: Vec<Option<Tensor>>,
     bias_correction: bool,
-    step: u64,
+    /// Bias-corrected steps taken (shared with the host work a captured step repeats).
+    step: Rc<Cell<u64>>,
 }
 
 impl Sgd {
@@ -66,7 +69,7 @@ impl Sgd {
             kind: Momentum::Ema,
             velocity: vec![None; n],
             bias_correction: false,
-            step: 0,
+            step: Rc::new(Cell::new(0)),
         }
     }
 
@@ -115,9 +118,13 @@ impl Sgd {
             "Sgd: bias correction is defined for the EMA momentum forms (Momentum::Ema, \
              Momentum::Nesterov), not for PyTorch's Momentum::Classic"
         );
-        self.step += 1;
-        let t = i32::try_from(self.step).unwrap_or(i32::MAX);
-        Some(Tensor::scalar((1.0 - self.momentum.powi(t)) as f32))
+        let step = self.step.clone();
+        crate::capture::host_action(move || step.set(step.get() + 1));
+        let (step, beta) = (self.step.clone(), self.momentum);
+        Some(Tensor::host_scalar(move || {
+            let t = i32::try_from(step.get()).unwrap_or(i32::MAX);
+            (1.0 - beta.powi(t)) as f32
+        }))
     }
 }
 
@@ -126,7 +133,7 @@ impl Optimizer for Sgd {
         // A guard, not `no_grad(|| ...)`: a closure would end `#[track_caller]`, and the
         // updates record the user's `step()` line.
         let _no_grad = NoGradGuard::new();
-        let lr = Tensor::scalar(self.lr.get());
+        let lr = self.lr.tensor();
         let correction = self.correction();
         for (i, (param, velocity)) in self.params.iter().zip(&mut self.velocity).enumerate() {
             let Some(grad) = self.grads.gradient(i, param) else {
@@ -183,7 +190,7 @@ impl Optimizer for Sgd {
             .chain(self.lr.state())
             .collect();
         if self.bias_correction {
-            out.push(("sgd.step".into(), Tensor::scalar(self.step as f32)));
+            out.push(("sgd.step".into(), Tensor::scalar(self.step.get() as f32)));
         }
         out
     }
@@ -193,7 +200,7 @@ impl Optimizer for Sgd {
         reject_unknown(&state, &["sgd.velocity.", "sgd.step"])?;
         let step = saved_step(&state, self.bias_correction)?;
         self.velocity = read_slots("sgd.velocity", &self.params, &state)?;
-        self.step = step;
+        self.step.set(step);
         self.lr.resume(schedule_step);
         Ok(())
     }

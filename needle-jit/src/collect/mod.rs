@@ -39,6 +39,9 @@ pub struct Graph {
     /// reference; the runtime compares with the reference count to tell whether anything
     /// outside the graph holds the node).
     pub uses: Vec<u32>,
+    /// For a captured step's final realization: each input that is a view resolved here,
+    /// with the realized node it views (a captured step binds the view's source).
+    pub view_sources: Vec<(usize, NodeRef)>,
     /// The structural key.
     pub key: Vec<u64>,
     /// Where each node's part of `key` starts (to report which node changed on a recompile).
@@ -82,9 +85,11 @@ impl Graph {
             wanted: Vec::with_capacity(capacity),
             is_input: Vec::with_capacity(capacity),
             uses: Vec::with_capacity(capacity),
+            view_sources: Vec::new(),
             key: Vec::with_capacity(order.len() * 8),
             key_starts: Vec::with_capacity(capacity),
         };
+        let tracing = needle_core::capture::finishing();
         graph.input_starts.push(0);
         graph.key.push(checked as u64);
         let mut position = match Marking::begin() {
@@ -100,8 +105,13 @@ impl Graph {
             // so slicing at a new position does not change the key.
             let is_view = node.op().aliases_input(node.num_inputs());
             if is_view && node.with_inputs(|inputs| inputs.iter().all(|i| i.is_realized())) {
+                // Taken before `set_value`, which may release the view's inputs.
+                let source = tracing.then(|| node.input(0));
                 node.set_value(needle_core::interp::evaluate(&node));
                 let at = graph.push_input(node.clone());
+                if let Some(source) = source {
+                    graph.view_sources.push((at, source));
+                }
                 position.set(&node, at);
                 continue;
             }

@@ -5,20 +5,112 @@
 use std::sync::Arc;
 
 use needle_core::backend::BackendError;
-use needle_core::storage::Buffer;
+use needle_core::storage::{Buffer, Realized};
 
 use super::buffers::{initialized_buffer, output_buffer};
 use super::donation::safe_donations;
 use super::host::{slot_value, RunContext};
 use super::program::{Program, RunScratch};
 use super::tier::Tier;
+use crate::abi::slot_record;
 use crate::abi::{args, OUTPUT_ACCESS, RUN_ACCESS, STATUS_OK, STATUS_OUT_OF_BOUNDS};
 use crate::collect::Graph;
-use crate::schedule::{Elem, SlotKind, StepKind};
+use crate::schedule::{Elem, Plan, SlotKind, StepKind};
 use crate::stats::bump;
 
 /// Runs `program` on `graph`'s buffers and delivers the requested values.
 pub(crate) fn run(program: &Program, graph: &Graph) -> Result<(), BackendError> {
+    let plan = &program.plan;
+    let mut donated = safe_donations(program, graph);
+    // By output slot, for the lookup of every owned slot in `execute`.
+    donated.sort_unstable_by_key(|d| d.out);
+    let given: Vec<(usize, Arc<Buffer>)> =
+        donated.iter().map(|d| (d.out, d.buffer.clone())).collect();
+    let input = |slot: usize| {
+        let value = graph.nodes[plan.slots[slot].node]
+            .value()
+            .expect("inputs are realized");
+        (value.buffer.clone(), value.layout.offset)
+    };
+    let done = execute(program, Some(graph), input, &given)?;
+    for d in &donated {
+        let by = graph.nodes[plan.slots[d.out].node].origin();
+        for holder in &d.holders {
+            holder.mark_overwritten(by);
+        }
+    }
+    bump(|st| st.donated_buffers += donated.len() as u64);
+    for &w in &plan.wanted {
+        let node = &graph.nodes[w];
+        if node.is_realized() {
+            continue;
+        }
+        node.set_value(done.value(plan, w, node.shape()));
+    }
+    done.finish(program);
+    Ok(())
+}
+
+/// The buffers of a finished run: what its slots hold, until [`Ran::finish`] hands the
+/// tables back to the program for its next run.
+pub(crate) struct Ran {
+    owned: Vec<Option<Arc<Buffer>>>,
+    words: Vec<u64>,
+    fresh: Vec<(usize, Vec<f32>)>,
+}
+
+impl Ran {
+    /// The value of graph position `at` (which the plan stores).
+    pub(crate) fn value(&self, plan: &Plan, at: usize, shape: &[usize]) -> Realized {
+        let access = plan.access[at].as_ref().expect("wanted values are stored");
+        slot_value(&self.owned, &self.words, access, shape)
+    }
+
+    /// Whether graph position `at` was stored compact from element 0 of `buffer` (an output
+    /// written in place of its previous value).
+    pub(crate) fn stored_in(&self, plan: &Plan, at: usize, buffer: &Arc<Buffer>) -> bool {
+        let access = plan.access[at].as_ref().expect("wanted values are stored");
+        let (_, offset, _) = slot_record(&self.words, access.slot);
+        self.owned[access.slot]
+            .as_ref()
+            .is_some_and(|b| Arc::ptr_eq(b, buffer))
+            && offset + access.offset == 0
+            && is_compact(&plan.nodes[at].shape, &access.strides)
+    }
+
+    /// Returns the tables to the program (emptied, their capacity kept).
+    pub(crate) fn finish(mut self, program: &Program) {
+        self.owned.clear();
+        *program.run_scratch.borrow_mut() = RunScratch {
+            words: self.words,
+            owned: self.owned,
+            fresh: self.fresh,
+        };
+    }
+}
+
+/// Whether `strides` lay `shape` out row-major without gaps (size-1 axes take any stride).
+fn is_compact(shape: &[usize], strides: &[isize]) -> bool {
+    let mut expected = 1isize;
+    for (&d, &st) in shape.iter().zip(strides).rev() {
+        if d != 1 && st != expected {
+            return false;
+        }
+        expected *= d as isize;
+    }
+    true
+}
+
+/// Runs `program`: input slot `s`'s buffer and offset come from `input(s)`, the output slots
+/// listed in `given` (sorted by slot) write into those buffers (donations), the others get
+/// new buffers. `graph` is needed by interpreter steps only (a program without them runs
+/// without one). The code must be ready.
+pub(crate) fn execute(
+    program: &Program,
+    graph: Option<&Graph>,
+    input: impl Fn(usize) -> (Arc<Buffer>, usize),
+    given: &[(usize, Arc<Buffer>)],
+) -> Result<Ran, BackendError> {
     let plan = &program.plan;
     let tier = program.code.borrow();
     let Tier::Ready(code) = &*tier else {
@@ -32,9 +124,6 @@ pub(crate) fn run(program: &Program, graph: &Graph) -> Result<(), BackendError> 
     owned.clear();
     owned.resize(plan.slots.len(), None);
     let mut fresh = std::mem::take(&mut scratch.fresh);
-    let mut donated = safe_donations(program, graph);
-    // By output slot, for the lookup of every owned slot below.
-    donated.sort_unstable_by_key(|d| d.out);
     let mut arena = program.arena.borrow_mut();
     // 64-byte aligned start (the plan's offsets are multiples of 64).
     let arena_base = {
@@ -45,45 +134,40 @@ pub(crate) fn run(program: &Program, graph: &Graph) -> Result<(), BackendError> 
         let r = args::SLOTS + 3 * s;
         if matches!(slot.kind, SlotKind::Owned) {
             // Buffers are allocated with `Vec`, which aborts the process on failure.
-            let node = &graph.nodes[slot.node];
+            let node = &plan.nodes[slot.node];
             needle_core::storage::ensure_allocatable(slot.len * slot.elem.size(), || {
-                format!(
-                    "{} {:?} (recorded at {})",
-                    node.op().name(),
-                    node.shape(),
-                    node.origin()
-                )
+                format!("{} {:?} ({})", node.op, node.shape, node.recorded())
             });
         }
-        let donation = donated
-            .binary_search_by_key(&s, |d| d.out)
+        let donation = given
+            .binary_search_by_key(&s, |(out, _)| *out)
             .ok()
-            .map(|i| &donated[i]);
+            .map(|i| &given[i].1);
         match (slot.kind, donation) {
             (SlotKind::Input, _) => {
-                let value = graph.nodes[slot.node].value().expect("inputs are realized");
-                words[r] = match &*value.buffer {
+                let (buffer, offset) = input(s);
+                words[r] = match &*buffer {
                     Buffer::F32(v) => v.as_ptr() as u64,
                     Buffer::I64(v) => v.as_ptr() as u64,
                 };
-                words[r + 1] = value.layout.offset as u64;
-                words[r + 2] = value.buffer.len() as u64;
-                owned[s] = Some(value.buffer.clone());
+                words[r + 1] = offset as u64;
+                words[r + 2] = buffer.len() as u64;
+                owned[s] = Some(buffer);
             }
             (SlotKind::Scratch { offset }, _) => {
                 words[r] = (arena_base + offset) as u64;
                 words[r + 2] = slot.len as u64;
             }
             (SlotKind::Owned, _) if program.host_written[s] => {}
-            (SlotKind::Owned, Some(d)) => {
-                // The program writes this buffer while the input nodes holding it still
+            (SlotKind::Owned, Some(buffer)) => {
+                // The program writes this buffer while the input nodes holding it may still
                 // refer to it: a write through a pointer of a shared buffer, sound because
-                // nothing can hold a reference into its elements during the run (every
-                // holder of the buffer and of its nodes belongs to this graph, see
-                // `safe_donations`, and no step reads it after the donating one).
-                words[r] = d.buffer.as_f32().as_ptr() as u64;
+                // nothing can hold a reference into its elements during the run (the caller
+                // checked who holds it: `safe_donations`, or a replay's own check), and no
+                // step reads it after the donating one.
+                words[r] = buffer.as_f32().as_ptr() as u64;
                 words[r + 2] = slot.len as u64;
-                owned[s] = Some(d.buffer.clone());
+                owned[s] = Some(buffer.clone());
             }
             (SlotKind::Owned, None) if slot.elem == Elem::F32 && !program.host_read[s] => {
                 let mut v = output_buffer(slot.len, program.checked);
@@ -115,12 +199,13 @@ pub(crate) fn run(program: &Program, graph: &Graph) -> Result<(), BackendError> 
     // their slot's length (kept by `ctx.owned` or `fresh`, whose heap data does not move
     // until the run is over), scratch slots into the program's arena, whose size
     // the plan computed and which this run borrows exclusively; the context outlives the call.
-    // A donated output slot points into an input's buffer, which the program then writes
-    // while it is shared: `safe_donations` established that every holder of that buffer and
-    // of its nodes belongs to this graph (so no Rust reference into its elements can be live
-    // during the run), that no step after the donating one reads it, and that the donating
-    // step reads it only at the element it writes (each element is loaded before it is
-    // stored, and generated loads and stores are never reordered across each other).
+    // A donated output slot points into a buffer given by the caller (an input's, or a
+    // replay's previous value of the output), which the program then writes while it may be
+    // shared: the caller established (`safe_donations`, or a replay's check that nothing
+    // but the variable holds it) that no Rust reference into its elements can be live during
+    // the run, that no step after the donating one reads it, and that the donating step
+    // reads it only at the element it writes (each element is loaded before it is stored,
+    // and generated loads and stores are never reordered across each other).
     // Unchecked code relies on the plan: every access of a kernel was derived from the shape
     // and layout of the tensor it reads, so it stays inside that tensor's view.
     let status = unsafe { code.run(&mut words) };
@@ -162,34 +247,16 @@ pub(crate) fn run(program: &Program, graph: &Graph) -> Result<(), BackendError> 
         unsafe { v.set_len(plan.slots[s].len) };
         ctx.owned[s] = Some(Arc::new(Buffer::F32(v)));
     }
-    for d in &donated {
-        let by = graph.nodes[plan.slots[d.out].node].origin();
-        for holder in &d.holders {
-            holder.mark_overwritten(by);
-        }
-    }
     let (kernels, matmuls, hosts) = program.counts;
     bump(|st| {
-        st.donated_buffers += donated.len() as u64;
         st.programs_run += 1;
         st.kernels_run += kernels;
         st.matmuls_run += matmuls;
         st.fallback_nodes += hosts;
     });
-    for &w in &plan.wanted {
-        let node = &graph.nodes[w];
-        if node.is_realized() {
-            continue;
-        }
-        let access = plan.access[w].as_ref().expect("wanted values are stored");
-        node.set_value(slot_value(&ctx.owned, &words, access, node.shape()));
-    }
-    let mut owned = std::mem::take(&mut ctx.owned);
-    owned.clear();
-    *program.run_scratch.borrow_mut() = RunScratch {
+    Ok(Ran {
+        owned: std::mem::take(&mut ctx.owned),
         words,
-        owned,
         fresh,
-    };
-    Ok(())
+    })
 }

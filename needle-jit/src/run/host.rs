@@ -25,8 +25,9 @@ const CHUNKS_PER_THREAD: usize = 16;
 
 /// What host steps need during one run of a program.
 pub struct RunContext<'a> {
-    /// The graph being run (the nodes the plan's positions refer to).
-    pub graph: &'a Graph,
+    /// The graph being run (the nodes the plan's positions refer to), for interpreter
+    /// steps; a replayed program has none (and no interpreter steps).
+    pub graph: Option<&'a Graph>,
     /// Its plan.
     pub plan: &'a Plan,
     /// Per slot: the buffer, for slots whose data becomes (or is) a tensor's value.
@@ -138,9 +139,9 @@ impl RunContext<'_> {
     }
 
     /// Sets the value of every pending input of node `i` (the interpreter reads values).
-    fn bind_inputs(&mut self, words: &[u64], i: usize) {
-        for &src in self.graph.inputs(i) {
-            let node = &self.graph.nodes[src];
+    fn bind_inputs(&mut self, graph: &Graph, words: &[u64], i: usize) {
+        for &src in graph.inputs(i) {
+            let node = &graph.nodes[src];
             if node.is_realized() {
                 continue;
             }
@@ -154,8 +155,11 @@ impl RunContext<'_> {
     fn interpret(&mut self, words: &mut [u64], step: usize) -> Result<(), BackendError> {
         let s = &self.plan.steps[step];
         let i = s.node;
-        self.bind_inputs(words, i);
-        let node = &self.graph.nodes[i];
+        let graph = self
+            .graph
+            .expect("programs with interpreter steps run with their graph");
+        self.bind_inputs(graph, words, i);
+        let node = &graph.nodes[i];
         let mut value = needle_core::interp::evaluate(node);
         if !value.layout.is_contiguous() {
             value = match &*value.buffer {
@@ -189,7 +193,7 @@ impl RunContext<'_> {
         (specialized, epilogue): (Option<RowsFn>, Option<RowsFn>),
     ) -> u32 {
         let s = &self.plan.steps[step];
-        let out_shape = self.graph.nodes[s.node].shape();
+        let out_shape = &self.plan.nodes[s.node].shape;
         let nd = out_shape.len();
         let (m, n) = (out_shape[nd - 2], out_shape[nd - 1]);
         let batch_shape = &out_shape[..nd - 2];

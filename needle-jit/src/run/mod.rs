@@ -17,6 +17,7 @@ pub mod program;
 #[cfg(test)]
 mod tests;
 pub mod tier;
+pub(crate) mod traced;
 
 use std::rc::Rc;
 
@@ -59,6 +60,9 @@ impl Backend for JitBackend {
         // whether a small program's code is already done by then depends on the load, and
         // the first step's stats (and debug output) should not.
         let interpret_now = planned_now && program.compiling();
+        if needle_core::capture::finishing() {
+            traced::record(&program, &graph);
+        }
         let result = if !interpret_now && program.code_ready()? {
             bind::run(&program, &graph)
         } else {

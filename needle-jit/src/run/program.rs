@@ -42,10 +42,10 @@ pub struct Program {
     /// run of the program on this thread.
     pub(super) arena: RefCell<Vec<u64>>,
     /// Per slot: written by an interpreter step (its buffer comes from the interpreter).
-    pub(super) host_written: Vec<bool>,
+    pub(crate) host_written: Vec<bool>,
     /// Per slot: read by an interpreter step (which needs its buffer as a tensor value while
     /// the program runs, so the buffer is made before the run, initialized).
-    pub(super) host_read: Vec<bool>,
+    pub(crate) host_read: Vec<bool>,
     /// The argument block and per-slot buffers of a run, kept (empty) between runs so a step
     /// does not allocate them again.
     pub(super) run_scratch: RefCell<RunScratch>,
@@ -125,11 +125,22 @@ impl Program {
     /// Whether the machine code is ready, installing it if the background thread finished.
     /// Returns the code generation error once if it failed.
     pub(super) fn code_ready(&self) -> Result<bool, BackendError> {
+        self.install_code(false)
+    }
+
+    /// Whether the program has machine code, waiting for a background compile to finish
+    /// (a replayed step has no interpreter to fall back on). False when code generation
+    /// failed.
+    pub(crate) fn wait_for_code(&self) -> Result<bool, BackendError> {
+        self.install_code(true)
+    }
+
+    fn install_code(&self, wait: bool) -> Result<bool, BackendError> {
         let mut tier = self.code.borrow_mut();
         match &*tier {
             Tier::Ready(_) => return Ok(true),
             Tier::Failed => return Ok(false),
-            Tier::Compiling(_, handle) if !handle.is_finished() => return Ok(false),
+            Tier::Compiling(_, handle) if !wait && !handle.is_finished() => return Ok(false),
             Tier::Compiling(..) => {}
         }
         let Tier::Compiling(prepared, handle) = std::mem::replace(&mut *tier, Tier::Failed) else {

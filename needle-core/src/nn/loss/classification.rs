@@ -2,7 +2,7 @@
 //! log-likelihood.
 
 use super::Reduction;
-use crate::labels::{class_labels, label_mask};
+use crate::labels::class_label_mask;
 use crate::module;
 use crate::nn::Training;
 use crate::tensor::Tensor;
@@ -54,11 +54,10 @@ impl SoftmaxLoss {
     /// label outside `0..C`.
     #[track_caller]
     pub fn forward(&self, logits: &Tensor, labels: &Tensor) -> Tensor {
-        let values = class_labels("SoftmaxLoss", "logits", logits, labels);
-        let shape = logits.shape();
         // The true class's logit is picked with a mask, not a product with the one-hot rows:
         // 0 · ±inf would make a row with an infinite logit elsewhere NaN (PyTorch: ±inf).
-        let mask = label_mask(&values, shape[1]);
+        let mask = class_label_mask("SoftmaxLoss", "logits", logits, labels);
+        let shape = logits.shape();
         let lse = logits.logsumexp(&[1], false);
         match self.reduction {
             Reduction::Mean => (lse.sum_all() - logits.masked(&mask).sum_all()) / shape[0] as f32,
@@ -112,11 +111,10 @@ impl NLLLoss {
     /// with [`Reduction::None`]. Panics at the caller's line as [`SoftmaxLoss::forward`].
     #[track_caller]
     pub fn forward(&self, log_probs: &Tensor, labels: &Tensor) -> Tensor {
-        let values = class_labels("NLLLoss", "log-probabilities", log_probs, labels);
-        let classes = log_probs.shape()[1];
-        let picked = log_probs.masked(&label_mask(&values, classes));
+        let mask = class_label_mask("NLLLoss", "log-probabilities", log_probs, labels);
+        let picked = log_probs.masked(&mask);
         match self.reduction {
-            Reduction::Mean => -picked.sum_all() / values.len() as f32,
+            Reduction::Mean => -picked.sum_all() / log_probs.shape()[0] as f32,
             Reduction::Sum => -picked.sum_all(),
             Reduction::None => -picked.sum(&[1], false),
         }

@@ -1,0 +1,410 @@
+//! What a traced call of a step becomes: the program, where each of its inputs comes from at
+//! a replay, and where each value it computes goes.
+//!
+//! Built from the final realization of a traced call ([`crate::run::traced`]) and from the
+//! host work needle-core saw during the call ([`needle_core::capture::Trace`]). A node the
+//! program read is classified by what it is a view of (its *source*): an argument of the
+//! call, a host value the library filled (a learning rate, a dropout mask), a variable (a
+//! tensor handle that outlives the call: parameters, optimizer state, running statistics —
+//! a replay reads the variable's value at that time), or a constant (a value nothing can
+//! change: its node is kept). A value the program delivered goes back to where the call put
+//! it: a returned tensor, a variable's new value, a parameter's gradient.
+
+use std::panic::Location;
+use std::rc::{Rc, Weak};
+
+use needle_core::capture::{HostWork, Trace};
+use needle_core::layout::Layout;
+use needle_core::node::{NodeRef, TensorCell, Update};
+use needle_core::Tensor;
+
+use crate::run::program::Program;
+use crate::run::traced::TracedRun;
+use crate::schedule::StepKind;
+
+/// Where a program input's value comes from at a replay.
+#[derive(Clone)]
+pub(crate) enum Source {
+    /// Argument `i` of the call.
+    Arg(usize),
+    /// The host value made by entry `k` of the capture's host work.
+    Host(usize),
+    /// Variable `v` of the capture's table: its value when the replay starts.
+    Var(usize),
+    /// The gradient stored on variable `v`.
+    GradOf(usize),
+    /// A fixed value. `made_in_step` when the call created it (from host data the closure
+    /// computed: compared between the two traces that make a capture).
+    Constant { node: NodeRef, made_in_step: bool },
+}
+
+/// One input slot of the program.
+#[derive(Clone)]
+pub(crate) struct InputBinding {
+    pub(crate) slot: usize,
+    pub(crate) source: Source,
+    /// The source's shape and strides when traced: a replay binds only a value laid out the
+    /// same way (the program was compiled for those strides).
+    pub(crate) source_shape: Vec<usize>,
+    pub(crate) source_strides: Vec<isize>,
+    /// The slot's offset minus the source's (a view of the source at a fixed distance).
+    pub(crate) offset_delta: isize,
+}
+
+/// Where a value the program computes goes.
+#[derive(Clone)]
+pub(crate) enum Delivery {
+    /// Returned as the call's output `j`.
+    Return(usize),
+    /// The new value of variable `v`, given by `update`.
+    Var { v: usize, update: Update },
+    /// The gradient of variable `v`.
+    Grad(usize),
+    /// Computed and needed by no one afterwards (a variable assigned twice in the step:
+    /// its first new value).
+    Nowhere,
+}
+
+/// A variable the step reads or updates, and the node it must denote when a replay starts
+/// (anything else means it was assigned outside the step).
+pub(crate) struct Variable {
+    pub(crate) cell: Weak<TensorCell>,
+    pub(crate) expected: u64,
+    /// Where it was made, for messages.
+    pub(crate) origin: &'static Location<'static>,
+}
+
+/// A traced call, ready to be replayed.
+pub(crate) struct Captured {
+    pub(crate) program: Rc<Program>,
+    pub(crate) inputs: Vec<InputBinding>,
+    /// Per plan-wanted position: its graph position and where it goes.
+    pub(crate) deliveries: Vec<(usize, Delivery)>,
+    pub(crate) variables: Vec<Variable>,
+    /// The host work to repeat, in order.
+    pub(crate) work: Vec<HostWork>,
+    /// Per host work entry: where the tensor a host value is made from comes from.
+    pub(crate) host_sources: Vec<Option<Source>>,
+    /// Returned tensors.
+    pub(crate) outputs: usize,
+}
+
+/// Why a call cannot be captured (the step then runs uncaptured, every call).
+pub(crate) type NotCapturable = String;
+
+/// Builds the capture of a traced call with arguments `args` that returned `outputs`.
+pub(crate) fn bind(
+    traced: TracedRun,
+    trace: Trace,
+    args: &[&Tensor],
+    outputs: &[Tensor],
+) -> Result<Captured, NotCapturable> {
+    let program = traced.program;
+    if let Some(step) = program.plan.steps.iter().find(|s| s.kind == StepKind::Host) {
+        let node = &program.plan.nodes[step.node];
+        return Err(format!(
+            "its program runs an interpreter step ({} {}), which a replay cannot run",
+            node.op,
+            node.recorded()
+        ));
+    }
+    let mut variables: Vec<Variable> = Vec::new();
+    let mut inputs = Vec::with_capacity(traced.inputs.len());
+    for input in &traced.inputs {
+        let source_node = &input.source;
+        let value = source_node.value().expect("inputs are realized");
+        let slot_value = input.node.value().expect("inputs are realized");
+        let source = classify(source_node, args, &trace, &mut variables);
+        inputs.push(InputBinding {
+            slot: input.slot,
+            source,
+            source_shape: value.layout.shape.clone(),
+            source_strides: value.layout.strides.clone(),
+            offset_delta: slot_value.layout.offset as isize - value.layout.offset as isize,
+        });
+    }
+    let host_sources = trace
+        .work
+        .iter()
+        .map(|w| match w {
+            HostWork::Value {
+                from: Some(from), ..
+            } => match from.upgrade() {
+                Some(node) => Ok(Some(classify(&node, args, &trace, &mut variables))),
+                None => Err("a host value is made from a tensor the step dropped".to_string()),
+            },
+            _ => Ok(None),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut deliveries = Vec::with_capacity(traced.wanted.len());
+    let mut returned = vec![false; outputs.len()];
+    for (at, weak) in &traced.wanted {
+        let Some(node) = weak.upgrade() else {
+            deliveries.push((*at, Delivery::Nowhere));
+            continue;
+        };
+        if let Some(j) = outputs.iter().position(|o| Rc::ptr_eq(&o.node(), &node)) {
+            for (k, o) in outputs.iter().enumerate() {
+                returned[k] |= Rc::ptr_eq(&o.node(), &node);
+            }
+            deliveries.push((*at, Delivery::Return(j)));
+            continue;
+        }
+        let owner = node.owner().filter(|cell| cell.current_id() == node.id());
+        let delivery = match owner {
+            Some(cell) => {
+                let grad_of = variables.iter().position(|v| {
+                    v.cell
+                        .upgrade()
+                        .and_then(|p| p.grad_cell())
+                        .is_some_and(|g| Rc::ptr_eq(&g, &cell))
+                });
+                match grad_of {
+                    Some(v) => Delivery::Grad(v),
+                    None if !trace.assignments.contains(&node.id()) => {
+                        return Err(held_outside(&node));
+                    }
+                    None => {
+                        let update = traced
+                            .inputs
+                            .iter()
+                            .find(|i| i.source.owner().is_some_and(|c| Rc::ptr_eq(&c, &cell)))
+                            .and_then(|i| i.source.superseded_by())
+                            .unwrap_or(Update {
+                                by: "assign",
+                                at: node.origin(),
+                            });
+                        Delivery::Var {
+                            v: variable_of(&mut variables, &cell, node.id(), node.origin()),
+                            update,
+                        }
+                    }
+                }
+            }
+            // `weak.upgrade()` is the one reference the program's record accounts for.
+            None if Rc::strong_count(&node) > 1 => return Err(held_outside(&node)),
+            None => Delivery::Nowhere,
+        };
+        deliveries.push((*at, delivery));
+    }
+    if let Some(j) = returned.iter().position(|r| !r) {
+        return Err(format!(
+            "output {j} ({:?}) is not computed by the step (it was a value before the call: \
+             an argument or a variable); return only values the step computes",
+            outputs[j].shape()
+        ));
+    }
+    // Gradients the step reads (a step that only applies gradients stored outside it).
+    for input in &mut inputs {
+        if let Source::Var(v) = input.source {
+            let cell = variables[v].cell.clone();
+            if let Some(p) = variables.iter().position(|p| {
+                p.cell
+                    .upgrade()
+                    .and_then(|p| p.grad_cell())
+                    .is_some_and(|g| Weak::ptr_eq(&Rc::downgrade(&g), &cell))
+            }) {
+                input.source = Source::GradOf(p);
+            }
+        }
+    }
+    Ok(Captured {
+        program,
+        inputs,
+        deliveries,
+        variables,
+        work: trace.work,
+        host_sources,
+        outputs: outputs.len(),
+    })
+}
+
+/// Why a step whose computed `node` is held outside it cannot be captured.
+fn held_outside(node: &NodeRef) -> NotCapturable {
+    format!(
+        "a value it computes ({} {:?}, {}) is held outside the step, where a replay cannot \
+         deliver it; return it from the closure instead",
+        node.op().name(),
+        node.shape(),
+        node.describe_origin()
+    )
+}
+
+/// Where the realized `node` comes from at a replay: an argument, a host value, a variable
+/// (a handle that outlives the call and denotes the node, or a new value the call gave it),
+/// or a constant.
+fn classify(
+    node: &NodeRef,
+    args: &[&Tensor],
+    trace: &Trace,
+    variables: &mut Vec<Variable>,
+) -> Source {
+    // A detached copy of a value denotes what that value's variable denotes at each call.
+    if let Some(of) = trace
+        .aliases
+        .iter()
+        .find(|(id, _)| *id == node.id())
+        .map(|(_, of)| of.clone())
+    {
+        return classify(&of, args, trace, variables);
+    }
+    if let Some(i) = args.iter().position(|a| Rc::ptr_eq(&a.node(), node)) {
+        return Source::Arg(i);
+    }
+    if let Some(k) = trace
+        .work
+        .iter()
+        .position(|w| matches!(w, HostWork::Value { id, .. } if *id == node.id()))
+    {
+        return Source::Host(k);
+    }
+    match node.owner() {
+        Some(cell) if cell.current_id() == node.id() || cell.current_id() >= trace.first_node => {
+            Source::Var(variable_of(
+                variables,
+                &cell,
+                cell.current_id(),
+                node.origin(),
+            ))
+        }
+        _ => Source::Constant {
+            node: node.clone(),
+            made_in_step: node.id() >= trace.first_node,
+        },
+    }
+}
+
+/// The index of `cell` in `variables`, added (denoting `expected`, made at `origin`) when
+/// new.
+fn variable_of(
+    variables: &mut Vec<Variable>,
+    cell: &Rc<TensorCell>,
+    expected: u64,
+    origin: &'static Location<'static>,
+) -> usize {
+    let weak = Rc::downgrade(cell);
+    match variables.iter().position(|v| v.cell.ptr_eq(&weak)) {
+        Some(v) => v,
+        None => {
+            variables.push(Variable {
+                cell: weak,
+                expected,
+                origin,
+            });
+            variables.len() - 1
+        }
+    }
+}
+
+impl Captured {
+    /// Whether `self` (the later trace) repeats `earlier`: the same program, inputs from the
+    /// same places, values delivered to the same places, the same host work — and the
+    /// constants the call made from host data hold the same values. When it does not, the
+    /// reason.
+    pub(crate) fn repeats(&self, earlier: &Captured) -> Result<(), String> {
+        if !Rc::ptr_eq(&self.program, &earlier.program) {
+            return Err("the step's graph changed between its first calls".into());
+        }
+        if self.work.len() != earlier.work.len()
+            || self
+                .work
+                .iter()
+                .zip(&earlier.work)
+                .any(|(a, b)| std::mem::discriminant(a) != std::mem::discriminant(b))
+        {
+            return Err("the library's host work differed between its first calls".into());
+        }
+        let host_sources_agree =
+            self.host_sources
+                .iter()
+                .zip(&earlier.host_sources)
+                .all(|(a, b)| match (a, b) {
+                    (None, None) => true,
+                    (Some(x), Some(y)) => self.same_source(x, earlier, y),
+                    _ => false,
+                });
+        if !host_sources_agree {
+            return Err("the library's host values came from other tensors".into());
+        }
+        for (a, b) in self.inputs.iter().zip(&earlier.inputs) {
+            let same = self.same_source(&a.source, earlier, &b.source);
+            if !same {
+                let what = match &a.source {
+                    Source::Constant {
+                        node,
+                        made_in_step: true,
+                    } => format!(
+                        "the tensor made at {} inside the step holds other values at each \
+                         call (computed on the host); pass it as an argument of the step",
+                        node.origin()
+                    ),
+                    _ => format!("input slot {} comes from elsewhere at each call", a.slot),
+                };
+                return Err(what);
+            }
+        }
+        let kinds = |d: &[(usize, Delivery)]| -> Vec<u8> {
+            d.iter()
+                .map(|(_, d)| match d {
+                    Delivery::Return(_) => 0,
+                    Delivery::Var { .. } => 1,
+                    Delivery::Grad(_) => 2,
+                    Delivery::Nowhere => 3,
+                })
+                .collect()
+        };
+        if kinds(&self.deliveries) != kinds(&earlier.deliveries) {
+            return Err("the step's results went to other places between its first calls".into());
+        }
+        Ok(())
+    }
+}
+
+impl Captured {
+    /// Whether `mine` (a source of `self`) and `theirs` (of `earlier`) are the same place.
+    fn same_source(&self, mine: &Source, earlier: &Captured, theirs: &Source) -> bool {
+        match (mine, theirs) {
+            (Source::Arg(i), Source::Arg(j)) | (Source::Host(i), Source::Host(j)) => i == j,
+            (Source::Var(v), Source::Var(w)) | (Source::GradOf(v), Source::GradOf(w)) => {
+                self.variables[*v].cell.ptr_eq(&earlier.variables[*w].cell)
+            }
+            (
+                Source::Constant {
+                    node: x,
+                    made_in_step: true,
+                },
+                Source::Constant {
+                    node: y,
+                    made_in_step: true,
+                },
+            ) => same_value(x, y),
+            (Source::Constant { node: x, .. }, Source::Constant { node: y, .. }) => {
+                Rc::ptr_eq(x, y)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Whether two realized nodes hold the same elements (bit for bit) in the same layout.
+fn same_value(a: &NodeRef, b: &NodeRef) -> bool {
+    let (Some(x), Some(y)) = (a.value(), b.value()) else {
+        return false;
+    };
+    if x.layout.shape != y.layout.shape || x.buffer.dtype() != y.buffer.dtype() {
+        return false;
+    }
+    match x.buffer.dtype() {
+        needle_core::DType::F32 => {
+            let (p, q) = (x.to_f32_vec(), y.to_f32_vec());
+            p.iter().zip(&q).all(|(u, v)| u.to_bits() == v.to_bits())
+        }
+        needle_core::DType::I64 => x.to_i64_vec() == y.to_i64_vec(),
+    }
+}
+
+/// The layout a source value must have for a binding made when it had `shape` and
+/// `strides`.
+pub(crate) fn fits(layout: &Layout, shape: &[usize], strides: &[isize]) -> bool {
+    layout.shape[..] == shape[..] && layout.strides[..] == strides[..]
+}
