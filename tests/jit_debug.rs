@@ -132,14 +132,16 @@ fn stats_say_when_the_interpreter_ran_while_the_program_compiled() {
     assert_eq!(
         early.to_string(),
         "1 compilation (0.000 ms), 0 cache hits, 0 programs run (0 kernels, 0 matmuls, 0 \
-         interpreter nodes), 3 interpreted runs, 0 evictions, 0 donated buffers\n\
+         interpreter nodes), 3 interpreted runs, 0 evictions, 0 donated buffers, 0 captured \
+         steps, 0 replays\n\
          3 realizations ran in the interpreter while the program compiled in the background \
          (tiered compilation, same results); the compiled code has not run yet; it runs once \
          it is ready"
     );
     assert!(
         format!("{early:?}").ends_with(
-            "interpreted_runs: 3, evictions: 0, donated_buffers: 0, tiered: \"3 realizations ran \
+            "interpreted_runs: 3, evictions: 0, donated_buffers: 0, steps_captured: 0, \
+             steps_replayed: 0, tiered: \"3 realizations ran \
              in the interpreter while the program compiled in the background (tiered \
              compilation, same results); the compiled code has not run yet; it runs once it is \
              ready\" }"

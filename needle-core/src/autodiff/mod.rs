@@ -23,7 +23,6 @@ use rule::Rule;
 use crate::mode::{enable_grad, no_grad};
 use crate::node::{BackwardScope, NodeRef};
 use crate::op::Op;
-use crate::pending::register_pending_value;
 use crate::shape::fmt_shape;
 use crate::tensor::Tensor;
 
@@ -77,11 +76,10 @@ pub(crate) fn backward(root: &Tensor, out_grad: Option<&Tensor>, create_graph: b
         let Some(owner) = node.owner() else { return };
         let owner = Tensor(owner);
         if *node.op() == Op::Leaf || owner.retains_grad() {
-            // Computed with the next realization (the step's program in JIT mode), like a
-            // pending assignment: a stored gradient is then a value, not a graph that keeps
-            // the step's forward and backward nodes alive until the next `zero_grad`, and
-            // reading it after the step costs nothing.
-            register_pending_value(&adjoint.node());
+            // `set_grad` registers it to be computed with the next realization (the step's
+            // program in JIT mode), like a pending assignment: a stored gradient is then a
+            // value, not a graph that keeps the step's forward and backward nodes alive until
+            // the next `zero_grad`, and reading it after the step costs nothing.
             owner.set_grad(Some(adjoint.clone()));
         }
     };
