@@ -41,7 +41,7 @@ pub(crate) fn require_same_shape(who: &str, input: &Tensor, target: &Tensor) {
 pub(crate) fn class_labels(who: &str, role: &str, scores: &Tensor, labels: &Tensor) -> Vec<i64> {
     let classes = check_class_shapes(who, role, scores, labels);
     let values = labels.to_vec_i64();
-    if let Err(message) = check_label_values(who, role, &values, classes) {
+    if let Err(message) = check_label_values(who, role, values.iter().copied(), classes) {
         panic!("{message}");
     }
     values
@@ -71,16 +71,19 @@ fn check_class_shapes(who: &str, role: &str, scores: &Tensor, labels: &Tensor) -
 }
 
 /// The message for the first label outside `0..classes`, if any.
-fn check_label_values(who: &str, role: &str, values: &[i64], classes: usize) -> Result<(), String> {
-    match values
-        .iter()
-        .enumerate()
-        .find(|(_, &v)| !(0..classes as i64).contains(&v))
-    {
+fn check_label_values(
+    who: &str,
+    role: &str,
+    values: impl ExactSizeIterator<Item = i64>,
+    classes: usize,
+) -> Result<(), String> {
+    let n = values.len();
+    let mut values = values.enumerate();
+    match values.find(|(_, v)| !(0..classes as i64).contains(v)) {
         Some((position, label)) => Err(format!(
             "{who}: label {label} at position {position} is outside 0..{classes} ({role} {} \
              have {classes} classes)",
-            fmt_shape(&[values.len(), classes])
+            fmt_shape(&[n, classes])
         )),
         None => Ok(()),
     }
@@ -104,11 +107,14 @@ pub(crate) fn class_label_mask(
         labels,
         crate::storage::Realized::from_f32(zeros, &[n, classes]),
         move |labels, mask| {
-            let values = labels.to_i64_vec();
-            check_label_values(who, role, &values, classes)?;
+            // (N,) labels, read in place (a replay makes the mask without allocating).
+            let data = labels.buffer.as_i64();
+            let (start, stride) = (labels.layout.offset as isize, labels.layout.strides[0]);
+            let values = (0..n).map(|row| data[(start + row as isize * stride) as usize]);
+            check_label_values(who, role, values.clone(), classes)?;
             let mask = mask.as_f32_mut();
             mask.fill(0.0);
-            for (row, &label) in values.iter().enumerate() {
+            for (row, label) in values.enumerate() {
                 mask[row * classes + label as usize] = 1.0;
             }
             Ok(())

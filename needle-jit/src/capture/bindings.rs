@@ -20,7 +20,8 @@ use needle_core::Tensor;
 
 use crate::run::program::Program;
 use crate::run::traced::TracedRun;
-use crate::schedule::StepKind;
+use crate::schedule::donation::donation_sites;
+use crate::schedule::{Elem, SlotKind, StepKind};
 
 /// Where a program input's value comes from at a replay.
 #[derive(Clone)]
@@ -87,6 +88,20 @@ pub(crate) struct Captured {
     pub(crate) host_sources: Vec<Option<Source>>,
     /// Returned tensors.
     pub(crate) outputs: usize,
+    /// Per delivery: the input its value may be written over (see [`Donor`]).
+    pub(crate) donors: Vec<Option<Donor>>,
+}
+
+/// A variable's new value written over its old one: decided here from the plan's structure
+/// (the step that writes the new value reads the old one only at the element it writes, and
+/// no later step reads it); a replay checks that nothing but the variable holds the old
+/// value. Unlike an uncaptured run, which may pair an output with any dead input, the pair
+/// is always the variable's own old and new value, so the variable keeps its node.
+pub(crate) struct Donor {
+    /// The input binding of the old value.
+    pub(crate) input: usize,
+    /// How many input bindings read the variable (each holds its buffer during a replay).
+    pub(crate) bindings: usize,
 }
 
 /// Why a call cannot be captured (the step then runs uncaptured, every call).
@@ -208,7 +223,15 @@ pub(crate) fn bind(
             }
         }
     }
+    let donors = deliveries
+        .iter()
+        .map(|(at, delivery)| match delivery {
+            Delivery::Var { v, .. } => donor(&program, &inputs, *at, *v),
+            _ => None,
+        })
+        .collect();
     Ok(Captured {
+        donors,
         program,
         inputs,
         deliveries,
@@ -216,6 +239,47 @@ pub(crate) fn bind(
         work: trace.work,
         host_sources,
         outputs: outputs.len(),
+    })
+}
+
+/// The input binding whose buffer variable `v`'s new value (graph position `at`) may be
+/// written over, if the plan's structure allows it (see [`Donor`]).
+fn donor(program: &Program, inputs: &[InputBinding], at: usize, v: usize) -> Option<Donor> {
+    let plan = &program.plan;
+    let out = plan.access[at].as_ref()?.slot;
+    let slot = &plan.slots[out];
+    if slot.kind != SlotKind::Owned || slot.elem != Elem::F32 || program.host_written[out] {
+        return None;
+    }
+    let (step, site) = donation_sites(plan)
+        .into_iter()
+        .find(|(_, site)| site.outputs.contains(&out))?;
+    let reads: Vec<usize> = (0..inputs.len())
+        .filter(|&i| matches!(inputs[i].source, Source::Var(w) if w == v))
+        .collect();
+    let all_read_in_time = reads.iter().all(|&i| {
+        let s = inputs[i].slot;
+        !program.host_read[s]
+            && match plan.last_read[s] {
+                Some(last) if last > step => false,
+                Some(last) if last == step => site.identity_inputs.contains(&s),
+                _ => true,
+            }
+    });
+    if !all_read_in_time {
+        return None;
+    }
+    let input = reads.iter().copied().find(|&i| {
+        let s = inputs[i].slot;
+        site.identity_inputs.contains(&s)
+            && plan.slots[s].elem == Elem::F32
+            && plan.slots[s].len == slot.len
+            && plan.last_read[s] == Some(step)
+            && inputs[i].offset_delta == 0
+    })?;
+    Some(Donor {
+        input,
+        bindings: reads.len(),
     })
 }
 

@@ -309,75 +309,34 @@ impl Captured {
         }
     }
 
-    /// The plan's donations that are safe in this replay: the input is a variable this step
-    /// updates, whose value nothing but the variable holds, bound to this one slot only, and
-    /// which no step reads after the donating one (the plan's structure, as for an uncaptured
-    /// run). The new value is written over the old, which the variable then no longer needs.
+    /// The donations that are safe in this replay (see [`super::bindings::Donor`]): the
+    /// variable's old value is held by the variable alone (its node by the variable, its
+    /// buffer by the node and this replay's bindings), compact, of the new value's length.
     fn donate(&self, scratch: &mut ReplayScratch) {
         let plan = &self.program.plan;
-        for donation in &plan.donations {
-            let Ok(i) = self
-                .inputs
-                .binary_search_by_key(&donation.input, |b| b.slot)
-            else {
+        for (d, donor) in self.donors.iter().enumerate() {
+            let (Some(donor), (at, Delivery::Var { v, .. })) = (donor, &self.deliveries[d]) else {
                 continue;
             };
-            let Source::Var(v) = self.inputs[i].source else {
-                continue;
-            };
-            let updated = self
-                .deliveries
-                .iter()
-                .any(|(_, d)| matches!(d, Delivery::Var { v: w, .. } if *w == v));
-            let read_late = match plan.last_read[donation.input] {
-                Some(last) if last > donation.step => true,
-                Some(last) if last == donation.step => {
-                    !donation.identity_inputs.contains(&donation.input)
-                }
-                _ => false,
-            };
-            if !updated
-                || read_late
-                || self.program.host_read[donation.input]
-                || scratch.given.iter().any(|(g, _)| *g == donation.out)
-            {
-                continue;
-            }
-            let Some(cell) = self.variables[v].cell.upgrade() else {
+            let Some(cell) = self.variables[*v].cell.upgrade() else {
                 continue;
             };
             let node = cell.current();
             let Some(value) = node.value() else { continue };
-            let buffer = &scratch.bound[i].0;
-            let bound_once = scratch
-                .bound
-                .iter()
-                .filter(|(b, _)| Arc::ptr_eq(b, buffer))
-                .count()
-                == 1;
-            // Held by the variable (and `node` here); the buffer by the node and the binding.
+            let buffer = &scratch.bound[donor.input].0;
+            let out = plan.access[*at].as_ref().expect("stored").slot;
             if Rc::strong_count(&node) != 2
-                || Arc::strong_count(buffer) != 2
                 || !Arc::ptr_eq(buffer, &value.buffer)
-                || !bound_once
+                || Arc::strong_count(buffer) != 1 + donor.bindings
                 || value.layout.offset != 0
                 || !value.layout.is_contiguous()
-                || buffer.len() != plan.slots[donation.out].len
+                || buffer.len() != plan.slots[out].len
                 || !matches!(**buffer, Buffer::F32(_))
             {
                 continue;
             }
-            scratch.given.push((donation.out, buffer.clone()));
-            // In place when the donated slot holds this variable's own new value; otherwise
-            // the variable still gets its value from its own delivery.
-            if let Some(d) = self.deliveries.iter().position(|(at, d)| {
-                matches!(d, Delivery::Var { v: w, .. } if *w == v)
-                    && plan.access[*at]
-                        .as_ref()
-                        .is_some_and(|a| a.slot == donation.out)
-            }) {
-                scratch.reused[d] = Some(buffer.clone());
-            }
+            scratch.given.push((out, buffer.clone()));
+            scratch.reused[d] = Some(buffer.clone());
         }
     }
 }

@@ -68,43 +68,15 @@ impl Planner<'_> {
         let assigned = self.assigned_slots();
         let plan = &mut self.plan;
         let mut donations = Vec::new();
-        for (s, step) in plan.steps.iter().enumerate() {
-            // The elementwise loop, or a reduction's or matmul's epilogue (which runs element
-            // by element over the result, after or while the body reads its inputs: a slot
-            // the body reads is not read at the element written; the GEMM's operands are read
-            // while earlier rows' epilogues run).
-            let (k, body_reads): (&Kernel, Vec<usize>) = match &step.kind {
-                StepKind::Elementwise(k) => (k, Vec::new()),
-                StepKind::Reduce {
-                    body,
-                    epilogue: Some(e),
-                    ..
-                } => (e, body.inputs.iter().map(|a| a.slot).collect()),
-                StepKind::MatMul {
-                    a,
-                    b,
-                    epilogue: Some(e),
-                    ..
-                } => (e, vec![a.slot, b.slot]),
-                _ => continue,
-            };
-            let compact = contiguous_strides(&k.shape);
-            let identity = |a: &Access| a.offset == 0 && a.strides == compact;
-            let mut identity_inputs: Vec<usize> = k
-                .inputs
-                .iter()
-                .map(|a| a.slot)
-                .filter(|&slot| {
-                    !body_reads.contains(&slot)
-                        && k.inputs.iter().filter(|a| a.slot == slot).all(identity)
-                })
-                .collect();
-            identity_inputs.sort_unstable();
-            identity_inputs.dedup();
+        for (s, site) in donation_sites(plan) {
+            let DonationSite {
+                outputs,
+                identity_inputs,
+            } = site;
             let mut taken: Vec<usize> = Vec::new();
-            for o in &k.outputs {
-                let out = &plan.slots[o.slot];
-                if out.kind != SlotKind::Owned || out.elem != Elem::F32 || !assigned[o.slot] {
+            for &o in &outputs {
+                let out = &plan.slots[o];
+                if out.kind != SlotKind::Owned || out.elem != Elem::F32 || !assigned[o] {
                     continue;
                 }
                 let candidate = identity_inputs.iter().copied().find(|&i| {
@@ -118,7 +90,7 @@ impl Planner<'_> {
                 if let Some(input) = candidate {
                     taken.push(input);
                     donations.push(Donation {
-                        out: o.slot,
+                        out: o,
                         input,
                         step: s,
                         identity_inputs: identity_inputs.clone(),
@@ -128,4 +100,59 @@ impl Planner<'_> {
         }
         plan.donations = donations;
     }
+}
+
+/// Where a step may write an output over an input: the slots it writes element by element,
+/// and the input slots it reads only at the element it writes (its identity inputs).
+pub(crate) struct DonationSite {
+    /// The output slots of the step's elementwise loop or epilogue.
+    pub(crate) outputs: Vec<usize>,
+    /// The input slots read only at the element written, sorted.
+    pub(crate) identity_inputs: Vec<usize>,
+}
+
+/// The donation sites of `plan`, by step: elementwise loops, and the epilogues of reductions
+/// and matmuls (which run element by element over the result, after or while the body
+/// reads its inputs: a slot the body reads is not read at the element written; the GEMM's
+/// operands are read while earlier rows' epilogues run).
+pub(crate) fn donation_sites(plan: &super::plan::Plan) -> Vec<(usize, DonationSite)> {
+    let mut sites = Vec::new();
+    for (s, step) in plan.steps.iter().enumerate() {
+        let (k, body_reads): (&Kernel, Vec<usize>) = match &step.kind {
+            StepKind::Elementwise(k) => (k, Vec::new()),
+            StepKind::Reduce {
+                body,
+                epilogue: Some(e),
+                ..
+            } => (e, body.inputs.iter().map(|a| a.slot).collect()),
+            StepKind::MatMul {
+                a,
+                b,
+                epilogue: Some(e),
+                ..
+            } => (e, vec![a.slot, b.slot]),
+            _ => continue,
+        };
+        let compact = contiguous_strides(&k.shape);
+        let identity = |a: &Access| a.offset == 0 && a.strides == compact;
+        let mut identity_inputs: Vec<usize> = k
+            .inputs
+            .iter()
+            .map(|a| a.slot)
+            .filter(|&slot| {
+                !body_reads.contains(&slot)
+                    && k.inputs.iter().filter(|a| a.slot == slot).all(identity)
+            })
+            .collect();
+        identity_inputs.sort_unstable();
+        identity_inputs.dedup();
+        sites.push((
+            s,
+            DonationSite {
+                outputs: k.outputs.iter().map(|o| o.slot).collect(),
+                identity_inputs,
+            },
+        ));
+    }
+    sites
 }
