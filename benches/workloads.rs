@@ -1,6 +1,8 @@
 //! The benchmark workloads of shared/bench/WORKLOADS.md for needle-rs in eager, lazy
-//! (interpreter) and JIT mode: `cargo bench --bench workloads [-- --rounds N --quick
-//! --only W1,W7]`.
+//! (interpreter), JIT and captured mode (JIT with each step captured once and replayed,
+//! `needle::jit::capture`): `cargo bench --bench workloads [-- --rounds N --quick --only W1,W7
+//! --json FILE]`. `--json` also writes the medians as `{"<row>": {"eager": …, "lazy": …,
+//! "jit": …, "captured": …}, …}`, one key per row of the table, named as its first column.
 //!
 //! Every (workload, mode) runs in a fresh child process — which also measures the cold start
 //! (W5) and the peak memory of each — and rounds alternate the modes, since this machine's
@@ -24,7 +26,13 @@ use needle::nn::{
 use needle::optim::{Adam, Optimizer, Sgd};
 use needle::{manual_seed, no_grad, set_mode, Mode, Tensor};
 
-const MODES: [Mode; 3] = [Mode::Eager, Mode::Lazy, Mode::Jit];
+/// The modes each workload runs in: a mode, and whether steps are captured (JIT only).
+const MODES: [(&str, Mode, bool); 4] = [
+    ("eager", Mode::Eager, false),
+    ("lazy", Mode::Lazy, false),
+    ("jit", Mode::Jit, false),
+    ("captured", Mode::Jit, true),
+];
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -100,9 +108,30 @@ fn infer_step(model: &dyn Forward, x: &Tensor) -> Tensor {
     no_grad(|| model.forward(x).realize().clone())
 }
 
+/// A training step on (x, y) returning the loss's value: [`train_step`], or, when `captured`,
+/// the same step captured once and replayed.
+fn trainer<'a>(
+    model: &'a dyn Forward,
+    opt: &'a mut dyn Optimizer,
+    captured: bool,
+) -> Box<dyn FnMut(&Tensor, &Tensor) -> f32 + 'a> {
+    if !captured {
+        return Box::new(move |x, y| train_step(model, opt, x, y));
+    }
+    let mut step = needle::jit::capture(move |b: &[&Tensor]| {
+        opt.zero_grad();
+        let loss = SoftmaxLoss::new().forward(&model.forward(b[0]), b[1]);
+        loss.backward();
+        opt.step();
+        loss
+    });
+    Box::new(move |x, y| step.call(&[x, y]).item())
+}
+
 /// Runs one workload in this process and prints `key=value` lines for the parent.
 fn child(workload: &str, quick: bool) {
     let started = Instant::now();
+    let captured = std::env::var_os("NEEDLE_BENCH_CAPTURE").is_some();
     manual_seed(0);
     let scale = if quick { 10 } else { 1 };
     match workload {
@@ -113,9 +142,10 @@ fn child(workload: &str, quick: bool) {
                 .push(ReLU::new())
                 .push(Linear::new(512, 10));
             let mut opt = Sgd::new(model.parameters(), 0.1);
+            let mut step = trainer(&model, &mut opt, captured);
             let ms = time_steps(10, 468 / scale, |i| {
                 let (x, y) = batch(&data, i, 128);
-                train_step(&model, &mut opt, &x, &y);
+                step(&x, &y);
             });
             println!("ms={ms}\nrate={}", 128.0 / ms * 1e3);
         }
@@ -134,9 +164,10 @@ fn child(workload: &str, quick: bool) {
                     load * 1e3
                 );
             } else {
+                let mut step = trainer(&model, &mut opt, captured);
                 let ms = time_steps(10, 600 / scale, |i| {
                     let (x, y) = batch(&data, i, 100);
-                    train_step(&model, &mut opt, &x, &y);
+                    step(&x, &y);
                 });
                 println!("ms={ms}\nrate={}", 100.0 / ms * 1e3);
             }
@@ -161,11 +192,18 @@ fn child(workload: &str, quick: bool) {
             let mut opt = Sgd::new(model.parameters(), 0.1);
             let x = Tensor::randn(&[1, 64]);
             let y = Tensor::from_vec_i64(vec![3], &[1]);
+            let mut step = trainer(&model, &mut opt, captured);
             let train_ms = time_steps(100, 2000 / scale, |_| {
-                train_step(&model, &mut opt, &x, &y);
+                step(&x, &y);
             });
+            drop(step);
+            let mut infer = needle::jit::capture(|b: &[&Tensor]| no_grad(|| model.forward(b[0])));
             let infer_ms = time_steps(100, 2000 / scale, |_| {
-                infer_step(&model, &x);
+                if captured {
+                    infer.call(&[&x]);
+                } else {
+                    infer_step(&model, &x);
+                }
             });
             println!("ms={train_ms}\ninfer_us={}", infer_ms * 1e3);
         }
@@ -244,9 +282,10 @@ fn child(workload: &str, quick: bool) {
                 .push(Flatten::new())
                 .push(Linear::new(64 * 7 * 7, 10));
             let mut opt = Adam::new(model.parameters(), 1e-3);
+            let mut step = trainer(&model, &mut opt, captured);
             let ms = time_steps(10, 200 / scale, |i| {
                 let (x, y) = batch(&data, i, 64);
-                train_step(&model, &mut opt, &x.reshape(&[64, 1, 28, 28]), &y);
+                step(&x.reshape(&[64, 1, 28, 28]), &y);
             });
             println!("ms={ms}\nrate={}", 64.0 / ms * 1e3);
         }
@@ -255,11 +294,14 @@ fn child(workload: &str, quick: bool) {
     println!("peak_mib={}", peak_rss_mib());
 }
 
-fn run_child(workload: &str, mode: Mode, quick: bool) -> Vec<(String, f64)> {
+fn run_child(workload: &str, mode: Mode, captured: bool, quick: bool) -> Vec<(String, f64)> {
     let exe = std::env::current_exe().expect("own path");
     let mut cmd = Command::new(exe);
     cmd.args(["--child", workload])
         .env("NEEDLE_MODE", format!("{mode:?}").to_lowercase());
+    if captured {
+        cmd.env("NEEDLE_BENCH_CAPTURE", "1");
+    }
     if quick {
         cmd.arg("--quick");
     }
@@ -277,6 +319,14 @@ fn run_child(workload: &str, mode: Mode, quick: bool) -> Vec<(String, f64)> {
                 .and_then(|(k, v)| v.parse().ok().map(|v| (k.to_string(), v)))
         })
         .collect()
+}
+
+/// Writes `text` to `path` atomically (a temporary file beside it, then a rename), so a
+/// reader never sees half a file.
+fn write_json(path: &Path, text: &str) {
+    let tmp = path.with_extension(format!("json.tmp{}", std::process::id()));
+    std::fs::write(&tmp, text).unwrap_or_else(|e| panic!("--json: cannot write {tmp:?}: {e}"));
+    std::fs::rename(&tmp, path).unwrap_or_else(|e| panic!("--json: cannot rename to {path:?}: {e}"));
 }
 
 fn main() {
@@ -326,8 +376,12 @@ fn main() {
     };
     for round in 0..rounds {
         for w in &unique {
-            for (m, mode) in MODES.iter().enumerate() {
-                let out = run_child(w, *mode, quick);
+            for (m, &(_, mode, captured)) in MODES.iter().enumerate() {
+                // Captured steps exist only where a workload has steps.
+                if captured && matches!(*w, "W3-256" | "W3-1024" | "W3-2048" | "W5" | "W6") {
+                    continue;
+                }
+                let out = run_child(w, mode, captured, quick);
                 for (k, v) in out {
                     if k == "peak_mib" {
                         peaks.entry((w.to_string(), m)).or_default().push(v);
@@ -339,8 +393,10 @@ fn main() {
         eprintln!("round {}/{rounds} done", round + 1);
     }
     println!(
-        "| workload | unit | eager | lazy | jit | jit/eager speedup | peak MiB (eager/lazy/jit) |\n| --- | --- | --- | --- | --- | --- | --- |"
+        "| workload | unit | eager | lazy | jit | captured | jit/eager | captured/eager | peak \
+         MiB (eager/lazy/jit/captured) |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     );
+    let mut json_rows: Vec<String> = Vec::new();
     for &(w, name, key) in &workloads {
         let get = |m: usize| {
             median(
@@ -355,7 +411,12 @@ fn main() {
         } else {
             1.0
         };
-        let (e, l, j) = (get(0) * scale, get(1) * scale, get(2) * scale);
+        let (e, l, j, c) = (
+            get(0) * scale,
+            get(1) * scale,
+            get(2) * scale,
+            get(3) * scale,
+        );
         let unit = match key {
             "gflops" => "GFLOP/s",
             "gbps" => "GB/s",
@@ -364,14 +425,36 @@ fn main() {
             _ => "ms",
         };
         let higher_is_better = matches!(key, "gflops" | "gbps");
-        let speedup = if higher_is_better { j / e } else { e / j };
+        let ratio = |x: f64| if higher_is_better { x / e } else { e / x };
         let peak = |m: usize| median(peaks.get(&(w.to_string(), m)).cloned().unwrap_or_default());
+        let or_dash = |v: f64, text: String| if v.is_nan() { "—".to_string() } else { text };
         println!(
-            "| {w} {name} | {unit} | {e:.3} | {l:.3} | {j:.3} | {speedup:.2}x | {:.0} / {:.0} / {:.0} |",
+            "| {w} {name} | {unit} | {e:.3} | {l:.3} | {j:.3} | {} | {:.2}x | {} | {:.0} / {:.0} / \
+             {:.0} / {} |",
+            or_dash(c, format!("{c:.3}")),
+            ratio(j),
+            or_dash(c, format!("{:.2}x", ratio(c))),
             peak(0),
             peak(1),
-            peak(2)
+            peak(2),
+            or_dash(peak(3), format!("{:.0}", peak(3)))
         );
+        let field = |v: f64| if v.is_nan() { "null".to_string() } else { format!("{v}") };
+        json_rows.push(format!(
+            "  \"{w} {name}\": {{\"unit\": \"{unit}\", \"eager\": {}, \"lazy\": {}, \"jit\": {}, \
+             \"captured\": {}}}",
+            field(e),
+            field(l),
+            field(j),
+            field(c)
+        ));
+    }
+    if let Some(path) = args
+        .iter()
+        .position(|a| a == "--json")
+        .and_then(|i| args.get(i + 1))
+    {
+        write_json(Path::new(path), &format!("{{\n{}\n}}\n", json_rows.join(",\n")));
     }
     if workloads.iter().any(|w| w.0 == "W6") {
         let native = median(
