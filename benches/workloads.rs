@@ -326,7 +326,8 @@ fn run_child(workload: &str, mode: Mode, captured: bool, quick: bool) -> Vec<(St
 fn write_json(path: &Path, text: &str) {
     let tmp = path.with_extension(format!("json.tmp{}", std::process::id()));
     std::fs::write(&tmp, text).unwrap_or_else(|e| panic!("--json: cannot write {tmp:?}: {e}"));
-    std::fs::rename(&tmp, path).unwrap_or_else(|e| panic!("--json: cannot rename to {path:?}: {e}"));
+    std::fs::rename(&tmp, path)
+        .unwrap_or_else(|e| panic!("--json: cannot rename to {path:?}: {e}"));
 }
 
 fn main() {
@@ -439,7 +440,13 @@ fn main() {
             peak(2),
             or_dash(peak(3), format!("{:.0}", peak(3)))
         );
-        let field = |v: f64| if v.is_nan() { "null".to_string() } else { format!("{v}") };
+        let field = |v: f64| {
+            if v.is_nan() {
+                "null".to_string()
+            } else {
+                format!("{v}")
+            }
+        };
         json_rows.push(format!(
             "  \"{w} {name}\": {{\"unit\": \"{unit}\", \"eager\": {}, \"lazy\": {}, \"jit\": {}, \
              \"captured\": {}}}",
@@ -454,7 +461,10 @@ fn main() {
         .position(|a| a == "--json")
         .and_then(|i| args.get(i + 1))
     {
-        write_json(Path::new(path), &format!("{{\n{}\n}}\n", json_rows.join(",\n")));
+        write_json(
+            Path::new(path),
+            &format!("{{\n{}\n}}\n", json_rows.join(",\n")),
+        );
     }
     if workloads.iter().any(|w| w.0 == "W6") {
         let native = median(

@@ -10,7 +10,7 @@
 //!
 //! ```text
 //! cargo run --release --example train_cnn -- [--epochs N] [--batch B] [--mode jit|eager|lazy|both|all]
-//!     [--threads T] [--data DIR] [--seed S] [--plot FILE.svg] [--quiet]
+//!     [--threads T] [--data DIR] [--seed S] [--plot FILE.svg] [--no-capture] [--quiet]
 //! ```
 //!
 //! The flags are `train_mnist`'s; `--model` is accepted and ignored (there is one network).

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo run --release --example train_mnist -- [--epochs N] [--batch B] [--mode jit|eager|lazy|both|all]
-//!     [--model resnet|mlp] [--threads T] [--data DIR] [--seed S] [--plot FILE.svg] [--quiet]
+//!     [--model resnet|mlp] [--threads T] [--data DIR] [--seed S] [--plot FILE.svg] [--no-capture] [--quiet]
 //! ```
 
 // The graph allocates and frees thousands of small nodes per step; mimalloc makes that about

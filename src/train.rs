@@ -56,6 +56,11 @@ fn batch_loss(logits: &Tensor, labels: &Tensor) -> Tensor {
 /// One pass over `loader` with a classifier: training (with `optimizer`: `model.train()`,
 /// backward, step) or evaluation (without: `model.eval()`, no gradients). Inputs are flattened
 /// to (batch, features), as the course's `epoch` does.
+///
+/// In JIT mode each batch's step is a captured step ([`needle_jit::capture`]): traced on the
+/// first batches, then replayed as native code — the same bits as running it every batch.
+/// `NEEDLE_CAPTURE=0` (or [`needle_jit::set_capture`], the examples' `--no-capture`) runs
+/// every step uncaptured.
 pub fn epoch(
     loader: &DataLoader,
     model: &dyn Forward,
@@ -71,25 +76,25 @@ pub fn epoch(
     let compile_before = needle_jit::stats().compile_time;
     let start = Instant::now();
     let (mut loss_sum, mut errors, mut samples, mut batches) = (0.0f64, 0.0f64, 0usize, 0usize);
+    let mut step = needle_jit::capture(|b: &[&Tensor]| match optimizer.as_deref_mut() {
+        Some(opt) => {
+            opt.zero_grad();
+            let logits = model.forward(b[0]);
+            let loss = batch_loss(&logits, b[1]);
+            loss.backward();
+            opt.step();
+            (loss, logits)
+        }
+        None => no_grad(|| {
+            let logits = model.forward(b[0]);
+            (batch_loss(&logits, b[1]), logits)
+        }),
+    });
     for batch in loader.iter() {
         let (x, y) = (&batch[0], &batch[1]);
         let n = x.shape()[0];
         let x = x.reshape(&[n, x.numel() / n]);
-        let (loss, logits) = match optimizer.as_deref_mut() {
-            Some(opt) => {
-                opt.zero_grad();
-                let logits = model.forward(&x);
-                let loss = batch_loss(&logits, y);
-                loss.backward();
-                opt.step();
-                (loss, logits)
-            }
-            None => no_grad(|| {
-                let logits = model.forward(&x);
-                (batch_loss(&logits, y), logits)
-            }),
-        };
-        // One realization: forward, backward and update run together.
+        let (loss, logits) = step.call(&[&x, y]);
         Tensor::realize_all(&[&loss, &logits]);
         loss_sum += loss.item() as f64 * n as f64;
         errors += (n - count_correct(&logits, y)) as f64;

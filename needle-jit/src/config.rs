@@ -9,6 +9,7 @@
 //! | `NEEDLE_JIT_CACHE=n` | [`DEFAULT_CAPACITY`](crate::cache::DEFAULT_CAPACITY) | [`set_cache_capacity`](crate::set_cache_capacity) |
 //! | `NEEDLE_JIT_OPT=level` | per function | — |
 //! | `NEEDLE_DEBUG=jit` / `jit-ir` | off | [`set_keep_ir`] (IR only) |
+//! | `NEEDLE_CAPTURE=0` | on | [`set_capture`] |
 
 use std::cell::Cell;
 
@@ -16,6 +17,26 @@ thread_local! {
     static CHECKED: Cell<Option<bool>> = const { Cell::new(None) };
     static KEEP_IR: Cell<bool> = const { Cell::new(false) };
     static TIERED: Cell<Option<bool>> = const { Cell::new(None) };
+    static CAPTURE: Cell<Option<bool>> = const { Cell::new(None) };
+}
+
+/// Whether captured steps ([`capture`](crate::capture())) replay on this thread (default on;
+/// `NEEDLE_CAPTURE=0` or [`set_capture`] turns it off: every call then runs its closure, as
+/// the training helpers' `--no-capture` flag does).
+pub fn capture_enabled() -> bool {
+    CAPTURE.with(|c| match c.get() {
+        Some(v) => v,
+        None => {
+            let v = std::env::var("NEEDLE_CAPTURE").map_or(true, |v| v != "0");
+            c.set(Some(v));
+            v
+        }
+    })
+}
+
+/// Turns step capture on or off for this thread.
+pub fn set_capture(on: bool) {
+    CAPTURE.with(|c| c.set(Some(on)));
 }
 
 /// Programs with at least this many steps take several milliseconds to compile: with tiered

@@ -53,7 +53,8 @@ mod stats;
 pub use capture::{capture, CapturedStep, StepOutputs, MAX_CAPTURES};
 pub use collect::Graph;
 pub use config::{
-    checked, set_checked, set_keep_ir, set_tiered, tiered, with_checked, TIERED_MIN_STEPS,
+    capture_enabled, checked, set_capture, set_checked, set_keep_ir, set_tiered, tiered,
+    with_checked, TIERED_MIN_STEPS,
 };
 pub use run::cache::{self, cached_programs, clear_cache, set_cache_capacity};
 pub use run::program::{last_program, ProgramInfo};

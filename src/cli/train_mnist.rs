@@ -14,7 +14,7 @@ use crate::train::{fit, FitEpoch};
 /// The usage line printed by `--help`.
 pub const USAGE: &str = "usage: train_mnist [--epochs N] [--batch B] \
                          [--mode jit|eager|lazy|both|all] [--model resnet|mlp] [--threads T] \
-                         [--data DIR] [--seed S] [--plot FILE.svg] [--quiet]";
+                         [--data DIR] [--seed S] [--plot FILE.svg] [--no-capture] [--quiet]";
 
 /// Which network `train_mnist` trains.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +46,9 @@ pub struct Args {
     pub quiet: bool,
     /// Threads for the GEMM's thread pool (`RAYON_NUM_THREADS`), at least 1.
     pub threads: Option<usize>,
+    /// Capture each JIT training step once and replay it (`--no-capture` runs every step
+    /// uncaptured; the results are the same bits).
+    pub capture: bool,
 }
 
 impl Default for Args {
@@ -60,6 +63,7 @@ impl Default for Args {
             plot: None,
             quiet: false,
             threads: None,
+            capture: true,
         }
     }
 }
@@ -130,6 +134,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
             "--data" => parsed.data = PathBuf::from(value()?),
             "--plot" => parsed.plot = Some(PathBuf::from(value()?)),
             "--quiet" => parsed.quiet = true,
+            "--no-capture" => parsed.capture = false,
             "--model" => {
                 parsed.model = match value()?.as_str() {
                     "resnet" => Model::ResNet,
@@ -175,6 +180,7 @@ pub fn run_mode<M: Forward, O: Optimizer>(
     setup: impl FnOnce() -> (M, O),
 ) -> Vec<FitEpoch> {
     with_mode(mode, || {
+        needle_jit::set_capture(args.capture);
         manual_seed(args.seed);
         let (model, mut opt) = setup();
         let train_loader =
@@ -223,6 +229,7 @@ mod tests {
             "--quiet",
             "--threads",
             "3",
+            "--no-capture",
         ]);
         assert_eq!(
             parsed,
@@ -236,6 +243,7 @@ mod tests {
                 plot: Some(PathBuf::from("p.svg")),
                 quiet: true,
                 threads: Some(3),
+                capture: false,
             }))
         );
         assert_eq!(run(&[]), Ok(Command::Run(Args::default())));

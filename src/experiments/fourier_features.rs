@@ -93,20 +93,25 @@ fn fit(
     batch: usize,
     model: impl Fn(&Tensor) -> Tensor,
 ) -> Outcome {
+    // Captured in JIT mode: traced on the first batches, then replayed (the same bits).
+    let mut step = needle_jit::capture(|b: &[&Tensor]| {
+        softmax_loss(&model(b[0]), b[1]).backward();
+        // The update runs on detached values (the detach lesson): the graph of this step
+        // is freed before the next one is recorded.
+        no_grad(|| {
+            for p in params {
+                let g = p.grad().expect("every parameter is in the loss");
+                p.assign(&(&p.detach() - &(&g * lr)));
+            }
+        });
+    });
     for _ in 0..epochs {
         for b in 0..train.len() / batch {
             let (x, y) = train.batch(b * batch, batch);
-            softmax_loss(&model(&x), &y).backward();
-            // The update runs on detached values (the detach lesson): the graph of this step
-            // is freed before the next one is recorded.
-            no_grad(|| {
-                for p in params {
-                    let g = p.grad().expect("every parameter is in the loss");
-                    p.assign(&(&p.detach() - &(&g * lr)));
-                }
-            });
+            step.call(&[&x, &y]);
         }
     }
+    drop(step);
     Outcome {
         trained_params: params.iter().map(Tensor::numel).sum(),
         train_err: error(train, &model),

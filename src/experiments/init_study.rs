@@ -251,12 +251,17 @@ pub fn run(train: &Split, test: &Split, config: &Config) -> Vec<Study> {
             let batches = (train.len() / batch).max(1);
             let mut errors = vec![(0, test_error(&net, test))];
             let mut outcome = Outcome::Budget;
-            for s in 0..max_steps {
-                let (x, y) = train.batch((s % batches) * batch, batch);
+            // Captured in JIT mode: traced on the first batches, then replayed (the same bits).
+            let mut step = needle_jit::capture(|b: &[&Tensor]| {
                 opt.zero_grad();
-                let loss = SoftmaxLoss::new().forward(&net.forward(&x).0, &y);
+                let loss = SoftmaxLoss::new().forward(&net.forward(b[0]).0, b[1]);
                 loss.backward();
                 opt.step();
+                loss
+            });
+            for s in 0..max_steps {
+                let (x, y) = train.batch((s % batches) * batch, batch);
+                let loss = step.call(&[&x, &y]);
                 // Reading the loss every step would cut the JIT's step into pieces; a
                 // divergence shows at the next evaluation as well.
                 if (s + 1) % eval_every == 0 || s + 1 == max_steps {
@@ -272,6 +277,7 @@ pub fn run(train: &Split, test: &Split, config: &Config) -> Vec<Study> {
                     }
                 }
             }
+            drop(step);
             let after = net.profile(&x0, &y0);
             let weight_change = net
                 .weights

@@ -81,16 +81,22 @@ fn train_steps(
         .shuffle(true)
         .drop_last(true);
     let mut losses = Vec::with_capacity(steps);
+    // Captured in JIT mode: traced on the first batches, then replayed (the same bits).
+    let mut step = needle_jit::capture(|b: &[&Tensor]| {
+        opt.zero_grad();
+        let loss = SoftmaxLoss::new().forward(&model.forward(b[0]), b[1]);
+        loss.backward();
+        opt.step();
+        loss
+    });
     while losses.len() < steps {
         for b in loader.iter().take(steps - losses.len()) {
             let n = b[0].shape()[0];
-            opt.zero_grad();
-            let loss = SoftmaxLoss::new().forward(&model.forward(&b[0].reshape(&[n, 784])), &b[1]);
-            loss.backward();
-            opt.step();
+            let loss = step.call(&[&b[0].reshape(&[n, 784]), &b[1]]);
             losses.push(loss.item() as f64);
         }
     }
+    drop(step);
     (model, losses)
 }
 

@@ -59,7 +59,8 @@
 //! A step whose program runs interpreter steps (padding and concatenation: the
 //! convolution layers) runs uncaptured for now. Captures are kept per argument signature
 //! (the short last batch of an epoch has its own), at most [`MAX_CAPTURES`] per step.
-//! Outside JIT mode a `CapturedStep` simply calls the closure. [`stats`](crate::stats()) counts
+//! Outside JIT mode, and with capture switched off ([`set_capture`](crate::set_capture),
+//! `NEEDLE_CAPTURE=0`), a `CapturedStep` simply calls the closure. [`stats`](crate::stats()) counts
 //! captures and replays.
 
 mod bindings;
@@ -79,7 +80,7 @@ use bindings::Captured;
 use replay::{Refused, ReplayScratch};
 use signature::Signature;
 
-use crate::config::{checked, debug_flags};
+use crate::config::{capture_enabled, checked, debug_flags};
 use crate::stats::bump;
 
 /// Most argument signatures a [`CapturedStep`] keeps a capture for (the least recently used goes).
@@ -142,7 +143,7 @@ where
     /// closure (traced, in JIT mode).
     #[track_caller]
     pub fn call(&mut self, args: &[&Tensor]) -> O {
-        if mode() != Mode::Jit || !self.enabled || self.refused.is_some() {
+        if mode() != Mode::Jit || !self.enabled || !capture_enabled() || self.refused.is_some() {
             return (self.f)(args);
         }
         for a in args {
@@ -220,8 +221,12 @@ where
         let out = (self.f)(args);
         let tensors = out.to_tensors();
         finish_recording();
-        let refs: Vec<&Tensor> = tensors.iter().collect();
-        Tensor::realize_all(&refs);
+        if tensors.is_empty() {
+            needle_core::backend::realize_pending();
+        } else {
+            let refs: Vec<&Tensor> = tensors.iter().collect();
+            Tensor::realize_all(&refs);
+        }
         let trace = guard.end();
         let traced = crate::run::traced::take();
         let bound = match (trace.read, traced) {
