@@ -108,13 +108,12 @@ fn infer_step(model: &dyn Forward, x: &Tensor) -> Tensor {
     no_grad(|| model.forward(x).realize().clone())
 }
 
+/// A training step on (x, y) that returns the loss's value.
+type Trainer<'a> = Box<dyn FnMut(&Tensor, &Tensor) -> f32 + 'a>;
+
 /// A training step on (x, y) returning the loss's value: [`train_step`], or, when `captured`,
 /// the same step captured once and replayed.
-fn trainer<'a>(
-    model: &'a dyn Forward,
-    opt: &'a mut dyn Optimizer,
-    captured: bool,
-) -> Box<dyn FnMut(&Tensor, &Tensor) -> f32 + 'a> {
+fn trainer<'a>(model: &'a dyn Forward, opt: &'a mut dyn Optimizer, captured: bool) -> Trainer<'a> {
     if !captured {
         return Box::new(move |x, y| train_step(model, opt, x, y));
     }

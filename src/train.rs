@@ -57,7 +57,7 @@ fn batch_loss(logits: &Tensor, labels: &Tensor) -> Tensor {
 /// backward, step) or evaluation (without: `model.eval()`, no gradients). Inputs are flattened
 /// to (batch, features), as the course's `epoch` does.
 ///
-/// In JIT mode each batch's step is a captured step ([`needle_jit::capture`]): traced on the
+/// In JIT mode each batch's step is a captured step ([`needle_jit::capture()`]): traced on the
 /// first batches, then replayed as native code — the same bits as running it every batch.
 /// `NEEDLE_CAPTURE=0` (or [`needle_jit::set_capture`], the examples' `--no-capture`) runs
 /// every step uncaptured.

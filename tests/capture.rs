@@ -189,7 +189,11 @@ fn loss_of(model: &Sequential, x: &Tensor, y: &Tensor) -> Tensor {
 /// Runs `script` against a captured and an uncaptured step and compares every loss (as
 /// bits); `script` gets the step as a closure `call(i)` and may act on the model between
 /// calls. Returns the captured run's (captures, replays).
-fn compare_scripts(script: &dyn Fn(&Sequential, &mut dyn FnMut(usize) -> f32)) -> (u64, u64) {
+/// What a script does: calls the step (`call(i)` runs it on batch `i % 3`) and acts on the
+/// model between calls.
+type Script<'a> = &'a dyn Fn(&Sequential, &mut dyn FnMut(usize) -> f32);
+
+fn compare_scripts(script: Script) -> (u64, u64) {
     needle::init();
     let run = |captured: bool| {
         with_mode(Mode::Jit, || {

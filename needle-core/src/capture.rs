@@ -6,13 +6,13 @@
 //! closure's library calls do on the host has to be repeated another way:
 //! - *host values* — tensors the library fills on the host at every step (the learning rate
 //!   and Adam's bias corrections as 0-d inputs, dropout masks and every `Tensor::rand*` draw
-//!   from the seeded generator): made with [`host_value`], which, while a trace is recording,
+//!   from the seeded generator): made with `host_value`, which, while a trace is recording,
 //!   keeps the function that fills the tensor so a replay fills it again, in the same order;
 //! - *host actions* — state the library advances at every step (an optimizer's step count,
-//!   a schedule's position): [`host_action`] runs the action and keeps it for replays.
+//!   a schedule's position): `host_action` runs the action and keeps it for replays.
 //!
 //! What cannot be repeated is noticed instead: reading a value inside the closure while it
-//! records ([`note_read`]) makes the step uncapturable, and a change of what a step records
+//! records (`note_read`) makes the step uncapturable, and a change of what a step records
 //! from outside it (a module switched between train and eval) moves the [`structure_epoch`],
 //! which a replay checks.
 

@@ -42,7 +42,7 @@ mod codegen;
 
 mod run;
 
-mod capture;
+pub mod capture;
 
 // Beside the stages.
 mod abi;

@@ -91,7 +91,7 @@ pub const MAX_CAPTURES: usize = 8;
 const MAX_TRACES_WITHOUT_REPEAT: usize = 4;
 
 /// Wraps a training (or inference) step for capture and replay; see the
-/// [module documentation](self). The closure takes the step's arguments (a batch) and
+/// [module documentation](mod@crate::capture). The closure takes the step's arguments (a batch) and
 /// returns its outputs ([`StepOutputs`]: a tensor, a tuple, a `Vec` or nothing).
 #[track_caller]
 pub fn capture<F, O>(step: F) -> CapturedStep<F, O>
@@ -118,7 +118,7 @@ struct Entry {
     captured: Captured,
 }
 
-/// A captured step (see [`capture`]).
+/// A captured step (see [`capture()`]).
 pub struct CapturedStep<F, O> {
     f: F,
     at: &'static Location<'static>,
