@@ -378,3 +378,60 @@ fn a_computed_value_kept_outside_the_step_refuses_capture() {
         assert!(reason.contains("held outside the step"), "{reason}");
     });
 }
+
+/// Run by `needle_debug_jit_says_when_a_step_is_captured_replayed_and_captured_again` in a
+/// child process with `NEEDLE_DEBUG=jit`; not on its own.
+#[test]
+#[ignore]
+fn debug_output_child() {
+    needle::init();
+    with_mode(Mode::Jit, || {
+        let (model, mut opt, data) = setup();
+        let mut step = capture(|b: &[&Tensor]| {
+            opt.zero_grad();
+            let loss = loss_of(&model, b[0], b[1]);
+            loss.backward();
+            opt.step();
+            loss
+        });
+        for i in [0, 1, 2, 3, 3, 3, 0] {
+            step.call(&[&data[i].0, &data[i].1]);
+        }
+        let stats = needle::jit::stats();
+        println!(
+            "captured {} replayed {}",
+            stats.steps_captured, stats.steps_replayed
+        );
+    });
+}
+
+#[test]
+fn needle_debug_jit_says_when_a_step_is_captured_replayed_and_captured_again() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["debug_output_child", "--exact", "--ignored", "--nocapture"])
+        .env("NEEDLE_DEBUG", "jit")
+        .env_remove("NEEDLE_CAPTURE")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    // Batches 0, 1 traced (captured), 2 replayed; 3 (short) twice traced (captured), once
+    // replayed; 0 replayed by the first capture again.
+    assert!(stdout.contains("captured 2 replayed 3"), "{stdout}");
+    let at = "step captured at tests/capture.rs:";
+    for expected in [
+        "captured for inputs f32 [8, 6], i64 [8]",
+        "replaying the capture for inputs f32 [8, 6], i64 [8]",
+        "capturing again: input 0 shape [8, 6] → [5, 6]",
+        "captured for inputs f32 [5, 6], i64 [5]",
+        "replaying the capture for inputs f32 [5, 6], i64 [5]",
+    ] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.contains(at) && l.contains(expected)),
+            "no `{expected}` in\n{stderr}"
+        );
+    }
+}

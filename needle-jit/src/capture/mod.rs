@@ -116,6 +116,8 @@ where
 struct Entry {
     signature: Signature,
     captured: Captured,
+    /// Whether `NEEDLE_DEBUG=jit` said that this capture is being replayed.
+    announced: bool,
 }
 
 /// A captured step (see [`capture()`]).
@@ -179,6 +181,13 @@ where
                     .and_then(|()| entry.captured.replay(args, &mut self.scratch));
                 match replayed {
                     Ok(()) => {
+                        if !entry.announced && debug_flags().0 {
+                            eprintln!(
+                                "[needle-jit] step captured at {}: replaying the capture for {}",
+                                self.at, entry.signature
+                            );
+                        }
+                        entry.announced = true;
                         if i != 0 {
                             self.captures[..=i].rotate_right(1);
                         }
@@ -255,6 +264,7 @@ where
         let entry = Entry {
             signature,
             captured,
+            announced: false,
         };
         match verdict {
             Some(Ok(())) => {
