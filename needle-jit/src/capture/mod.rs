@@ -175,10 +175,8 @@ where
         let why = match found {
             Some(i) => {
                 let entry = &mut self.captures[i];
-                let replayed = entry
-                    .captured
-                    .check()
-                    .and_then(|()| entry.captured.replay(args, &mut self.scratch));
+                // Checked with every capture above.
+                let replayed = entry.captured.replay(args, &mut self.scratch);
                 match replayed {
                     Ok(()) => {
                         if !entry.announced && debug_flags().0 {

@@ -71,7 +71,8 @@ impl Planner<'_> {
                 candidates.dedup();
                 candidates.truncate(MERGE_CANDIDATES);
                 for &at in &candidates {
-                    // A variable's update moved up into a matmul's epilogue would run before
+                    // A variable's update moved up into a matmul's epilogue (or any earlier
+                    // step) would run before
                     // later steps' reads of the old value, which then could not give its
                     // buffer to the new value (see `find_donations`): an update stays where
                     // it is when a later step reads what it reads (or the same buffer).
@@ -127,6 +128,11 @@ impl Planner<'_> {
                             note_reads(&mut last_reader, &reads, at);
                             continue 'steps;
                         }
+                        continue;
+                    }
+                    // The same holds for an earlier loop (an outer product's, which computes a
+                    // batch-1 step's weight gradient).
+                    if keeps_donation() {
                         continue;
                     }
                     let StepKind::Elementwise(into) = &mut target.kind else {

@@ -204,6 +204,11 @@ impl Planner<'_> {
                     out,
                 );
             }
+            Op::MatMul if self.is_outer_product(i) => {
+                let step = self.outer_product(i, inputs[0], inputs[1]);
+                self.plan.nodes[i].placement = Placement::Stored(step);
+                return;
+            }
             Op::MatMul => {
                 let a = self.gemm_operand(inputs[0]);
                 let b = self.gemm_operand(inputs[1]);
@@ -237,6 +242,65 @@ impl Planner<'_> {
             }
         }
         self.plan.nodes[i].placement = Placement::Stored(step_index);
+    }
+
+    /// Whether matmul node `i` is an outer product the JIT computes as an elementwise loop:
+    /// inner size 1, at least two columns, operands of the result's rank. The gemm crate
+    /// (0.19, which eager mode calls; its batches are the result's) computes such products as the plain product `a·b`
+    /// (keeping −0), so the loop gives its bits; with one column it starts from +0 instead
+    /// (−0 becomes +0), so those stay GEMM calls. `tests/jit.rs` checks both against eager.
+    fn is_outer_product(&self, i: usize) -> bool {
+        let graph = self.graph;
+        let shape = graph.nodes[i].shape();
+        let nd = shape.len();
+        let inputs = graph.inputs(i);
+        let (a, b) = (self.shape(inputs[0]), self.shape(inputs[1]));
+        nd >= 2
+            && a.len() == nd
+            && b.len() == nd
+            && a[nd - 1] == 1
+            && shape[nd - 1] >= 2
+            && a[..nd - 2] == shape[..nd - 2]
+            && b[..nd - 2] == shape[..nd - 2]
+    }
+
+    /// Node `i = a · b` with inner size 1 as an elementwise loop over the result: `a` read
+    /// along its rows with stride 0 across columns, `b` along its columns with stride 0 across
+    /// rows. Later elementwise consumers (an optimizer's update of the weight gradient of a
+    /// batch-1 step) fuse into it like into any loop. Returns the step.
+    fn outer_product(&mut self, i: usize, a: usize, b: usize) -> usize {
+        let shape = self.shape(i).to_vec();
+        let nd = shape.len();
+        let (a, b) = (self.gemm_operand(a), self.gemm_operand(b));
+        let mut a_strides = a.strides.clone();
+        a_strides[nd - 1] = 0;
+        let mut b_strides = b.strides.clone();
+        b_strides[nd - 2] = 0;
+        let out = self.stored(i, Elem::F32);
+        let kernel = Kernel {
+            shape,
+            inputs: vec![
+                Access {
+                    strides: a_strides,
+                    ..a
+                },
+                Access {
+                    strides: b_strides,
+                    ..b
+                },
+            ],
+            exprs: vec![
+                Expr::Input(0),
+                Expr::Input(1),
+                Expr::Binary(needle_core::op::BinaryOp::Mul, 0, 1),
+            ],
+            outputs: vec![Output {
+                expr: 2,
+                slot: out,
+                node: i,
+            }],
+        };
+        self.push_step(StepKind::Elementwise(kernel), i, Vec::new(), out)
     }
 
     /// A GEMM operand: its access, or a compact copy when a stride is negative (flipped
