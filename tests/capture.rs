@@ -173,6 +173,69 @@ fn clipping_dropout_and_batch_norm_replay_bit_for_bit() {
     });
 }
 
+#[test]
+fn a_convolutional_step_with_interpreter_steps_replays_bit_for_bit() {
+    use needle::nn::{BatchNorm2d, Conv2d, Conv2dOptions, Flatten, MaxPool2d};
+    needle::init();
+    let run = |captured: bool| {
+        with_mode(Mode::Jit, || {
+            manual_seed(11);
+            let data: Vec<(Tensor, Tensor)> = (0..3)
+                .map(|i| {
+                    let n = if i == 2 { 3 } else { 4 };
+                    let y = (0..n as i64).map(|k| (k + i as i64) % 3).collect();
+                    (Tensor::randn(&[n, 2, 8, 8]), Tensor::from_vec_i64(y, &[n]))
+                })
+                .collect();
+            let model = Sequential::new()
+                .push(Conv2d::with_options(
+                    2,
+                    4,
+                    3,
+                    Conv2dOptions::default().stride(1).padding(1),
+                ))
+                .push(BatchNorm2d::new(4))
+                .push(ReLU::new())
+                .push(MaxPool2d::new(2))
+                .push(Flatten::new())
+                .push(Linear::new(4 * 4 * 4, 3));
+            let mut opt = Adam::new(model.parameters(), 0.01);
+            let mut step = capture(|b: &[&Tensor]| {
+                opt.zero_grad();
+                let loss = loss_of_cnn(&model, b[0], b[1]);
+                loss.backward();
+                opt.step();
+                loss
+            });
+            step.set_enabled(captured);
+            let losses: Vec<u32> = (0..30)
+                .map(|i| {
+                    let (x, y) = &data[i % 3];
+                    step.call(&[x, y]).item().to_bits()
+                })
+                .collect();
+            let replays = step.replays();
+            drop(step);
+            let params: Vec<u32> = model
+                .parameters()
+                .iter()
+                .flat_map(|p| p.to_vec())
+                .map(f32::to_bits)
+                .collect();
+            (losses, params, replays)
+        })
+    };
+    let (plain_losses, plain_params, _) = run(false);
+    let (losses, params, replays) = run(true);
+    assert!(replays >= 20, "only {replays} of 30 calls were replayed");
+    assert_eq!(losses, plain_losses);
+    assert_eq!(params, plain_params);
+}
+
+fn loss_of_cnn(model: &Sequential, x: &Tensor, y: &Tensor) -> Tensor {
+    SoftmaxLoss::new().forward(&model.forward(x), y)
+}
+
 /// A step of a fresh model and optimizer, for the invalidation tests: (model, opt).
 fn setup() -> (Sequential, Sgd, Vec<(Tensor, Tensor)>) {
     manual_seed(3);

@@ -75,25 +75,31 @@ pub fn evaluate(node: &Node) -> Realized {
         .iter()
         .map(|n| n.value().expect("inputs are realized first").clone())
         .collect();
-    match node.op() {
+    evaluate_op(node.op(), &inputs, node.shape())
+}
+
+/// The value of `op` over the values `inputs`, of shape `shape`: [`evaluate`] without a
+/// node (a replayed step's interpreter steps, whose inputs are its slots' buffers).
+pub fn evaluate_op(op: &Op, inputs: &[Realized], shape: &[usize]) -> Realized {
+    match op {
         Op::Leaf => inputs[0].clone(),
         Op::Unary(u) => unary::unary(*u, &inputs[0]),
         Op::Scalar(s, c) => scalar::scalar(*s, *c, &inputs[0]),
         Op::Binary(b) => binary::binary(*b, &inputs[0], &inputs[1]),
         Op::Reduce(r, axes) => reduce::reduce(*r, axes, &inputs[0]),
-        Op::MatMul => matmul::matmul(&inputs[0], &inputs[1], node.shape()),
-        Op::Reshape => movement::reshape(&inputs[0], node.shape()),
+        Op::MatMul => matmul::matmul(&inputs[0], &inputs[1], shape),
+        Op::Reshape => movement::reshape(&inputs[0], shape),
         Op::Permute(perm) => inputs[0].with_layout(inputs[0].layout.permute(perm)),
-        Op::Expand => inputs[0].with_layout(inputs[0].layout.expand(node.shape())),
+        Op::Expand => inputs[0].with_layout(inputs[0].layout.expand(shape)),
         Op::Slice { starts, steps } => {
-            inputs[0].with_layout(inputs[0].layout.slice(starts, steps, node.shape()))
+            inputs[0].with_layout(inputs[0].layout.slice(starts, steps, shape))
         }
         Op::Flip(axes) => inputs[0].with_layout(inputs[0].layout.flip(axes)),
-        Op::Pad(spec) => movement::pad(&inputs[0], spec, node.shape()),
-        Op::Concat(axis) => movement::concat(&inputs, *axis, node.shape()),
+        Op::Pad(spec) => movement::pad(&inputs[0], spec, shape),
+        Op::Concat(axis) => movement::concat(inputs, *axis, shape),
         Op::Cast(dtype) => movement::cast(&inputs[0], *dtype),
         Op::Cumsum(axis) => cumsum::cumsum(&inputs[0], *axis),
         Op::Gather(axis) => gather::gather(&inputs[0], &inputs[1], *axis),
-        Op::ScatterAdd(axis) => gather::scatter_add(&inputs[0], &inputs[1], *axis, node.shape()),
+        Op::ScatterAdd(axis) => gather::scatter_add(&inputs[0], &inputs[1], *axis, shape),
     }
 }

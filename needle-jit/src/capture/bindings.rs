@@ -18,10 +18,11 @@ use needle_core::layout::Layout;
 use needle_core::node::{NodeRef, TensorCell, Update};
 use needle_core::Tensor;
 
+use crate::run::host::HostStep;
 use crate::run::program::Program;
 use crate::run::traced::TracedRun;
 use crate::schedule::donation::donation_sites;
-use crate::schedule::{Elem, SlotKind, StepKind};
+use crate::schedule::{Elem, SlotKind};
 
 /// Where a program input's value comes from at a replay.
 #[derive(Clone)]
@@ -90,6 +91,8 @@ pub(crate) struct Captured {
     pub(crate) outputs: usize,
     /// Per delivery: the input its value may be written over (see [`Donor`]).
     pub(crate) donors: Vec<Option<Donor>>,
+    /// The program's interpreter steps (padding, concatenation, casts).
+    pub(crate) host_steps: Vec<HostStep>,
 }
 
 /// A variable's new value written over its old one: decided here from the plan's structure
@@ -115,14 +118,6 @@ pub(crate) fn bind(
     outputs: &[Tensor],
 ) -> Result<Captured, NotCapturable> {
     let program = traced.program;
-    if let Some(step) = program.plan.steps.iter().find(|s| s.kind == StepKind::Host) {
-        let node = &program.plan.nodes[step.node];
-        return Err(format!(
-            "its program runs an interpreter step ({} {}), which a replay cannot run",
-            node.op,
-            node.recorded()
-        ));
-    }
     let mut variables: Vec<Variable> = Vec::new();
     let mut inputs = Vec::with_capacity(traced.inputs.len());
     for input in &traced.inputs {
@@ -231,6 +226,7 @@ pub(crate) fn bind(
         })
         .collect();
     Ok(Captured {
+        host_steps: traced.host_steps,
         donors,
         program,
         inputs,

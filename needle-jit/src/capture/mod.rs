@@ -56,8 +56,8 @@
 //!   `train()` and `eval()`, an argument of another shape, dtype or layout: the next call
 //!   captures again (saying why with `NEEDLE_DEBUG=jit`); nothing stale is ever returned.
 //!
-//! A step whose program runs interpreter steps (padding and concatenation: the
-//! convolution layers) runs uncaptured for now. Captures are kept per argument signature
+//! A program's interpreter steps (the convolution layers' padding and im2col concatenation)
+//! run in replays too, on their slots' buffers. Captures are kept per argument signature
 //! (the short last batch of an epoch has its own), at most [`MAX_CAPTURES`] per step.
 //! Outside JIT mode, and with capture switched off ([`set_capture`](crate::set_capture),
 //! `NEEDLE_CAPTURE=0`), a `CapturedStep` simply calls the closure. [`stats`](crate::stats()) counts
@@ -298,13 +298,10 @@ where
     }
 
     fn refuse(&mut self, reason: String) {
-        let internal = reason.contains("interpreter step");
-        if !internal || debug_flags().0 {
-            eprintln!(
-                "needle warning: the step captured at {} runs uncaptured: {reason}",
-                self.at
-            );
-        }
+        eprintln!(
+            "needle warning: the step captured at {} runs uncaptured: {reason}",
+            self.at
+        );
         self.candidate = None;
         self.captures.clear();
         self.refused = Some(reason);

@@ -178,7 +178,7 @@ impl Captured {
                 .expect("every input slot is bound");
             bound[i].clone()
         };
-        let ran = execute(&self.program, None, input, &scratch.given)
+        let ran = execute(&self.program, None, &self.host_steps, input, &scratch.given)
             .unwrap_or_else(|e| panic!("replay of a captured step failed: {e}"));
         scratch.returned.clear();
         scratch.returned.resize(self.outputs, None);

@@ -9,7 +9,7 @@ use needle_core::storage::{Buffer, Realized};
 
 use super::buffers::{initialized_buffer, output_buffer};
 use super::donation::safe_donations;
-use super::host::{slot_value, RunContext};
+use super::host::{slot_value, HostStep, RunContext};
 use super::program::{Program, RunScratch};
 use super::tier::Tier;
 use crate::abi::slot_record;
@@ -32,7 +32,7 @@ pub(crate) fn run(program: &Program, graph: &Graph) -> Result<(), BackendError> 
             .expect("inputs are realized");
         (value.buffer.clone(), value.layout.offset)
     };
-    let done = execute(program, Some(graph), input, &given)?;
+    let done = execute(program, Some(graph), &[], input, &given)?;
     for d in &donated {
         let by = graph.nodes[plan.slots[d.out].node].origin();
         for holder in &d.holders {
@@ -103,11 +103,12 @@ fn is_compact(shape: &[usize], strides: &[isize]) -> bool {
 
 /// Runs `program`: input slot `s`'s buffer and offset come from `input(s)`, the output slots
 /// listed in `given` (sorted by slot) write into those buffers (donations), the others get
-/// new buffers. `graph` is needed by interpreter steps only (a program without them runs
-/// without one). The code must be ready.
+/// new buffers. Interpreter steps run on `graph`'s nodes, or, without a graph (a replay), as
+/// `host_steps` say. The code must be ready.
 pub(crate) fn execute(
     program: &Program,
     graph: Option<&Graph>,
+    host_steps: &[HostStep],
     input: impl Fn(usize) -> (Arc<Buffer>, usize),
     given: &[(usize, Arc<Buffer>)],
 ) -> Result<Ran, BackendError> {
@@ -185,6 +186,7 @@ pub(crate) fn execute(
     }
     let mut ctx = RunContext {
         graph,
+        host_steps,
         plan,
         owned,
         error: None,

@@ -26,8 +26,10 @@ const CHUNKS_PER_THREAD: usize = 16;
 /// What host steps need during one run of a program.
 pub struct RunContext<'a> {
     /// The graph being run (the nodes the plan's positions refer to), for interpreter
-    /// steps; a replayed program has none (and no interpreter steps).
+    /// steps; a replayed program has none, and `host_steps` instead.
     pub graph: Option<&'a Graph>,
+    /// A replayed program's interpreter steps (without a graph), by step.
+    pub host_steps: &'a [HostStep],
     /// Its plan.
     pub plan: &'a Plan,
     /// Per slot: the buffer, for slots whose data becomes (or is) a tensor's value.
@@ -71,6 +73,18 @@ pub extern "C" fn needle_host_step(block: *mut u64, step: u64) -> u32 {
             STATUS_HOST_ERROR
         }
     }
+}
+
+/// An interpreter step of a program as a replay runs it, without the graph: the op and the
+/// graph positions of its inputs (whose values are in their slots).
+#[derive(Clone)]
+pub struct HostStep {
+    /// The step.
+    pub step: usize,
+    /// The op of the node it computes.
+    pub op: needle_core::op::Op,
+    /// The graph positions of the node's inputs.
+    pub inputs: Vec<usize>,
 }
 
 /// The value a node reads through `access`: the buffer of its slot, viewed with the access's
@@ -155,16 +169,40 @@ impl RunContext<'_> {
     fn interpret(&mut self, words: &mut [u64], step: usize) -> Result<(), BackendError> {
         let s = &self.plan.steps[step];
         let i = s.node;
-        let graph = self
-            .graph
-            .expect("programs with interpreter steps run with their graph");
-        self.bind_inputs(graph, words, i);
-        let node = &graph.nodes[i];
-        let mut value = needle_core::interp::evaluate(node);
+        let (mut value, node) = match self.graph {
+            Some(graph) => {
+                self.bind_inputs(graph, words, i);
+                let node = &graph.nodes[i];
+                (needle_core::interp::evaluate(node), Some(node))
+            }
+            None => {
+                let host = self
+                    .host_steps
+                    .iter()
+                    .find(|h| h.step == step)
+                    .expect("a replay knows its interpreter steps");
+                let inputs: Vec<Realized> = host
+                    .inputs
+                    .iter()
+                    .map(|&src| {
+                        let access = self.plan.access[src]
+                            .as_ref()
+                            .expect("interpreter inputs are stored");
+                        slot_value(&self.owned, words, access, &self.plan.nodes[src].shape)
+                    })
+                    .collect();
+                let shape = &self.plan.nodes[i].shape;
+                (
+                    needle_core::interp::evaluate_op(&host.op, &inputs, shape),
+                    None,
+                )
+            }
+        };
+        let shape = &self.plan.nodes[i].shape;
         if !value.layout.is_contiguous() {
             value = match &*value.buffer {
-                Buffer::F32(_) => Realized::from_f32(value.to_f32_vec(), node.shape()),
-                Buffer::I64(_) => Realized::from_i64(value.to_i64_vec(), node.shape()),
+                Buffer::F32(_) => Realized::from_f32(value.to_f32_vec(), shape),
+                Buffer::I64(_) => Realized::from_i64(value.to_i64_vec(), shape),
             };
         }
         let r = args::SLOTS + 3 * s.out;
@@ -175,7 +213,9 @@ impl RunContext<'_> {
         words[r + 1] = value.layout.offset as u64;
         words[r + 2] = value.buffer.len() as u64;
         self.owned[s.out] = Some(value.buffer.clone());
-        node.set_value(value);
+        if let Some(node) = node {
+            node.set_value(value);
+        }
         Ok(())
     }
 

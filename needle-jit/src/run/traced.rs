@@ -10,9 +10,10 @@ use std::rc::{Rc, Weak};
 use needle_core::node::{Node, NodeRef};
 use rustc_hash::FxHashMap;
 
+use super::host::HostStep;
 use super::program::Program;
 use crate::collect::Graph;
-use crate::schedule::SlotKind;
+use crate::schedule::{SlotKind, StepKind};
 
 /// One input slot of the traced program.
 pub(crate) struct TracedInput {
@@ -33,6 +34,8 @@ pub(crate) struct TracedRun {
     pub(crate) inputs: Vec<TracedInput>,
     /// The values it delivered: graph position and node.
     pub(crate) wanted: Vec<(usize, Weak<Node>)>,
+    /// Its interpreter steps, as a replay runs them.
+    pub(crate) host_steps: Vec<HostStep>,
 }
 
 thread_local! {
@@ -66,11 +69,23 @@ pub(super) fn record(program: &Rc<Program>, graph: &Graph) {
         .iter()
         .map(|&w| (w, Rc::downgrade(&graph.nodes[w])))
         .collect();
+    let host_steps = plan
+        .steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.kind == StepKind::Host)
+        .map(|(step, s)| HostStep {
+            step,
+            op: graph.nodes[s.node].op().clone(),
+            inputs: graph.inputs(s.node).to_vec(),
+        })
+        .collect();
     TRACED.with(|t| {
         *t.borrow_mut() = Some(TracedRun {
             program: program.clone(),
             inputs,
             wanted,
+            host_steps,
         })
     });
 }
