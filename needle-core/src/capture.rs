@@ -38,8 +38,9 @@ pub enum HostWork {
         id: u64,
         /// The value (the buffer a replay refills when nothing else holds it).
         value: Realized,
-        /// The tensor it is computed from (class labels for a loss's mask), as traced.
-        from: Option<Weak<Node>>,
+        /// The tensor it is computed from (class labels for a loss's mask), as traced: its
+        /// node id and node (which may be gone once the step's graph is released).
+        from: Option<(u64, Weak<Node>)>,
         /// Fills the buffer with the next step's value.
         fill: Fill,
     },
@@ -62,6 +63,9 @@ pub struct Trace {
     pub aliases: Vec<(u64, NodeRef)>,
     /// The ids of the pending assignments the call made (variables' new values).
     pub assignments: Vec<u64>,
+    /// Where the closure first assigned an already computed value (which re-points a
+    /// variable on the host: a replay cannot repeat it).
+    pub realized_assign: Option<&'static Location<'static>>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -147,7 +151,7 @@ pub(crate) fn host_value(
                 node: Rc::downgrade(node),
                 id: node.id(),
                 value,
-                from: from.map(Rc::downgrade),
+                from: from.map(|f| (f.id(), Rc::downgrade(f))),
                 fill: Box::new(fill),
             });
         }
@@ -169,6 +173,15 @@ pub(crate) fn note_assignment(node: &NodeRef) {
     TRACE.with(|t| {
         if let Some((Phase::Recording, trace)) = t.borrow_mut().as_mut() {
             trace.assignments.push(node.id());
+        }
+    });
+}
+
+/// Notes, when a trace is recording, an assignment of an already computed value at `at`.
+pub(crate) fn note_realized_assign(at: &'static Location<'static>) {
+    TRACE.with(|t| {
+        if let Some((Phase::Recording, trace)) = t.borrow_mut().as_mut() {
+            trace.realized_assign.get_or_insert(at);
         }
     });
 }

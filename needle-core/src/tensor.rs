@@ -72,6 +72,13 @@ impl Tensor {
         Tensor::from_realized(value)
     }
 
+    /// A handle on the variable `cell` (for backends: a replayed step returning a variable;
+    /// internal).
+    #[doc(hidden)]
+    pub fn from_cell(cell: Rc<TensorCell>) -> Tensor {
+        Tensor(cell)
+    }
+
     /// The variable this handle names (for backends; internal).
     #[doc(hidden)]
     pub fn cell(&self) -> &Rc<TensorCell> {
@@ -565,7 +572,10 @@ impl Tensor {
             crate::backend::before_pending_assignment(&self.0);
         }
         let node = match new.value() {
-            Some(v) => Node::leaf(v.clone(), requires_grad, Location::caller()),
+            Some(v) => {
+                crate::capture::note_realized_assign(Location::caller());
+                Node::leaf(v.clone(), requires_grad, Location::caller())
+            }
             None => {
                 let n = Node::new(
                     Op::Leaf,

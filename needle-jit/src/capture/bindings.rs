@@ -15,7 +15,7 @@ use std::rc::{Rc, Weak};
 
 use needle_core::capture::{HostWork, Trace};
 use needle_core::layout::Layout;
-use needle_core::node::{NodeRef, TensorCell, Update};
+use needle_core::node::{Node, NodeRef, TensorCell, Update};
 use needle_core::Tensor;
 
 use crate::run::host::HostStep;
@@ -53,11 +53,20 @@ pub(crate) struct InputBinding {
     pub(crate) offset_delta: isize,
 }
 
+/// Where a returned tensor comes from at a replay.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Returned {
+    /// A handle of variable `v` (the closure returned the variable itself).
+    Variable(usize),
+    /// The gradient of variable `v`.
+    Grad(usize),
+    /// The value the program computes at this graph position.
+    Value(usize),
+}
+
 /// Where a value the program computes goes.
 #[derive(Clone)]
 pub(crate) enum Delivery {
-    /// Returned as the call's output `j`.
-    Return(usize),
     /// The new value of variable `v`, given by `update`.
     Var { v: usize, update: Update },
     /// The gradient of variable `v`.
@@ -74,6 +83,9 @@ pub(crate) struct Variable {
     pub(crate) expected: u64,
     /// Where it was made, for messages.
     pub(crate) origin: &'static Location<'static>,
+    /// Whether a replay checks that it denotes `expected` (not for a gradient the step reads
+    /// through its parameter, which is a new variable after every `backward`).
+    pub(crate) watched: bool,
 }
 
 /// A traced call, ready to be replayed.
@@ -87,8 +99,8 @@ pub(crate) struct Captured {
     pub(crate) work: Vec<HostWork>,
     /// Per host work entry: where the tensor a host value is made from comes from.
     pub(crate) host_sources: Vec<Option<Source>>,
-    /// Returned tensors.
-    pub(crate) outputs: usize,
+    /// Per returned tensor, where it comes from.
+    pub(crate) returns: Vec<Returned>,
     /// Per delivery: the input its value may be written over (see [`Donor`]).
     pub(crate) donors: Vec<Option<Donor>>,
     /// The program's interpreter steps (padding, concatenation, casts).
@@ -138,28 +150,33 @@ pub(crate) fn bind(
         .iter()
         .map(|w| match w {
             HostWork::Value {
-                from: Some(from), ..
-            } => match from.upgrade() {
-                Some(node) => Ok(Some(classify(&node, args, &trace, &mut variables))),
-                None => Err("a host value is made from a tensor the step dropped".to_string()),
-            },
+                from: Some((id, from)),
+                ..
+            } => {
+                let host = trace
+                    .work
+                    .iter()
+                    .position(|w| matches!(w, HostWork::Value { id: h, .. } if h == id));
+                match (host, from.upgrade()) {
+                    // Labels drawn inside the step (and gone with its graph).
+                    (Some(j), _) => Ok(Some(Source::Host(j))),
+                    (None, Some(node)) => Ok(Some(classify(&node, args, &trace, &mut variables))),
+                    (None, None) => {
+                        Err("a host value is made from a tensor the step dropped".to_string())
+                    }
+                }
+            }
             _ => Ok(None),
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let is_output_cell = |cell: &Rc<TensorCell>| outputs.iter().any(|o| Rc::ptr_eq(o.cell(), cell));
     let mut deliveries = Vec::with_capacity(traced.wanted.len());
-    let mut returned = vec![false; outputs.len()];
     for (at, weak) in &traced.wanted {
         let Some(node) = weak.upgrade() else {
             deliveries.push((*at, Delivery::Nowhere));
             continue;
         };
-        if let Some(j) = outputs.iter().position(|o| Rc::ptr_eq(&o.node(), &node)) {
-            for (k, o) in outputs.iter().enumerate() {
-                returned[k] |= Rc::ptr_eq(&o.node(), &node);
-            }
-            deliveries.push((*at, Delivery::Return(j)));
-            continue;
-        }
+        let returned = outputs.iter().any(|o| Rc::ptr_eq(&o.node(), &node));
         let owner = node.owner().filter(|cell| cell.current_id() == node.id());
         let delivery = match owner {
             Some(cell) => {
@@ -171,10 +188,7 @@ pub(crate) fn bind(
                 });
                 match grad_of {
                     Some(v) => Delivery::Grad(v),
-                    None if !trace.assignments.contains(&node.id()) => {
-                        return Err(held_outside(&node));
-                    }
-                    None => {
+                    None if trace.assignments.contains(&node.id()) => {
                         let update = traced
                             .inputs
                             .iter()
@@ -189,22 +203,20 @@ pub(crate) fn bind(
                             update,
                         }
                     }
+                    // A value the closure returns: delivered through `returns` below.
+                    None if returned && is_output_cell(&cell) => Delivery::Nowhere,
+                    None => return Err(held_outside(&node)),
                 }
             }
+            None if returned => Delivery::Nowhere,
             // `weak.upgrade()` is the one reference the program's record accounts for.
             None if Rc::strong_count(&node) > 1 => return Err(held_outside(&node)),
             None => Delivery::Nowhere,
         };
         deliveries.push((*at, delivery));
     }
-    if let Some(j) = returned.iter().position(|r| !r) {
-        return Err(format!(
-            "output {j} ({:?}) is not computed by the step (it was a value before the call: \
-             an argument or a variable); return only values the step computes",
-            outputs[j].shape()
-        ));
-    }
-    // Gradients the step reads (a step that only applies gradients stored outside it).
+    // Gradients the step reads (a step that only applies gradients stored outside it): read
+    // through their parameter, whose gradient is a new variable after every `backward`.
     for input in &mut inputs {
         if let Source::Var(v) = input.source {
             let cell = variables[v].cell.clone();
@@ -215,9 +227,15 @@ pub(crate) fn bind(
                     .is_some_and(|g| Weak::ptr_eq(&Rc::downgrade(&g), &cell))
             }) {
                 input.source = Source::GradOf(p);
+                variables[v].watched = false;
             }
         }
     }
+    let returns = outputs
+        .iter()
+        .enumerate()
+        .map(|(j, o)| returned_from(j, o, &traced.wanted, &variables))
+        .collect::<Result<Vec<_>, _>>()?;
     let donors = deliveries
         .iter()
         .map(|(at, delivery)| match delivery {
@@ -234,8 +252,44 @@ pub(crate) fn bind(
         variables,
         work: trace.work,
         host_sources,
-        outputs: outputs.len(),
+        returns,
     })
+}
+
+/// Where output `j` of the closure comes from at a replay: the variable it is a handle of
+/// (returned as that handle, as the closure returns it), the gradient of a variable, or a
+/// value the program computes.
+fn returned_from(
+    j: usize,
+    output: &Tensor,
+    wanted: &[(usize, Weak<Node>)],
+    variables: &[Variable],
+) -> Result<Returned, NotCapturable> {
+    let cell = Rc::downgrade(output.cell());
+    if let Some(v) = variables.iter().position(|v| v.cell.ptr_eq(&cell)) {
+        return Ok(Returned::Variable(v));
+    }
+    let grad_of = variables.iter().position(|v| {
+        v.cell
+            .upgrade()
+            .and_then(|p| p.grad_cell())
+            .is_some_and(|g| Weak::ptr_eq(&Rc::downgrade(&g), &cell))
+    });
+    if let Some(v) = grad_of {
+        return Ok(Returned::Grad(v));
+    }
+    let node = output.node();
+    match wanted
+        .iter()
+        .find(|(_, w)| w.upgrade().is_some_and(|n| Rc::ptr_eq(&n, &node)))
+    {
+        Some((at, _)) => Ok(Returned::Value(*at)),
+        None => Err(format!(
+            "output {j} ({:?}) is not computed by the step (it was a value before the call: \
+             an argument or a constant); return only values the step computes",
+            output.shape()
+        )),
+    }
 }
 
 /// The input binding whose buffer variable `v`'s new value (graph position `at`) may be
@@ -350,6 +404,7 @@ fn variable_of(
                 cell: weak,
                 expected,
                 origin,
+                watched: true,
             });
             variables.len() - 1
         }
@@ -406,14 +461,14 @@ impl Captured {
         let kinds = |d: &[(usize, Delivery)]| -> Vec<u8> {
             d.iter()
                 .map(|(_, d)| match d {
-                    Delivery::Return(_) => 0,
                     Delivery::Var { .. } => 1,
                     Delivery::Grad(_) => 2,
                     Delivery::Nowhere => 3,
                 })
                 .collect()
         };
-        if kinds(&self.deliveries) != kinds(&earlier.deliveries) {
+        if kinds(&self.deliveries) != kinds(&earlier.deliveries) || self.returns != earlier.returns
+        {
             return Err("the step's results went to other places between its first calls".into());
         }
         Ok(())

@@ -42,7 +42,10 @@
 //! parameters as `backward` would.
 //!
 //! It cannot repeat the closure's own Rust code: printing, counters, pushing to a `Vec`,
-//! branching on a value. Those run during the traced calls only. What can be noticed is:
+//! branching on a value. Those run during the traced calls only. Nor can it tell a tensor
+//! passed as an argument from the same tensor read directly by the closure: a replay reads
+//! the argument of each call in both places (pass a tensor either way, not both). What can
+//! be noticed is:
 //! - reading a value inside the closure (`item()`, `to_vec()`, printing a tensor) makes the
 //!   step uncapturable: it then runs uncaptured at every call, with a warning saying where;
 //!   return the value instead and read it after the call;
@@ -50,7 +53,8 @@
 //!   `Tensor::from_vec` of a Rust counter) makes the step uncapturable (pass it as an
 //!   argument instead); one that stays the same is kept as a constant;
 //! - a computed value kept outside the closure (a handle stored in a struct) makes the step
-//!   uncapturable (return it instead);
+//!   uncapturable (return it instead), and so does assigning an already computed value to a
+//!   variable inside it (`prev.assign(&w)`, which re-points the variable on the host);
 //! - a variable the step reads given a new value outside it (`assign`, loading a checkpoint,
 //!   a dropped tensor), the mode or the gradient switch changed, a module switched between
 //!   `train()` and `eval()`, an argument of another shape, dtype or layout: the next call
@@ -103,8 +107,7 @@ where
         f: step,
         at: Location::caller(),
         captures: Vec::new(),
-        candidate: None,
-        failed_traces: 0,
+        candidates: Vec::new(),
         refused: None,
         enabled: true,
         replays: 0,
@@ -126,9 +129,9 @@ pub struct CapturedStep<F, O> {
     at: &'static Location<'static>,
     /// Most recently used first.
     captures: Vec<Entry>,
-    /// The last traced call, waiting for a call that repeats it.
-    candidate: Option<Entry>,
-    failed_traces: usize,
+    /// Per signature, the last traced call, waiting for a call that repeats it, and how many
+    /// traced calls in a row did not (at most [`MAX_CAPTURES`]).
+    candidates: Vec<(Entry, usize)>,
     refused: Option<String>,
     enabled: bool,
     replays: u64,
@@ -241,6 +244,12 @@ where
                 "it reads a value inside the closure at {at} (Rust-side work a replay cannot \
                  repeat); return the tensor and read it after the call"
             )),
+            (None, _) if trace.realized_assign.is_some() => Err(format!(
+                "it assigns an already computed value at {} (which re-points the variable on \
+                 the host, where a replay cannot repeat it); assign it outside the step, or \
+                 assign an expression the step computes",
+                trace.realized_assign.expect("checked")
+            )),
             (None, None) => Err("it leaves nothing to compute at its end".to_string()),
             (None, Some(traced)) => bindings::bind(traced, trace, args, &tensors),
         };
@@ -255,17 +264,18 @@ where
             e.captured.expect_current();
         }
         let signature = Signature::of(args, grad, checked, epoch);
-        let verdict = match &self.candidate {
-            Some(c) if c.signature == signature => Some(captured.repeats(&c.captured)),
-            _ => None,
-        };
+        let waiting = self
+            .candidates
+            .iter()
+            .position(|(c, _)| c.signature == signature);
+        let verdict = waiting.map(|i| (i, captured.repeats(&self.candidates[i].0.captured)));
         let entry = Entry {
             signature,
             captured,
             announced: false,
         };
         match verdict {
-            Some(Ok(())) => {
+            Some((i, Ok(()))) => {
                 if debug_flags().0 {
                     eprintln!(
                         "[needle-jit] step captured at {}: captured for {} (a program of {} \
@@ -277,22 +287,22 @@ where
                     );
                 }
                 bump(|s| s.steps_captured += 1);
-                self.candidate = None;
-                self.failed_traces = 0;
+                self.candidates.remove(i);
                 self.captures.insert(0, entry);
                 self.captures.truncate(MAX_CAPTURES);
             }
-            Some(Err(reason)) => {
-                self.failed_traces += 1;
-                if reason.contains("holds other values")
-                    || self.failed_traces >= MAX_TRACES_WITHOUT_REPEAT
-                {
+            Some((i, Err(reason))) => {
+                let failures = self.candidates[i].1 + 1;
+                if reason.contains("holds other values") || failures >= MAX_TRACES_WITHOUT_REPEAT {
                     self.refuse(reason);
                 } else {
-                    self.candidate = Some(entry);
+                    self.candidates[i] = (entry, failures);
                 }
             }
-            None => self.candidate = Some(entry),
+            None => {
+                self.candidates.insert(0, (entry, 0));
+                self.candidates.truncate(MAX_CAPTURES);
+            }
         }
         out
     }
@@ -302,7 +312,7 @@ where
             "needle warning: the step captured at {} runs uncaptured: {reason}",
             self.at
         );
-        self.candidate = None;
+        self.candidates.clear();
         self.captures.clear();
         self.refused = Some(reason);
     }
@@ -317,7 +327,7 @@ where
         self.enabled = enabled;
         if !enabled {
             self.captures.clear();
-            self.candidate = None;
+            self.candidates.clear();
         }
     }
 

@@ -14,7 +14,7 @@ use needle_core::node::NodeRef;
 use needle_core::storage::Buffer;
 use needle_core::Tensor;
 
-use super::bindings::{fits, Captured, Delivery, Source};
+use super::bindings::{fits, Captured, Delivery, Returned, Source, Variable};
 use crate::run::bind::execute;
 use crate::schedule::{Elem, SlotKind};
 use crate::stats::bump;
@@ -57,7 +57,7 @@ impl Captured {
             Ok(false) => return Err(Refused::Stale("its program has no machine code".into())),
             Err(e) => return Err(Refused::Stale(e.to_string())),
         }
-        for v in &self.variables {
+        for v in self.variables.iter().filter(|v| v.watched) {
             let Some(cell) = v.cell.upgrade() else {
                 return Err(Refused::Stale(format!(
                     "the tensor made at {} that the step reads or updates was dropped",
@@ -76,11 +76,13 @@ impl Captured {
         }
         for input in &self.inputs {
             if let Source::GradOf(v) = input.source {
-                let has = self.variables[v]
-                    .cell
-                    .upgrade()
-                    .and_then(|c| c.grad_cell())
-                    .is_some_and(|g| g.current().is_realized());
+                let grad = self.variables[v].cell.upgrade().and_then(|c| c.grad_cell());
+                // A gradient `backward` stored outside the step is still pending: computed
+                // now, as the uncaptured step's realization would (the same bits).
+                if let Some(g) = &grad {
+                    Tensor::from_cell(g.clone()).realize();
+                }
+                let has = grad.is_some();
                 if !has {
                     return Err(Refused::Stale(format!(
                         "the gradient of the tensor made at {} that the step applies is gone \
@@ -108,10 +110,12 @@ impl Captured {
                 let HostWork::Value { value, .. } = &self.work[k] else {
                     unreachable!("host inputs are values")
                 };
-                scratch.bound.push((value.buffer.clone(), 0));
+                // A host value is compact from offset 0; the input may view it elsewhere.
+                let offset = usize::try_from(input.offset_delta).expect("view offset");
+                scratch.bound.push((value.buffer.clone(), offset));
                 continue;
             }
-            let node = self.current_node(&input.source, args);
+            let node = source_node(&self.variables, &input.source, args);
             let value = node.value().expect("bound values are realized");
             // Arguments were checked against the signature; constants and host values do not
             // change. A variable (or gradient) may have a new value of another layout.
@@ -138,27 +142,41 @@ impl Captured {
             }
         }
         for k in 0..self.work.len() {
-            let from = self.host_sources[k]
-                .as_ref()
-                .map(|source| self.current_node(source, args));
-            match &mut self.work[k] {
-                HostWork::Value { value, fill, .. } => {
-                    if Arc::get_mut(&mut value.buffer).is_none() {
-                        // Still held (by the traced step's graph): refill a copy.
-                        let copy = match &*value.buffer {
-                            Buffer::F32(v) => Buffer::F32(v.clone()),
-                            Buffer::I64(v) => Buffer::I64(v.clone()),
-                        };
-                        value.buffer = Arc::new(copy);
-                    }
-                    let buffer = Arc::get_mut(&mut value.buffer).expect("unique");
-                    let from = from.as_ref().map(|n| n.value().expect("realized"));
-                    if let Err(message) = fill(from, buffer) {
-                        scratch.bound.clear();
-                        return Err(Refused::Invalid(message));
-                    }
+            let (done, rest) = self.work.split_at_mut(k);
+            let (value, fill) = match &mut rest[0] {
+                HostWork::Value { value, fill, .. } => (value, fill),
+                HostWork::Action(action) => {
+                    action();
+                    continue;
                 }
-                HostWork::Action(action) => action(),
+            };
+            // The tensor a host value is made from, as it is now: a host value made earlier in
+            // this replay (refilled already), or a variable's, argument's or constant's value.
+            let source = match &self.host_sources[k] {
+                Some(Source::Host(j)) => match &done[*j] {
+                    HostWork::Value { value, .. } => Some(Err(value)),
+                    HostWork::Action(_) => unreachable!("host sources are values"),
+                },
+                Some(source) => Some(Ok(source_node(&self.variables, source, args))),
+                None => None,
+            };
+            if Arc::get_mut(&mut value.buffer).is_none() {
+                // Still held (by the traced step's graph): refill a copy.
+                let copy = match &*value.buffer {
+                    Buffer::F32(v) => Buffer::F32(v.clone()),
+                    Buffer::I64(v) => Buffer::I64(v.clone()),
+                };
+                value.buffer = Arc::new(copy);
+            }
+            let buffer = Arc::get_mut(&mut value.buffer).expect("unique");
+            let from = match &source {
+                Some(Ok(node)) => node.value(),
+                Some(Err(value)) => Some(*value),
+                None => None,
+            };
+            if let Err(message) = fill(from, buffer) {
+                scratch.bound.clear();
+                return Err(Refused::Invalid(message));
             }
         }
         for (input, bound) in self.inputs.iter().zip(scratch.bound.iter_mut()) {
@@ -180,15 +198,9 @@ impl Captured {
         };
         let ran = execute(&self.program, None, &self.host_steps, input, &scratch.given)
             .unwrap_or_else(|e| panic!("replay of a captured step failed: {e}"));
-        scratch.returned.clear();
-        scratch.returned.resize(self.outputs, None);
         for (d, (at, delivery)) in self.deliveries.iter().enumerate() {
             let shape = &plan.nodes[*at].shape;
             match delivery {
-                Delivery::Return(j) => {
-                    let t = Tensor::from_value(ran.value(plan, *at, shape));
-                    scratch.returned[*j] = Some(t);
-                }
                 Delivery::Var { v, update } => {
                     let var = &mut self.variables[*v];
                     let in_place = scratch.reused[d]
@@ -212,6 +224,24 @@ impl Captured {
                 }
                 Delivery::Nowhere => {}
             }
+        }
+        scratch.returned.clear();
+        for r in &self.returns {
+            let t = match *r {
+                Returned::Value(at) => {
+                    Tensor::from_value(ran.value(plan, at, &plan.nodes[at].shape))
+                }
+                Returned::Variable(v) => {
+                    Tensor::from_cell(self.variables[v].cell.upgrade().expect("checked"))
+                }
+                Returned::Grad(v) => self.variables[v]
+                    .cell
+                    .upgrade()
+                    .and_then(|c| c.grad_cell())
+                    .map(Tensor::from_cell)
+                    .expect("the step stores this gradient"),
+            };
+            scratch.returned.push(Some(t));
         }
         ran.finish(&self.program);
         scratch.bound.clear();
@@ -289,29 +319,6 @@ impl Captured {
         }
     }
 
-    /// The node `source` denotes now (checked: variables are alive).
-    fn current_node(&self, source: &Source, args: &[&Tensor]) -> NodeRef {
-        match source {
-            Source::Arg(i) => args[*i].node(),
-            Source::Var(v) => self.variables[*v]
-                .cell
-                .upgrade()
-                .expect("checked")
-                .current(),
-            Source::GradOf(v) => self.variables[*v]
-                .cell
-                .upgrade()
-                .and_then(|c| c.grad_cell())
-                .expect("checked")
-                .current(),
-            Source::Host(k) => match &self.work[*k] {
-                HostWork::Value { node, .. } => node.upgrade().expect("host values of sources"),
-                HostWork::Action(_) => unreachable!("host sources are values"),
-            },
-            Source::Constant { node, .. } => node.clone(),
-        }
-    }
-
     /// The donations that are safe in this replay (see [`super::bindings::Donor`]): the
     /// variable's old value is held by the variable alone (its node by the variable, its
     /// buffer by the node and this replay's bindings), compact, of the new value's length.
@@ -341,6 +348,22 @@ impl Captured {
             scratch.given.push((out, buffer.clone()));
             scratch.reused[d] = Some(buffer.clone());
         }
+    }
+}
+
+/// The node `source` (not a host value) denotes now (checked: variables are alive).
+fn source_node(variables: &[Variable], source: &Source, args: &[&Tensor]) -> NodeRef {
+    match source {
+        Source::Arg(i) => args[*i].node(),
+        Source::Var(v) => variables[*v].cell.upgrade().expect("checked").current(),
+        Source::GradOf(v) => variables[*v]
+            .cell
+            .upgrade()
+            .and_then(|c| c.grad_cell())
+            .expect("checked")
+            .current(),
+        Source::Constant { node, .. } => node.clone(),
+        Source::Host(_) => unreachable!("host values are bound from the host work"),
     }
 }
 

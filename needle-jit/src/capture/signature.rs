@@ -9,6 +9,9 @@ use needle_core::{DType, Tensor};
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Signature {
     args: Vec<(DType, Vec<usize>, Vec<isize>)>,
+    /// Per argument, the first argument that is the same tensor (itself when none is): a
+    /// capture of `f(x, x)` has one input where `f(x, y)` has two.
+    same_as: Vec<usize>,
     grad: bool,
     checked: bool,
     epoch: u64,
@@ -25,11 +28,20 @@ fn layout_of(t: &Tensor) -> (DType, Vec<usize>, Vec<isize>) {
     )
 }
 
+/// The first argument that denotes the same node as argument `i`.
+fn same_as(args: &[&Tensor], i: usize) -> usize {
+    let node = args[i].node();
+    (0..i)
+        .find(|&j| std::rc::Rc::ptr_eq(&args[j].node(), &node))
+        .unwrap_or(i)
+}
+
 impl Signature {
     /// The signature of a call with `args` (realized).
     pub(crate) fn of(args: &[&Tensor], grad: bool, checked: bool, epoch: u64) -> Signature {
         Signature {
             args: args.iter().map(|a| layout_of(a)).collect(),
+            same_as: (0..args.len()).map(|i| same_as(args, i)).collect(),
             grad,
             checked,
             epoch,
@@ -41,6 +53,9 @@ impl Signature {
         if (self.grad, self.checked, self.epoch) != (grad, checked, epoch)
             || self.args.len() != args.len()
         {
+            return false;
+        }
+        if (0..args.len()).any(|i| self.same_as[i] != same_as(args, i)) {
             return false;
         }
         self.args
@@ -91,6 +106,9 @@ impl Signature {
             if was.2 != now.2 {
                 return format!("input {i} strides {:?} → {:?}", was.2, now.2);
             }
+        }
+        if let Some(i) = (0..args.len()).find(|&i| self.same_as[i] != same_as(args, i)) {
+            return format!("input {i} is another argument's tensor, or no longer is");
         }
         "nothing (the capture was dropped)".into()
     }
