@@ -229,3 +229,100 @@ fn assigning_a_computed_value_inside_the_step_refuses_capture() {
         assert_eq!(*kept.borrow(), 3);
     });
 }
+
+#[test]
+fn a_step_returning_the_gradient_it_applies_returns_each_calls_gradient() {
+    same_bits(|captured| {
+        manual_seed(8);
+        let model = Linear::new(3, 2);
+        let mut opt = Sgd::new(model.parameters(), 0.1);
+        let w = model.parameters()[0].clone();
+        let x = Tensor::randn(&[5, 3]);
+        let mut step = capture(|_: &[&Tensor]| {
+            opt.step();
+            (w.clone(), w.grad().expect("stored outside"))
+        });
+        step.set_enabled(captured);
+        let mut out = Vec::new();
+        for _ in 0..6 {
+            model.forward(&x).square().sum_all().backward();
+            let (w_now, g) = step.call(&[]);
+            out.extend(bits(&w_now).into_iter().chain(bits(&g)));
+        }
+        (out, 0)
+    });
+}
+
+#[test]
+fn parameters_sharing_one_gradient_all_get_each_steps_gradient() {
+    let replays = same_bits(|captured| {
+        manual_seed(10);
+        let a = Tensor::randn(&[4]).requires_grad_(true);
+        let b = Tensor::randn(&[4]).requires_grad_(true);
+        let mut opt = Sgd::new(vec![a.clone(), b.clone()], 0.1);
+        let mut step = capture(|batch: &[&Tensor]| {
+            opt.zero_grad();
+            let loss = (&(&a + &b) * batch[0]).square().sum_all();
+            loss.backward();
+            opt.step();
+            loss
+        });
+        step.set_enabled(captured);
+        let x = Tensor::randn(&[4]);
+        let mut out = Vec::new();
+        for _ in 0..6 {
+            out.extend(bits(&step.call(&[&x])));
+            let (ga, gb) = (a.grad().unwrap(), b.grad().unwrap());
+            out.extend(bits(&ga).into_iter().chain(bits(&gb)));
+            out.push(ga.same_handle(&gb) as u32);
+        }
+        (out, finish(&step))
+    });
+    assert!(replays >= 4, "{replays}");
+}
+
+#[test]
+fn a_parameter_without_a_gradient_when_captured_is_updated_once_it_has_one() {
+    same_bits(|captured| {
+        manual_seed(12);
+        let (a, b) = (Linear::new(3, 2), Linear::new(3, 2));
+        let params: Vec<Tensor> = a.parameters().into_iter().chain(b.parameters()).collect();
+        let mut opt = Sgd::new(params.clone(), 0.1);
+        let x = Tensor::randn(&[5, 3]);
+        let mut step = capture(|_: &[&Tensor]| opt.step());
+        step.set_enabled(captured);
+        for i in 0..8 {
+            let mut loss = a.forward(&x).square().sum_all();
+            if i >= 4 {
+                // The second head joins the loss: its parameters get gradients from now on.
+                loss = &loss + &b.forward(&x).square().sum_all();
+            }
+            loss.backward();
+            step.call(&[]);
+        }
+        drop(step);
+        (params.iter().flat_map(bits).collect(), 0)
+    });
+}
+
+#[test]
+fn updates_that_go_to_other_variables_at_each_call_are_not_captured() {
+    same_bits(|captured| {
+        let (a, b) = (Tensor::zeros(&[2]), Tensor::zeros(&[2]));
+        let mut calls = 0;
+        let mut step = capture(|batch: &[&Tensor]| {
+            calls += 1;
+            // Neither variable is read: the two calls differ only in where the result goes.
+            let target = if calls % 2 == 0 { &a } else { &b };
+            target.assign(&(batch[0] * 2.0));
+        });
+        step.set_enabled(captured);
+        for i in 0..8 {
+            let x = Tensor::from_vec(vec![i as f32, 1.0], &[2]);
+            step.call(&[&x]);
+        }
+        let replays = finish(&step);
+        drop(step);
+        (bits(&a).into_iter().chain(bits(&b)).collect(), replays)
+    });
+}

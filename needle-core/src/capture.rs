@@ -20,7 +20,7 @@ use std::cell::{Cell, RefCell};
 use std::panic::Location;
 use std::rc::{Rc, Weak};
 
-use crate::node::{Node, NodeRef};
+use crate::node::{Node, NodeRef, TensorCell};
 use crate::storage::{Buffer, Realized};
 
 /// Fills a host value's buffer again for a replay, from the current value of the tensor it
@@ -66,6 +66,9 @@ pub struct Trace {
     /// Where the closure first assigned an already computed value (which re-points a
     /// variable on the host: a replay cannot repeat it).
     pub realized_assign: Option<&'static Location<'static>>,
+    /// Variables the closure found without a gradient (`grad()` gave `None`, so an optimizer
+    /// skipped them): a replay is valid only while they still have none.
+    pub missing_grads: Vec<Weak<TensorCell>>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -182,6 +185,15 @@ pub(crate) fn note_realized_assign(at: &'static Location<'static>) {
     TRACE.with(|t| {
         if let Some((Phase::Recording, trace)) = t.borrow_mut().as_mut() {
             trace.realized_assign.get_or_insert(at);
+        }
+    });
+}
+
+/// Notes, when a trace is recording, that `variable` has no gradient.
+pub(crate) fn note_missing_grad(variable: &Rc<TensorCell>) {
+    TRACE.with(|t| {
+        if let Some((Phase::Recording, trace)) = t.borrow_mut().as_mut() {
+            trace.missing_grads.push(Rc::downgrade(variable));
         }
     });
 }

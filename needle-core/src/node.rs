@@ -126,6 +126,11 @@ impl TensorCell {
         *self.node.borrow_mut() = node;
     }
 
+    /// Gives this variable the gradient `other` holds (the same gradient variable).
+    pub fn share_grad_of(&self, other: &TensorCell) {
+        *self.grad.borrow_mut() = other.grad_cell();
+    }
+
     /// Stores `value` as this variable's gradient (as `backward` does), recorded at `origin`.
     pub fn store_grad(&self, value: Realized, origin: &'static Location<'static>) {
         let cell = Rc::new(TensorCell::new(Node::leaf(value, false, origin)));

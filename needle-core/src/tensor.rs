@@ -482,7 +482,11 @@ impl Tensor {
 
     /// The gradient left by the last `backward`, if any.
     pub fn grad(&self) -> Option<Tensor> {
-        self.0.grad.borrow().clone().map(Tensor)
+        let grad = self.0.grad.borrow().clone().map(Tensor);
+        if grad.is_none() {
+            crate::capture::note_missing_grad(&self.0);
+        }
+        grad
     }
 
     /// Replaces (or clears) the stored gradient. In lazy and JIT mode a pending gradient is

@@ -54,7 +54,7 @@ pub(crate) struct InputBinding {
 }
 
 /// Where a returned tensor comes from at a replay.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 pub(crate) enum Returned {
     /// A handle of variable `v` (the closure returned the variable itself).
     Variable(usize),
@@ -69,8 +69,9 @@ pub(crate) enum Returned {
 pub(crate) enum Delivery {
     /// The new value of variable `v`, given by `update`.
     Var { v: usize, update: Update },
-    /// The gradient of variable `v`.
-    Grad(usize),
+    /// The gradient of the variables listed (several when they share one gradient, as the
+    /// two operands of an addition do after `backward`), the first holding it.
+    Grad(Vec<usize>),
     /// Computed and needed by no one afterwards (a variable assigned twice in the step:
     /// its first new value).
     Nowhere,
@@ -105,6 +106,9 @@ pub(crate) struct Captured {
     pub(crate) donors: Vec<Option<Donor>>,
     /// The program's interpreter steps (padding, concatenation, casts).
     pub(crate) host_steps: Vec<HostStep>,
+    /// Variables the closure found without a gradient and the step gives none: a replay is
+    /// stale once one has a gradient (the closure's optimizer would then update it).
+    pub(crate) missing_grads: Vec<Weak<TensorCell>>,
 }
 
 /// A variable's new value written over its old one: decided here from the plan's structure
@@ -180,15 +184,18 @@ pub(crate) fn bind(
         let owner = node.owner().filter(|cell| cell.current_id() == node.id());
         let delivery = match owner {
             Some(cell) => {
-                let grad_of = variables.iter().position(|v| {
-                    v.cell
-                        .upgrade()
-                        .and_then(|p| p.grad_cell())
-                        .is_some_and(|g| Rc::ptr_eq(&g, &cell))
-                });
+                let grad_of: Vec<usize> = (0..variables.len())
+                    .filter(|&v| {
+                        variables[v]
+                            .cell
+                            .upgrade()
+                            .and_then(|p| p.grad_cell())
+                            .is_some_and(|g| Rc::ptr_eq(&g, &cell))
+                    })
+                    .collect();
                 match grad_of {
-                    Some(v) => Delivery::Grad(v),
-                    None if trace.assignments.contains(&node.id()) => {
+                    params if !params.is_empty() => Delivery::Grad(params),
+                    _ if trace.assignments.contains(&node.id()) => {
                         let update = traced
                             .inputs
                             .iter()
@@ -204,8 +211,8 @@ pub(crate) fn bind(
                         }
                     }
                     // A value the closure returns: delivered through `returns` below.
-                    None if returned && is_output_cell(&cell) => Delivery::Nowhere,
-                    None => return Err(held_outside(&node)),
+                    _ if returned && is_output_cell(&cell) => Delivery::Nowhere,
+                    _ => return Err(held_outside(&node)),
                 }
             }
             None if returned => Delivery::Nowhere,
@@ -226,6 +233,21 @@ pub(crate) fn bind(
                     .and_then(|p| p.grad_cell())
                     .is_some_and(|g| Weak::ptr_eq(&Rc::downgrade(&g), &cell))
             }) {
+                let sharing = variables
+                    .iter()
+                    .filter(|q| {
+                        q.cell
+                            .upgrade()
+                            .and_then(|q| q.grad_cell())
+                            .is_some_and(|g| Weak::ptr_eq(&Rc::downgrade(&g), &cell))
+                    })
+                    .count();
+                if sharing > 1 {
+                    return Err("it applies a gradient that several tensors share, stored \
+                                outside the step (which of them a replay should read is not \
+                                known)"
+                        .into());
+                }
                 input.source = Source::GradOf(p);
                 variables[v].watched = false;
             }
@@ -243,7 +265,22 @@ pub(crate) fn bind(
             _ => None,
         })
         .collect();
+    let given_grads: Vec<Weak<TensorCell>> = deliveries
+        .iter()
+        .filter_map(|(_, d)| match d {
+            Delivery::Grad(params) => Some(params.iter().map(|&p| variables[p].cell.clone())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let missing_grads = trace
+        .missing_grads
+        .iter()
+        .filter(|m| !given_grads.iter().any(|g| g.ptr_eq(m)))
+        .cloned()
+        .collect();
     Ok(Captured {
+        missing_grads,
         host_steps: traced.host_steps,
         donors,
         program,
@@ -266,7 +303,12 @@ fn returned_from(
     variables: &[Variable],
 ) -> Result<Returned, NotCapturable> {
     let cell = Rc::downgrade(output.cell());
-    if let Some(v) = variables.iter().position(|v| v.cell.ptr_eq(&cell)) {
+    // Not a gradient read through its parameter: that is a new variable after every
+    // `backward` (returned as the parameter's gradient below).
+    if let Some(v) = variables
+        .iter()
+        .position(|v| v.watched && v.cell.ptr_eq(&cell))
+    {
         return Ok(Returned::Variable(v));
     }
     let grad_of = variables.iter().position(|v| {
@@ -458,17 +500,33 @@ impl Captured {
                 return Err(what);
             }
         }
-        let kinds = |d: &[(usize, Delivery)]| -> Vec<u8> {
-            d.iter()
-                .map(|(_, d)| match d {
-                    Delivery::Var { .. } => 1,
-                    Delivery::Grad(_) => 2,
-                    Delivery::Nowhere => 3,
-                })
-                .collect()
-        };
-        if kinds(&self.deliveries) != kinds(&earlier.deliveries) || self.returns != earlier.returns
-        {
+        let same_variable =
+            |v: usize, w: usize| self.variables[v].cell.ptr_eq(&earlier.variables[w].cell);
+        let same_places = self.deliveries.len() == earlier.deliveries.len()
+            && self
+                .deliveries
+                .iter()
+                .zip(&earlier.deliveries)
+                .all(|((_, a), (_, b))| match (a, b) {
+                    (Delivery::Var { v, .. }, Delivery::Var { v: w, .. }) => same_variable(*v, *w),
+                    (Delivery::Grad(p), Delivery::Grad(q)) => {
+                        p.len() == q.len() && p.iter().zip(q).all(|(&v, &w)| same_variable(v, w))
+                    }
+                    (Delivery::Nowhere, Delivery::Nowhere) => true,
+                    _ => false,
+                });
+        let same_returns = self.returns.len() == earlier.returns.len()
+            && self
+                .returns
+                .iter()
+                .zip(&earlier.returns)
+                .all(|(a, b)| match (*a, *b) {
+                    (Returned::Variable(v), Returned::Variable(w))
+                    | (Returned::Grad(v), Returned::Grad(w)) => same_variable(v, w),
+                    (Returned::Value(x), Returned::Value(y)) => x == y,
+                    _ => false,
+                });
+        if !same_places || !same_returns {
             return Err("the step's results went to other places between its first calls".into());
         }
         Ok(())

@@ -74,6 +74,15 @@ impl Captured {
                 )));
             }
         }
+        if self
+            .missing_grads
+            .iter()
+            .any(|m| m.upgrade().is_some_and(|cell| cell.grad_cell().is_some()))
+        {
+            return Err(Refused::Stale(
+                "a tensor that had no gradient when the step was captured has one now".into(),
+            ));
+        }
         for input in &self.inputs {
             if let Source::GradOf(v) = input.source {
                 let grad = self.variables[v].cell.upgrade().and_then(|c| c.grad_cell());
@@ -212,14 +221,20 @@ impl Captured {
                         var.expected = cell.current_id();
                     }
                 }
-                Delivery::Grad(v) => {
+                Delivery::Grad(params) => {
                     let in_place = scratch.reused[d]
                         .as_ref()
                         .is_some_and(|b| ran.stored_in(plan, *at, b));
                     if !in_place {
-                        let cell = self.variables[*v].cell.upgrade().expect("checked");
-                        let origin = cell.current().origin();
-                        cell.store_grad(ran.value(plan, *at, shape), origin);
+                        let first = self.variables[params[0]].cell.upgrade().expect("checked");
+                        let origin = first.current().origin();
+                        first.store_grad(ran.value(plan, *at, shape), origin);
+                        // Parameters that shared the gradient share the new one.
+                        for &p in &params[1..] {
+                            if let Some(cell) = self.variables[p].cell.upgrade() {
+                                cell.share_grad_of(&first);
+                            }
+                        }
                     }
                 }
                 Delivery::Nowhere => {}
@@ -266,13 +281,13 @@ impl Captured {
             }
             let node: Option<NodeRef> = match delivery {
                 Delivery::Var { v, .. } => self.variables[*v].cell.upgrade().map(|c| c.current()),
-                Delivery::Grad(v) => self.variables[*v]
+                Delivery::Grad(params) => self.variables[params[0]]
                     .cell
                     .upgrade()
                     .and_then(|c| c.grad_cell())
-                    // Held by the parameter only (and `grad_cell`'s clone): no handle on the
+                    // Held by its parameters only (and `grad_cell`'s clone): no handle on the
                     // old gradient can see it overwritten.
-                    .filter(|g| Rc::strong_count(g) == 2)
+                    .filter(|g| Rc::strong_count(g) == params.len() + 1)
                     .map(|g| g.current()),
                 _ => None,
             };
