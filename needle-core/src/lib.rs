@@ -25,9 +25,10 @@
 //! The modules form layers, each using only those before it (no file imports one that
 //! imports it back): `dtype`, `shape`, `layout` → `storage`, `pool`, `threads` → `op` (the
 //! ops by family, see [`op`]), `node` (graph nodes and the variables naming them), `mark` →
-//! `walk` (topological order) → `interp` (kernels per op family) → `pending`, `backend`
-//! (realizing graphs) → `tensor` and `ops` (the `Tensor` API, per op family) → `autodiff`
-//! (gradient rules per op family) → `nn`, `optim`, `data`, `checkpoint`, `metrics`.
+//! `walk` (topological order) → `interp` (kernels per op family) → `capture` (what a traced
+//! step records), `pending`, `backend` (realizing graphs) → `tensor` and `ops` (the `Tensor`
+//! API, per op family) → `autodiff` (gradient rules per op family) → `nn`, `optim`, `data`,
+//! `checkpoint`, `metrics`.
 
 #![warn(missing_docs)]
 
