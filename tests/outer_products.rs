@@ -77,6 +77,44 @@ fn outer_products_are_elementwise_loops_with_eagers_bits() {
             bits(&with_mode(Mode::Eager, strided)),
             "{batch:?} {m}x1 · 1x{n} through strided views"
         );
+        // `b` as the transpose of an (n, 1) column: its inner-size axis has stride 1 too, and
+        // small such products go through the gemm crate's kernel that starts from +0.
+        let transposed = || {
+            let a = Tensor::from_vec(av.clone(), &a_shape);
+            let nd = b_shape.len();
+            let mut column = b_shape.clone();
+            column.swap(nd - 2, nd - 1);
+            let b =
+                Tensor::from_vec(bv.clone(), &column).transpose(nd as isize - 2, nd as isize - 1);
+            a.matmul(&b).to_vec()
+        };
+        assert_eq!(
+            bits(&with_mode(Mode::Jit, transposed)),
+            bits(&with_mode(Mode::Eager, transposed)),
+            "{batch:?} {m}x1 · (1x{n} transposed column)"
+        );
+        // A flipped `a` (copied compact before the product, in both modes) with that `b`.
+        let flipped = || {
+            let nd = a_shape.len();
+            // The transpose of a row, so its inner-size axis has stride m until copied.
+            let mut row = a_shape.clone();
+            row.swap(nd - 2, nd - 1);
+            let a = Tensor::from_vec(av.clone(), &row)
+                .transpose(nd as isize - 2, nd as isize - 1)
+                .flip(&[nd as isize - 2]);
+            let mut column = b_shape.clone();
+            column.swap(nd - 2, nd - 1);
+            let b =
+                Tensor::from_vec(bv.clone(), &column).transpose(nd as isize - 2, nd as isize - 1);
+            a.matmul(&b).to_vec()
+        };
+        assert_eq!(
+            bits(&with_mode(Mode::Jit, flipped)),
+            bits(&with_mode(Mode::Eager, flipped)),
+            "{batch:?} flipped {m}x1 · (1x{n} transposed column)"
+        );
+        // The compact case again, for the plan below.
+        with_mode(Mode::Jit, product);
         let steps = last_program().expect("a program ran").plan.steps;
         let gemm = steps
             .iter()

@@ -245,23 +245,43 @@ impl Planner<'_> {
     }
 
     /// Whether matmul node `i` is an outer product the JIT computes as an elementwise loop:
-    /// inner size 1, at least two columns, operands of the result's rank. The gemm crate
-    /// (0.19, which eager mode calls; its batches are the result's) computes such products as the plain product `a·b`
-    /// (keeping −0), so the loop gives its bits; with one column it starts from +0 instead
-    /// (−0 becomes +0), so those stay GEMM calls. `tests/jit.rs` checks both against eager.
+    /// inner size 1, operands of the result's rank and batches. The gemm crate (0.19, which
+    /// eager mode calls) computes such a product as the plain product `a·b`, keeping −0, so
+    /// the loop gives its bits — except in its small-product kernel (at most 16×16 results,
+    /// both operands with stride 1 along the inner axis), which starts from +0 (−0 becomes
+    /// +0), and in its column kernel (one column); those stay GEMM calls.
+    /// `tests/outer_products.rs` checks each case against eager mode.
     fn is_outer_product(&self, i: usize) -> bool {
         let graph = self.graph;
         let shape = graph.nodes[i].shape();
         let nd = shape.len();
         let inputs = graph.inputs(i);
         let (a, b) = (self.shape(inputs[0]), self.shape(inputs[1]));
-        nd >= 2
+        let shapes_fit = nd >= 2
             && a.len() == nd
             && b.len() == nd
             && a[nd - 1] == 1
             && shape[nd - 1] >= 2
             && a[..nd - 2] == shape[..nd - 2]
-            && b[..nd - 2] == shape[..nd - 2]
+            && b[..nd - 2] == shape[..nd - 2];
+        if !shapes_fit {
+            return false;
+        }
+        // As the GEMM sees the operand: flipped operands are copied compact first (here by
+        // `gemm_operand`, in eager mode by the interpreter's product).
+        let inner_stride = |input: usize, axis: usize| {
+            self.plan.access[input].as_ref().map(|acc| {
+                if acc.strides.iter().any(|&st| st < 0) {
+                    contiguous_strides(self.shape(input))[axis]
+                } else {
+                    acc.strides[axis]
+                }
+            })
+        };
+        let small_kernel = shape[nd - 2] * shape[nd - 1] <= 16 * 16
+            && inner_stride(inputs[0], nd - 1) == Some(1)
+            && inner_stride(inputs[1], nd - 2) == Some(1);
+        !small_kernel
     }
 
     /// Node `i = a · b` with inner size 1 as an elementwise loop over the result: `a` read
