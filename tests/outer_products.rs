@@ -23,6 +23,25 @@ fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
 }
 
+/// A tensor of `shape` made as the transpose of `values` laid out with the last two axes
+/// swapped (strides of a transposed view).
+fn transposed_copy(values: &[f32], shape: &[usize]) -> Tensor {
+    let nd = shape.len();
+    let mut swapped = shape.to_vec();
+    swapped.swap(nd - 2, nd - 1);
+    Tensor::from_vec(values.to_vec(), &swapped).transpose(nd as isize - 2, nd as isize - 1)
+}
+
+/// Asserts that `f` gives the same bits in JIT and in eager mode.
+#[track_caller]
+fn assert_same_in_jit_and_eager(f: impl Fn() -> Vec<f32>, what: &str) {
+    assert_eq!(
+        bits(&with_mode(Mode::Jit, &f)),
+        bits(&with_mode(Mode::Eager, &f)),
+        "{what}"
+    );
+}
+
 #[test]
 fn outer_products_are_elementwise_loops_with_eagers_bits() {
     needle::init();
@@ -72,46 +91,26 @@ fn outer_products_are_elementwise_loops_with_eagers_bits() {
             let b = widen(&bv, &b_shape, nd - 1);
             a.matmul(&b).to_vec()
         };
-        assert_eq!(
-            bits(&with_mode(Mode::Jit, strided)),
-            bits(&with_mode(Mode::Eager, strided)),
-            "{batch:?} {m}x1 · 1x{n} through strided views"
-        );
+        assert_same_in_jit_and_eager(strided, &format!("{batch:?} {m}x1 · 1x{n} strided"));
         // `b` as the transpose of an (n, 1) column: its inner-size axis has stride 1 too, and
         // small such products go through the gemm crate's kernel that starts from +0.
         let transposed = || {
             let a = Tensor::from_vec(av.clone(), &a_shape);
-            let nd = b_shape.len();
-            let mut column = b_shape.clone();
-            column.swap(nd - 2, nd - 1);
-            let b =
-                Tensor::from_vec(bv.clone(), &column).transpose(nd as isize - 2, nd as isize - 1);
-            a.matmul(&b).to_vec()
+            a.matmul(&transposed_copy(&bv, &b_shape)).to_vec()
         };
-        assert_eq!(
-            bits(&with_mode(Mode::Jit, transposed)),
-            bits(&with_mode(Mode::Eager, transposed)),
-            "{batch:?} {m}x1 · (1x{n} transposed column)"
+        assert_same_in_jit_and_eager(
+            transposed,
+            &format!("{batch:?} {m}x1 · (1x{n} transposed column)"),
         );
-        // A flipped `a` (copied compact before the product, in both modes) with that `b`.
+        // A flipped `a` (copied compact before the product, in both modes) with that `b`: the
+        // transpose of a row, so its inner-size axis has stride m until copied.
         let flipped = || {
-            let nd = a_shape.len();
-            // The transpose of a row, so its inner-size axis has stride m until copied.
-            let mut row = a_shape.clone();
-            row.swap(nd - 2, nd - 1);
-            let a = Tensor::from_vec(av.clone(), &row)
-                .transpose(nd as isize - 2, nd as isize - 1)
-                .flip(&[nd as isize - 2]);
-            let mut column = b_shape.clone();
-            column.swap(nd - 2, nd - 1);
-            let b =
-                Tensor::from_vec(bv.clone(), &column).transpose(nd as isize - 2, nd as isize - 1);
-            a.matmul(&b).to_vec()
+            let a = transposed_copy(&av, &a_shape).flip(&[a_shape.len() as isize - 2]);
+            a.matmul(&transposed_copy(&bv, &b_shape)).to_vec()
         };
-        assert_eq!(
-            bits(&with_mode(Mode::Jit, flipped)),
-            bits(&with_mode(Mode::Eager, flipped)),
-            "{batch:?} flipped {m}x1 · (1x{n} transposed column)"
+        assert_same_in_jit_and_eager(
+            flipped,
+            &format!("{batch:?} flipped {m}x1 · (1x{n} transposed column)"),
         );
         // The compact case again, for the plan below.
         with_mode(Mode::Jit, product);

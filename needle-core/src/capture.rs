@@ -130,13 +130,20 @@ pub fn finishing() -> bool {
     TRACE.with(|t| matches!(&*t.borrow(), Some((Phase::Finishing, _))))
 }
 
+/// Runs `f` on the trace when one is recording (the closure runs); does nothing otherwise.
+fn recording(f: impl FnOnce(&mut Trace)) {
+    TRACE.with(|t| {
+        if let Some((Phase::Recording, trace)) = t.borrow_mut().as_mut() {
+            f(trace);
+        }
+    });
+}
+
 /// Called where a value is read (realized for the host): inside a recording closure, a read
 /// is Rust-side work a replay cannot repeat.
 pub(crate) fn note_read(at: &'static Location<'static>) {
-    TRACE.with(|t| {
-        if let Some((Phase::Recording, trace)) = t.borrow_mut().as_mut() {
-            trace.read.get_or_insert(at);
-        }
+    recording(|trace| {
+        trace.read.get_or_insert(at);
     });
 }
 
@@ -147,64 +154,52 @@ pub(crate) fn host_value(
     from: Option<&NodeRef>,
     fill: impl FnMut(Option<&Realized>, &mut Buffer) -> Result<(), String> + 'static,
 ) {
-    TRACE.with(|t| {
-        if let Some((Phase::Recording, trace)) = t.borrow_mut().as_mut() {
-            let value = node.value().expect("host values are realized").clone();
-            trace.work.push(HostWork::Value {
-                node: Rc::downgrade(node),
-                id: node.id(),
-                value,
-                from: from.map(|f| (f.id(), Rc::downgrade(f))),
-                fill: Box::new(fill),
-            });
-        }
+    recording(|trace| {
+        let value = node.value().expect("host values are realized").clone();
+        trace.work.push(HostWork::Value {
+            node: Rc::downgrade(node),
+            id: node.id(),
+            value,
+            from: from.map(|f| (f.id(), Rc::downgrade(f))),
+            fill: Box::new(fill),
+        });
     });
 }
 
 /// Notes, when a trace is recording, that the new leaf `alias` shares the value of the
 /// realized `of` (a `detach`), so a captured step reads what `of` denotes at each call.
 pub(crate) fn note_alias(alias: &NodeRef, of: &NodeRef) {
-    TRACE.with(|t| {
-        if let Some((Phase::Recording, trace)) = t.borrow_mut().as_mut() {
-            trace.aliases.push((alias.id(), of.clone()));
-        }
+    recording(|trace| {
+        trace.aliases.push((alias.id(), of.clone()));
     });
 }
 
 /// Notes, when a trace is recording, that `node` is a variable's new value.
 pub(crate) fn note_assignment(node: &NodeRef) {
-    TRACE.with(|t| {
-        if let Some((Phase::Recording, trace)) = t.borrow_mut().as_mut() {
-            trace.assignments.push(node.id());
-        }
+    recording(|trace| {
+        trace.assignments.push(node.id());
     });
 }
 
 /// Notes, when a trace is recording, an assignment of an already computed value at `at`.
 pub(crate) fn note_realized_assign(at: &'static Location<'static>) {
-    TRACE.with(|t| {
-        if let Some((Phase::Recording, trace)) = t.borrow_mut().as_mut() {
-            trace.realized_assign.get_or_insert(at);
-        }
+    recording(|trace| {
+        trace.realized_assign.get_or_insert(at);
     });
 }
 
 /// Notes, when a trace is recording, that `variable` has no gradient.
 pub(crate) fn note_missing_grad(variable: &Rc<TensorCell>) {
-    TRACE.with(|t| {
-        if let Some((Phase::Recording, trace)) = t.borrow_mut().as_mut() {
-            trace.missing_grads.push(Rc::downgrade(variable));
-        }
+    recording(|trace| {
+        trace.missing_grads.push(Rc::downgrade(variable));
     });
 }
 
 /// Runs `action` now and, when a trace is recording, keeps it for every replay.
 pub(crate) fn host_action(mut action: impl FnMut() + 'static) {
     action();
-    TRACE.with(|t| {
-        if let Some((Phase::Recording, trace)) = t.borrow_mut().as_mut() {
-            trace.work.push(HostWork::Action(Box::new(action)));
-        }
+    recording(|trace| {
+        trace.work.push(HostWork::Action(Box::new(action)));
     });
 }
 

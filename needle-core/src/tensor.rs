@@ -1,4 +1,8 @@
-//! The user-facing tensor handle.
+//! The user-facing tensor handle. Its random constructors are in `random`, the tensors the
+//! library fills on the host at every step in `host`.
+
+mod host;
+mod random;
 
 use std::fmt;
 use std::panic::Location;
@@ -11,7 +15,7 @@ use crate::node::{Inputs, Node, NodeRef, TensorCell, Update};
 use crate::op::Op;
 use crate::pending::register_pending_assignment;
 use crate::shape::{fmt_shape, numel, valid_numel, Dims, Shape};
-use crate::storage::{filled_vec, Buffer, Realized};
+use crate::storage::{filled_vec, Realized};
 
 /// A tensor: a cheap, reference-counted handle to a graph node.
 ///
@@ -216,120 +220,6 @@ impl Tensor {
             data[row * n + v as usize] = 1.0;
         }
         Tensor::from_vec(data, &shape)
-    }
-
-    /// Uniform samples in [0, 1) from the global seeded stream (numpy's `rand`).
-    #[track_caller]
-    pub fn rand(shape: &[usize]) -> Tensor {
-        Tensor::uniform(shape, 0.0, 1.0)
-    }
-
-    /// Uniform samples in [low, high): `rand·(high−low)+low` computed in f64 as numpy does.
-    #[track_caller]
-    pub fn uniform(shape: &[usize], low: f64, high: f64) -> Tensor {
-        Tensor::drawn_f32("uniform", shape, move |out| {
-            let mut draws = filled_vec(out.len(), 0.0f64, || "uniform draws".into());
-            crate::random::with_global_rng(|r| r.fill_random_sample(&mut draws));
-            for (o, &u) in out.iter_mut().zip(&draws) {
-                *o = (u * (high - low) + low) as f32;
-            }
-        })
-    }
-
-    /// Standard normal samples from the global seeded stream (numpy's `randn`).
-    #[track_caller]
-    pub fn randn(shape: &[usize]) -> Tensor {
-        Tensor::normal(shape, 0.0, 1.0)
-    }
-
-    /// Normal samples `randn·std+mean`, computed in f64 as numpy does.
-    #[track_caller]
-    pub fn normal(shape: &[usize], mean: f64, std: f64) -> Tensor {
-        Tensor::drawn_f32("normal", shape, move |out| {
-            let mut draws = filled_vec(out.len(), 0.0f64, || "normal draws".into());
-            crate::random::with_global_rng(|r| r.fill_standard_normal(&mut draws));
-            for (o, &z) in out.iter_mut().zip(&draws) {
-                *o = (z * std + mean) as f32;
-            }
-        })
-    }
-
-    /// Integers uniform in [low, high) as i64 (numpy's legacy `randint`).
-    #[track_caller]
-    pub fn randint(low: i64, high: i64, shape: &[usize]) -> Tensor {
-        assert!(high > low, "randint: empty range [{low}, {high})");
-        let n = valid_numel("randint", shape);
-        let data = filled_vec(n, 0i64, || format!("randint {shape:?}"));
-        Tensor::host_value(Realized::from_i64(data, shape), move |buffer| {
-            crate::random::with_global_rng(|r| r.fill_randint(low, high, buffer.as_i64_mut()));
-        })
-    }
-
-    /// Booleans as 0/1 f32: `rand ≤ p` (the course's `randb`).
-    #[track_caller]
-    pub fn randb(shape: &[usize], p: f64) -> Tensor {
-        Tensor::drawn_f32("randb", shape, move |out| {
-            crate::random::with_global_rng(|r| r.fill_bernoulli(out, p));
-        })
-    }
-
-    /// An f32 tensor of `shape` drawn by `draw` from the global generator; a captured step
-    /// draws it again at every replay (see [`Tensor::host_value`]).
-    #[track_caller]
-    fn drawn_f32(op: &str, shape: &[usize], mut draw: impl FnMut(&mut [f32]) + 'static) -> Tensor {
-        let n = valid_numel(op, shape);
-        let data = filled_vec(n, 0.0f32, || format!("{op} {shape:?}"));
-        Tensor::host_value(Realized::from_f32(data, shape), move |buffer| {
-            draw(buffer.as_f32_mut())
-        })
-    }
-
-    /// A tensor the library fills on the host at every step: `fill` writes `value`'s buffer
-    /// now and, when a captured step is tracing this call, again at every replay, in the
-    /// order of the trace (see [`crate::capture`]).
-    #[track_caller]
-    pub(crate) fn host_value(
-        mut value: Realized,
-        mut fill: impl FnMut(&mut Buffer) + 'static,
-    ) -> Tensor {
-        fill(std::sync::Arc::get_mut(&mut value.buffer).expect("a new buffer"));
-        let t = Tensor::from_realized(value);
-        crate::capture::host_value(&t.node(), None, move |_, buffer| {
-            fill(buffer);
-            Ok(())
-        });
-        t
-    }
-
-    /// A tensor the library computes on the host from `from`'s elements (a loss's label
-    /// mask from the class labels): `fill` writes `value`'s buffer now from `from`'s value,
-    /// and again at every replay of a captured step from the value `from` has then. An error
-    /// is a panic at the caller's line (a label out of range).
-    #[track_caller]
-    pub(crate) fn host_derived(
-        from: &Tensor,
-        mut value: Realized,
-        mut fill: impl FnMut(&Realized, &mut Buffer) -> Result<(), String> + 'static,
-    ) -> Tensor {
-        let source = from.realize().node();
-        let buffer = std::sync::Arc::get_mut(&mut value.buffer).expect("a new buffer");
-        if let Err(message) = fill(source.value().expect("realized"), buffer) {
-            panic!("{message}");
-        }
-        let t = Tensor::from_realized(value);
-        crate::capture::host_value(&t.node(), Some(&source), move |from, buffer| {
-            fill(from.expect("derived values have a source"), buffer)
-        });
-        t
-    }
-
-    /// A 0-d f32 tensor holding `value()`, computed again at every replay of a captured step
-    /// (learning rates, bias corrections).
-    #[track_caller]
-    pub(crate) fn host_scalar(mut value: impl FnMut() -> f32 + 'static) -> Tensor {
-        Tensor::host_value(Realized::from_f32(vec![0.0], &[]), move |buffer| {
-            buffer.as_f32_mut()[0] = value()
-        })
     }
 
     // ---------------------------------------------------------------- reading

@@ -184,16 +184,7 @@ pub(crate) fn bind(
         let owner = node.owner().filter(|cell| cell.current_id() == node.id());
         let delivery = match owner {
             Some(cell) => {
-                let grad_of: Vec<usize> = (0..variables.len())
-                    .filter(|&v| {
-                        variables[v]
-                            .cell
-                            .upgrade()
-                            .and_then(|p| p.grad_cell())
-                            .is_some_and(|g| Rc::ptr_eq(&g, &cell))
-                    })
-                    .collect();
-                match grad_of {
+                match grad_holders(&variables, &Rc::downgrade(&cell)) {
                     params if !params.is_empty() => Delivery::Grad(params),
                     _ if trace.assignments.contains(&node.id()) => {
                         let update = traced
@@ -226,23 +217,9 @@ pub(crate) fn bind(
     // through their parameter, whose gradient is a new variable after every `backward`.
     for input in &mut inputs {
         if let Source::Var(v) = input.source {
-            let cell = variables[v].cell.clone();
-            if let Some(p) = variables.iter().position(|p| {
-                p.cell
-                    .upgrade()
-                    .and_then(|p| p.grad_cell())
-                    .is_some_and(|g| Weak::ptr_eq(&Rc::downgrade(&g), &cell))
-            }) {
-                let sharing = variables
-                    .iter()
-                    .filter(|q| {
-                        q.cell
-                            .upgrade()
-                            .and_then(|q| q.grad_cell())
-                            .is_some_and(|g| Weak::ptr_eq(&Rc::downgrade(&g), &cell))
-                    })
-                    .count();
-                if sharing > 1 {
+            let holders = grad_holders(&variables, &variables[v].cell);
+            if let [p, ..] = holders[..] {
+                if holders.len() > 1 {
                     return Err("it applies a gradient that several tensors share, stored \
                                 outside the step (which of them a replay should read is not \
                                 known)"
@@ -311,13 +288,7 @@ fn returned_from(
     {
         return Ok(Returned::Variable(v));
     }
-    let grad_of = variables.iter().position(|v| {
-        v.cell
-            .upgrade()
-            .and_then(|p| p.grad_cell())
-            .is_some_and(|g| Weak::ptr_eq(&Rc::downgrade(&g), &cell))
-    });
-    if let Some(v) = grad_of {
+    if let Some(&v) = grad_holders(variables, &cell).first() {
         return Ok(Returned::Grad(v));
     }
     let node = output.node();
@@ -373,6 +344,20 @@ fn donor(program: &Program, inputs: &[InputBinding], at: usize, v: usize) -> Opt
         input,
         bindings: reads.len(),
     })
+}
+
+/// The variables whose gradient is the variable `grad` (several when they share it, as the
+/// two operands of an addition do after `backward`).
+fn grad_holders(variables: &[Variable], grad: &Weak<TensorCell>) -> Vec<usize> {
+    (0..variables.len())
+        .filter(|&v| {
+            variables[v]
+                .cell
+                .upgrade()
+                .and_then(|p| p.grad_cell())
+                .is_some_and(|g| Weak::ptr_eq(&Rc::downgrade(&g), grad))
+        })
+        .collect()
 }
 
 /// Why a step whose computed `node` is held outside it cannot be captured.
