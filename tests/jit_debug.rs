@@ -132,7 +132,7 @@ fn stats_say_when_the_interpreter_ran_while_the_program_compiled() {
     assert_eq!(
         early.to_string(),
         "1 compilation (0.000 ms), 0 cache hits, 0 programs run (0 kernels, 0 matmuls, 0 \
-         interpreter nodes), 3 interpreted runs, 0 evictions, 0 donated buffers, 0 captured \
+         windows, 0 interpreter nodes), 3 interpreted runs, 0 evictions, 0 donated buffers, 0 captured \
          steps, 0 replays\n\
          3 realizations ran in the interpreter while the program compiled in the background \
          (tiered compilation, same results); the compiled code has not run yet; it runs once \

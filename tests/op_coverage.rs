@@ -7,7 +7,7 @@
 //! wildcard, so a new variant does not compile here until it has a test case.
 
 use needle::jit::{reset_stats, set_tiered, stats};
-use needle::op::{BinaryOp, Op, ReduceOp, ScalarOp, UnaryOp};
+use needle::op::{BinaryOp, Op, ReduceOp, ScalarOp, UnaryOp, Window};
 use needle::{manual_seed, with_mode, DType, Mode, Tensor};
 
 /// One op variant: a family op, or an op of [`Op`] without a family enum.
@@ -29,6 +29,8 @@ enum Slot {
     Gather,
     ScatterAdd,
     Cumsum,
+    Im2col,
+    Col2im,
 }
 
 /// The slot of a recorded op; `None` for a leaf (data, not an op to test).
@@ -51,6 +53,8 @@ fn slot_of(op: &Op) -> Option<Slot> {
         Op::Gather(_) => Slot::Gather,
         Op::ScatterAdd(_) => Slot::ScatterAdd,
         Op::Cumsum(_) => Slot::Cumsum,
+        Op::Im2col(_) => Slot::Im2col,
+        Op::Col2im(_) => Slot::Col2im,
     })
 }
 
@@ -74,6 +78,8 @@ fn all_slots() -> Vec<Slot> {
         Slot::Gather,
         Slot::ScatterAdd,
         Slot::Cumsum,
+        Slot::Im2col,
+        Slot::Col2im,
     ]);
     slots
 }
@@ -109,6 +115,9 @@ enum Lowering {
     Compiled,
     /// A host step calling the interpreter's kernel (counted in `fallback_nodes`).
     HostStep,
+    /// A window step: the interpreter's im2col/col2im function writing the program's own
+    /// buffer (not a fallback).
+    Window,
 }
 
 /// Records an op from the `Tensor` API, given the case's inputs.
@@ -121,6 +130,20 @@ struct Case {
     gradient: Gradient,
     lowering: Lowering,
 }
+
+const WINDOW: Window = Window {
+    kernel: 3,
+    stride: 2,
+    padding: 1,
+    dilation: 1,
+};
+
+const DILATED_WINDOW: Window = Window {
+    kernel: 2,
+    stride: 1,
+    padding: 1,
+    dilation: 2,
+};
 
 const NO_GRAD_COMPARISON: &str = "a comparison is a 0/1 mask, flat wherever it is differentiable";
 
@@ -268,6 +291,14 @@ fn case(slot: Slot) -> Case {
         ),
         // A sequential scan: a host step running the interpreter's kernel.
         Slot::Cumsum => movement(&[2, 5, 3], |x| x.cumsum(1), Lowering::HostStep),
+        // Stride 2 and padding: taps that fall in the padding, positions no tap reaches.
+        Slot::Im2col => movement(&[2, 2, 5, 4], |x| x.im2col(WINDOW), Lowering::Window),
+        // Dilation 2 and padding: pixels covered by several taps, others by none.
+        Slot::Col2im => movement(
+            &[8, 12],
+            |x| x.col2im(DILATED_WINDOW, &[1, 2, 4, 3]),
+            Lowering::Window,
+        ),
     }
 }
 
@@ -404,6 +435,8 @@ fn check(slot: Slot, case: &Case) {
         );
         let lowering = if s.fallback_nodes > 0 {
             Lowering::HostStep
+        } else if s.windows_run > 0 {
+            Lowering::Window
         } else {
             Lowering::Compiled
         };

@@ -26,6 +26,9 @@ pub struct JitStats {
     pub kernels_run: u64,
     /// Matrix products run through the GEMM.
     pub matmuls_run: u64,
+    /// im2col and col2im steps run (the interpreter's functions writing the program's
+    /// buffers).
+    pub windows_run: u64,
     /// Nodes run by the interpreter's kernels from inside programs (pad, concat, casts,
     /// i64 ops).
     pub fallback_nodes: u64,
@@ -113,8 +116,8 @@ impl fmt::Display for JitStats {
             |n: u64, one: &'static str, many: &'static str| if n == 1 { one } else { many };
         write!(
             f,
-            "{} {} ({:.3} ms), {} cache {}, {} {} run ({} kernels, {} matmuls, {} interpreter \
-             nodes), {} interpreted {}, {} {}, {} donated {}, {} captured {}, {} {}",
+            "{} {} ({:.3} ms), {} cache {}, {} {} run ({} kernels, {} matmuls, {} windows, {} \
+             interpreter nodes), {} interpreted {}, {} {}, {} donated {}, {} captured {}, {} {}",
             self.compilations,
             plural(self.compilations, "compilation", "compilations"),
             self.compile_time.as_secs_f64() * 1e3,
@@ -124,6 +127,7 @@ impl fmt::Display for JitStats {
             plural(self.programs_run, "program", "programs"),
             self.kernels_run,
             self.matmuls_run,
+            self.windows_run,
             self.fallback_nodes,
             self.interpreted_runs,
             plural(self.interpreted_runs, "run", "runs"),
@@ -154,6 +158,7 @@ impl fmt::Debug for JitStats {
             .field("programs_run", &self.programs_run)
             .field("kernels_run", &self.kernels_run)
             .field("matmuls_run", &self.matmuls_run)
+            .field("windows_run", &self.windows_run)
             .field("fallback_nodes", &self.fallback_nodes)
             .field("interpreted_runs", &self.interpreted_runs)
             .field("evictions", &self.evictions)

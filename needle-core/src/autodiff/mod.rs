@@ -1,7 +1,7 @@
 //! Reverse-mode automatic differentiation over the graph.
 //!
 //! This file is the reverse pass (`backward`, `propagate`); the gradient rules are in one
-//! file per op family (`unary`, `scalar`, `binary`, `reduce`, `matmul`, `movement`; see
+//! file per op family (`unary`, `scalar`, `binary`, `reduce`, `matmul`, `movement`, `window`; see
 //! [`crate::op`]), each a function of the forward node and its output's adjoint (`rule::Rule`).
 //!
 //! Each op's gradient is written with tensor ops, so gradients are graph nodes like any other:
@@ -17,6 +17,7 @@ mod reduce;
 mod rule;
 mod scalar;
 mod unary;
+mod window;
 
 use rule::Rule;
 
@@ -194,6 +195,8 @@ fn input_gradients(
         Op::Reduce(r, axes) => vec![Some(reduce::gradient(*r, axes, &rule))],
         Op::MatMul => matmul::gradients(&rule),
         Op::Cumsum(axis) => vec![Some(reduce::cumsum_gradient(*axis, &rule))],
+        Op::Im2col(w) => vec![Some(window::im2col_gradient(*w, &rule))],
+        Op::Col2im(w) => vec![Some(window::col2im_gradient(*w, &rule))],
         op @ (Op::Reshape
         | Op::Permute(_)
         | Op::Expand

@@ -87,7 +87,9 @@ pub(super) fn gradients(op: &Op, r: &Rule) -> Vec<Option<Tensor>> {
         | Op::Binary(_)
         | Op::Reduce(..)
         | Op::MatMul
-        | Op::Cumsum(_) => {
+        | Op::Cumsum(_)
+        | Op::Im2col(_)
+        | Op::Col2im(_) => {
             unreachable!("{} is not a movement op", op.name())
         }
     }

@@ -5,7 +5,7 @@
 //! bit-identical.
 //!
 //! One kernel file per op family (`unary`, `scalar`, `binary`, `reduce`, `matmul`,
-//! `movement`; see [`crate::op`]), over the shared loops of `elementwise`, `rows` and
+//! `movement`, `window`; see [`crate::op`]), over the shared loops of `elementwise`, `rows` and
 //! `pairwise`. The interpreter's [`Backend`](crate::Backend) implementation is in
 //! `backend.rs`, which realizes graphs with it.
 
@@ -21,6 +21,7 @@ mod reduce;
 mod rows;
 mod scalar;
 mod unary;
+pub mod window;
 
 use crate::node::{Node, NodeRef};
 use crate::op::Op;
@@ -101,5 +102,7 @@ pub fn evaluate_op(op: &Op, inputs: &[Realized], shape: &[usize]) -> Realized {
         Op::Cumsum(axis) => cumsum::cumsum(&inputs[0], *axis),
         Op::Gather(axis) => gather::gather(&inputs[0], &inputs[1], *axis),
         Op::ScatterAdd(axis) => gather::scatter_add(&inputs[0], &inputs[1], *axis, shape),
+        Op::Im2col(w) => window::im2col(&inputs[0], *w, shape),
+        Op::Col2im(w) => window::col2im(&inputs[0], *w, shape),
     }
 }

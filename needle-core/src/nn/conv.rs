@@ -1,6 +1,6 @@
-//! Two-dimensional convolution on NCHW input, computed as one matrix product over an im2col
-//! matrix built from strided views, so its gradients come from autodiff and every backend
-//! runs it with the ops it already has.
+//! Two-dimensional convolution on NCHW input, computed as one matrix product with the im2col
+//! matrix of its input ([`Tensor::im2col`]), so its gradients come from autodiff: the
+//! weight's is a product with the same matrix, the input's a product folded back by col2im.
 
 use crate::dtype::DType;
 use crate::init::{kaiming_uniform_shape, rand, Nonlinearity};
@@ -168,33 +168,27 @@ impl Forward for Conv2d {
         let window = self.window();
         let channels = Some(self.in_channels);
         let (ho, wo) = window.check_nchw(&self.layer_name(), &x.shape(), x.dtype(), channels);
-        let (n, c, p) = (x.shape()[0], self.in_channels, self.padding);
-        let taps = self.kernel_size * self.kernel_size;
-        // Channels last, so that each output position's patch is one contiguous row of the
-        // im2col matrix with columns in the weight's (kh, kw, c) order. The permute is a view;
-        // the zero padding is the first copy (none when p = 0).
-        let padded = x
-            .permute(&[0, 2, 3, 1])
-            .pad(&[(0, 0), (p, p), (p, p), (0, 0)]);
-        // One strided view (N, Ho, Wo, 1, C) per kernel offset — no copy — joined on the tap
-        // axis by the one gather copy: concat writes the im2col matrix (N, Ho, Wo, k·k, C)
-        // contiguously, so its reshape to (N·Ho·Wo, k·k·C) is again a view. A 1×1 kernel has
-        // one view and no concat; the reshape of that strided view is then the copy (none
-        // when C = 1 and the view is contiguous).
-        let views: Vec<Tensor> = window
-            .tap_views(&padded, 1, (ho, wo))
-            .iter()
-            .map(|v| v.unsqueeze(3))
-            .collect();
-        let columns = Tensor::concat(&views, 3).reshape(&[n * ho * wo, taps * c]);
-        // (k, k, C_in, C_out) is contiguous, so the (k·k·C_in, C_out) operand is a view.
-        let weight = self.weight.reshape(&[taps * c, self.out_channels]);
-        let mut y = columns.matmul(&weight);
+        let n = x.shape()[0];
+        let taps = self.kernel_size * self.kernel_size * self.in_channels;
+        // One im2col pass writes the (k·k·C_in, N·Ho·Wo) matrix; the product with the
+        // weight as (C_out, k·k·C_in) — a transposed view of its (k, k, C_in, C_out) storage,
+        // rows in the same (kh, kw, c) order — is the output as (C_out, N·Ho·Wo). The matrix
+        // is a copy because the GEMM reads 2-D strided operands: a window's columns are one
+        // only for a 1×1 kernel without padding over a single image, and the copy is what
+        // the GEMM's packing would otherwise read from scattered rows.
+        let columns = x.im2col(window);
+        let weight = self
+            .weight
+            .reshape(&[taps, self.out_channels])
+            .transpose(0, 1);
+        let mut y = weight.matmul(&columns);
         if let Some(b) = &self.bias {
-            y = &y + &b.reshape(&[1, self.out_channels]).broadcast_to(&y.shape());
+            // Per output channel, i.e. per row: fused into the product as its epilogue.
+            y = &y + &b.reshape(&[self.out_channels, 1]).broadcast_to(&y.shape());
         }
-        // Back to NCHW as a view of the (N, Ho, Wo, C_out) product.
-        y.reshape(&[n, ho, wo, self.out_channels])
-            .permute(&[0, 3, 1, 2])
+        // NCHW as a view of the channel-major (C_out, N, Ho, Wo) product: a channel's values
+        // stay contiguous for BatchNorm's statistics and the next layer's im2col.
+        y.reshape(&[self.out_channels, n, ho, wo])
+            .permute(&[1, 0, 2, 3])
     }
 }

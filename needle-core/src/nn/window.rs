@@ -1,25 +1,18 @@
-//! The sliding-window geometry shared by convolution and pooling: output sizes, the checks on
-//! NCHW input, and the strided views that pick each kernel offset's elements.
+//! The sliding-window geometry shared by convolution and pooling ([`Window`], defined with the
+//! window ops in `op/window.rs`): the checks on NCHW input, and the strided views that pick
+//! each kernel offset's elements.
 
 use crate::dtype::DType;
 use crate::shape::fmt_shape;
 use crate::tensor::Tensor;
 
-/// A square window over the two spatial axes: kernel size, stride, zero padding on each side
-/// and dilation (the spacing of the kernel's taps), as in PyTorch.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Window {
-    pub kernel: usize,
-    pub stride: usize,
-    pub padding: usize,
-    pub dilation: usize,
-}
+pub(crate) use crate::op::Window;
 
 impl Window {
     /// A pooling layer's window — `kernel`×`kernel`, `stride` apart, no padding or dilation —
     /// after checking both are positive (`layer` names the layer in the message).
     #[track_caller]
-    pub fn pooling(layer: &str, kernel: usize, stride: usize) -> Window {
+    pub(crate) fn pooling(layer: &str, kernel: usize, stride: usize) -> Window {
         assert!(
             kernel > 0 && stride > 0,
             "{layer}: kernel_size ({kernel}) and stride ({stride}) must be positive"
@@ -35,28 +28,16 @@ impl Window {
     /// The k·k tap views of a pooling layer's NCHW input `x` (checked as [`Window::check_nchw`]
     /// does, `layer` naming the layer), each of the output's shape.
     #[track_caller]
-    pub fn pooling_taps(&self, layer: &str, x: &Tensor) -> Vec<Tensor> {
+    pub(crate) fn pooling_taps(&self, layer: &str, x: &Tensor) -> Vec<Tensor> {
         let out = self.check_nchw(layer, &x.shape(), x.dtype(), None);
         self.tap_views(x, 2, out)
-    }
-
-    /// The span the kernel's taps cover: dilation·(kernel − 1) + 1.
-    fn span(&self) -> usize {
-        self.dilation * (self.kernel - 1) + 1
-    }
-
-    /// Output size along an axis of input size `size`: ⌊(size + 2p − span) / s⌋ + 1, or `None`
-    /// when the padded input is smaller than the kernel's span.
-    pub fn output_size(&self, size: usize) -> Option<usize> {
-        let padded = size + 2 * self.padding;
-        (padded >= self.span()).then(|| (padded - self.span()) / self.stride + 1)
     }
 
     /// Panics at the caller's line unless an input of this `shape` and `dtype` is f32 NCHW
     /// with `channels` channels (when given) and room for the window; `layer` names the layer
     /// in the message. Returns the output's (H, W).
     #[track_caller]
-    pub fn check_nchw(
+    pub(crate) fn check_nchw(
         &self,
         layer: &str,
         shape: &[usize],
@@ -100,7 +81,12 @@ impl Window {
     /// elements that tap meets at every output position: a stepped slice (no copy) of the
     /// spatial axes `h_axis` and `h_axis + 1`, of size (Ho, Wo) there.
     #[track_caller]
-    pub fn tap_views(&self, padded: &Tensor, h_axis: usize, out: (usize, usize)) -> Vec<Tensor> {
+    pub(crate) fn tap_views(
+        &self,
+        padded: &Tensor,
+        h_axis: usize,
+        out: (usize, usize),
+    ) -> Vec<Tensor> {
         let shape = padded.shape();
         let mut views = Vec::with_capacity(self.kernel * self.kernel);
         for kh in 0..self.kernel {

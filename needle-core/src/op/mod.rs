@@ -8,8 +8,9 @@
 //! rules in `autodiff/<family>.rs`, its interpreter kernel in `interp/<family>.rs` and its
 //! `Tensor` methods in `ops/<family>.rs`. The families: `unary`, `scalar` (a tensor and a
 //! constant), `binary`, `reduce`, `matmul` and `movement` (reshape, permute, expand, slice,
-//! flip, pad, concat, cast, gather, scatter_add); the last two have no enum of their own,
-//! their ops are variants of [`Op`], as is [`Op::Cumsum`] (a scan: kernel in
+//! flip, pad, concat, cast, gather, scatter_add) and `window` (im2col and its adjoint
+//! col2im, with the [`Window`] they slide); `matmul`, `movement` and `window` have no enum
+//! of their own, their ops are variants of [`Op`], as is [`Op::Cumsum`] (a scan: kernel in
 //! `interp/cumsum.rs`, gradient in `autodiff/reduce.rs`, method in `ops/reduce.rs`). The
 //! comparisons of the binary and scalar families share [`Comparison`].
 //!
@@ -26,6 +27,7 @@ mod compare;
 mod reduce;
 mod scalar;
 mod unary;
+mod window;
 
 pub use binary::BinaryOp;
 pub use compare::Comparison;
@@ -33,6 +35,7 @@ pub use reduce::ReduceOp;
 pub use scalar::ScalarOp;
 pub use table::{BinaryKernel, UnaryKernel};
 pub use unary::UnaryOp;
+pub use window::Window;
 
 use crate::dtype::DType;
 
@@ -85,6 +88,14 @@ pub enum Op {
     ScatterAdd(usize),
     /// Running sum along an axis, accumulated in f32 in order (numpy's `cumsum`).
     Cumsum(usize),
+    /// im2col: (N, C, H, W) data → the (k·k·C, N·Ho·Wo) matrix whose row (kh, kw, c) and
+    /// column (n, ho, wo) holds `x[n, c, ho·s + kh·d − p, wo·s + kw·d − p]` (zero where that
+    /// falls in the padding), so that a convolution is one matrix product.
+    Im2col(Window),
+    /// col2im, the adjoint of [`Op::Im2col`]: a (k·k·C, N·Ho·Wo) matrix → the node's shape
+    /// (N, C, H, W), each element the sum, in (kh, kw) order, of the entries im2col would
+    /// have copied from it.
+    Col2im(Window),
 }
 
 /// A scalar constant as debug output and messages print it: the shortest digits that read
@@ -122,6 +133,14 @@ impl Op {
             Op::Gather(a) => format!("gather({a})"),
             Op::ScatterAdd(a) => format!("scatter_add({a})"),
             Op::Cumsum(a) => format!("cumsum({a})"),
+            Op::Im2col(w) | Op::Col2im(w) => format!(
+                "{}(k={}, s={}, p={}, d={})",
+                self.kind(),
+                w.kernel,
+                w.stride,
+                w.padding,
+                w.dilation
+            ),
             _ => self.kind().to_string(),
         }
     }
@@ -147,6 +166,8 @@ impl Op {
             Op::Gather(_) => "gather",
             Op::ScatterAdd(_) => "scatter_add",
             Op::Cumsum(_) => "cumsum",
+            Op::Im2col(_) => "im2col",
+            Op::Col2im(_) => "col2im",
         }
     }
 

@@ -2,8 +2,8 @@
 //! explicit broadcast views, and the Rust operator overloads.
 //!
 //! The `Tensor` methods of each op family are in the file named after it (`unary`, `scalar`,
-//! `binary`, `reduce`, `matmul`, `movement`; see [`crate::op`]); `operators` maps `+`, `*`,
-//! … onto them.
+//! `binary`, `reduce`, `matmul`, `movement`, `window`; see [`crate::op`]); `operators` maps
+//! `+`, `*`, … onto them.
 
 mod arg_reduce;
 mod binary;
@@ -16,6 +16,7 @@ mod reduce;
 mod scalar;
 mod select;
 mod unary;
+mod window;
 
 pub use binary::Operand;
 

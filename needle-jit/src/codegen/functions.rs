@@ -181,7 +181,10 @@ pub(super) fn build_chunk(
                 run,
                 epilogue,
             } => e.reduce(*op, axes, (body, *value), step.out, *run, epilogue.as_ref()),
-            StepKind::MatMul { .. } | StepKind::Host | StepKind::Elementwise(_) => {
+            StepKind::MatMul { .. }
+            | StepKind::Host
+            | StepKind::Window { .. }
+            | StepKind::Elementwise(_) => {
                 let index = e.b.ins().iconst(types::I64, s as i64);
                 let call = e.b.ins().call(host, &[args_ptr, index]);
                 let status = e.b.inst_results(call)[0];

@@ -106,7 +106,7 @@ pub(super) fn all_small(plan: &Plan, steps: std::ops::Range<usize>) -> bool {
         StepKind::MatMul { epilogue, .. } => epilogue
             .as_ref()
             .is_none_or(|k| k.shape.iter().product::<usize>() <= SMALL_KERNEL),
-        StepKind::Host => true,
+        StepKind::Host | StepKind::Window { .. } => true,
     })
 }
 

@@ -54,5 +54,9 @@ pub(super) fn op_key(op: &Op, key: &mut Vec<u64>) {
         Op::Gather(axis) => key.extend([15, *axis as u64]),
         Op::ScatterAdd(axis) => key.extend([16, *axis as u64]),
         Op::Cumsum(axis) => key.extend([17, *axis as u64]),
+        Op::Im2col(w) | Op::Col2im(w) => {
+            key.push(if matches!(op, Op::Im2col(_)) { 18 } else { 19 });
+            key.extend([w.kernel, w.stride, w.padding, w.dilation].map(|v| v as u64));
+        }
     }
 }

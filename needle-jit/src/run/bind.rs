@@ -249,11 +249,12 @@ pub(crate) fn execute(
         unsafe { v.set_len(plan.slots[s].len) };
         ctx.owned[s] = Some(Arc::new(Buffer::F32(v)));
     }
-    let (kernels, matmuls, hosts) = program.counts;
+    let (kernels, matmuls, windows, hosts) = program.counts;
     bump(|st| {
         st.programs_run += 1;
         st.kernels_run += kernels;
         st.matmuls_run += matmuls;
+        st.windows_run += windows;
         st.fallback_nodes += hosts;
     });
     Ok(Ran {

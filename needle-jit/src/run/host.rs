@@ -15,7 +15,7 @@ use needle_core::storage::{Buffer, Realized};
 use crate::abi::{args, slot_record, RowsFn, STATUS_HOST_ERROR, STATUS_OK};
 use crate::collect::Graph;
 use crate::gemm::Operand;
-use crate::schedule::{Access, Plan, StepKind};
+use crate::schedule::{Access, Plan, StepKind, WindowOp};
 
 /// Chunks per thread a split elementwise step is cut into: threads claim chunks as they go,
 /// so one that runs slower (a core shared with another process, a helper woken late) takes
@@ -135,6 +135,14 @@ impl RunContext<'_> {
                 Ok(self.matmul(words, step, [a, b], *k, (specialized, epilogue)))
             }
             StepKind::Host => self.interpret(words, step).map(|()| STATUS_OK),
+            StepKind::Window {
+                op,
+                input,
+                input_shape,
+            } => {
+                self.window(words, step, *op, (input, input_shape));
+                Ok(STATUS_OK)
+            }
             StepKind::Elementwise(k) => {
                 let f = self.rows_fn(step);
                 let rows = k.shape[0];
@@ -217,6 +225,50 @@ impl RunContext<'_> {
             node.set_value(value);
         }
         Ok(())
+    }
+
+    /// Runs im2col or col2im with the interpreter's functions on the program's buffers:
+    /// `input` (of `shape`) read through its strides, the output slot written compact.
+    /// Panics (reported as the step's error) when either leaves its buffer.
+    fn window(
+        &self,
+        words: &[u64],
+        step: usize,
+        op: WindowOp,
+        (input, shape): (&Access, &[usize]),
+    ) {
+        let s = &self.plan.steps[step];
+        let out_shape = &self.plan.nodes[s.node].shape;
+        let out_len: usize = out_shape.iter().product();
+        let (out_ptr, _, out_slot_len) = slot_record(words, s.out);
+        assert!(out_slot_len >= out_len, "{op:?}: output buffer too small");
+        let (in_ptr, slot_offset, in_len) = slot_record(words, input.slot);
+        let offset = slot_offset + input.offset;
+        assert!(offset >= 0, "{op:?}: input view starts before its buffer");
+        let layout = Layout {
+            shape: shape.to_vec(),
+            strides: input.strides.clone(),
+            offset: offset as usize,
+        };
+        if out_len == 0 {
+            return;
+        }
+        // SAFETY: the input slot's record describes a live buffer of `in_len` f32 elements
+        // for the whole run (the kernels check that the view stays inside it), and the output
+        // slot one of at least `out_len` that no other slot of this step overlaps (the arena
+        // allocates a step's outputs before it frees the step's inputs).
+        let (data, out) = unsafe {
+            (
+                std::slice::from_raw_parts(in_ptr as *const f32, in_len),
+                std::slice::from_raw_parts_mut(out_ptr as *mut f32, out_len),
+            )
+        };
+        match op {
+            WindowOp::Im2col(w) => needle_core::interp::window::im2col_into(data, &layout, w, out),
+            WindowOp::Col2im(w) => {
+                needle_core::interp::window::col2im_into(data, &layout, w, out_shape, out)
+            }
+        }
     }
 
     /// `out = a · b` per batch through the GEMM the policy picks ([`crate::gemm`]; the

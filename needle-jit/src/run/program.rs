@@ -50,7 +50,7 @@ pub struct Program {
     /// does not allocate them again.
     pub(super) run_scratch: RefCell<RunScratch>,
     /// (fused kernels, matmuls, interpreter steps) per run.
-    pub(super) counts: (u64, u64, u64),
+    pub(super) counts: (u64, u64, u64, u64),
     /// Realizations the interpreter ran while the machine code was being generated.
     pub(super) interpreted: Cell<u64>,
 }
@@ -232,11 +232,12 @@ pub(super) fn from_plan(
     }
     let mut host_written = vec![false; plan.slots.len()];
     let mut host_read = vec![false; plan.slots.len()];
-    let (mut kernels, mut matmuls, mut hosts) = (0, 0, 0);
+    let (mut kernels, mut matmuls, mut windows, mut hosts) = (0, 0, 0, 0);
     for step in &plan.steps {
         match step.kind {
             StepKind::Elementwise(_) | StepKind::Reduce { .. } => kernels += 1,
             StepKind::MatMul { .. } => matmuls += 1,
+            StepKind::Window { .. } => windows += 1,
             StepKind::Host => {
                 hosts += 1;
                 host_written[step.out] = true;
@@ -305,7 +306,7 @@ pub(super) fn from_plan(
         host_written,
         host_read,
         run_scratch: RefCell::default(),
-        counts: (kernels, matmuls, hosts),
+        counts: (kernels, matmuls, windows, hosts),
         interpreted: Cell::new(0),
     })
 }

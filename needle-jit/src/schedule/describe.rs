@@ -41,6 +41,7 @@ impl Plan {
                         .unwrap_or_default()
                 ),
                 StepKind::Host => format!("interpreter kernel for {}", node.op),
+                StepKind::Window { input, .. } => format!("{} of slot {}", node.op, input.slot),
             };
             let place = match slot.kind {
                 SlotKind::Owned => "new buffer".to_string(),

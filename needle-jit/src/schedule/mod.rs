@@ -38,7 +38,9 @@ mod planner;
 pub mod sum_run;
 
 pub use kernel::{Access, Expr, Kernel};
-pub use plan::{Donation, Elem, NodeInfo, Placement, Plan, Slot, SlotKind, Step, StepKind};
+pub use plan::{
+    Donation, Elem, NodeInfo, Placement, Plan, Slot, SlotKind, Step, StepKind, WindowOp,
+};
 
 use rustc_hash::FxHashMap;
 

@@ -9,7 +9,7 @@ use needle_core::shape::{contiguous_strides, numel};
 use needle_core::DType;
 
 use super::kernel::{Access, Expr, Kernel, Output};
-use super::plan::{Elem, Placement, Slot, SlotKind, Step, StepKind};
+use super::plan::{Elem, Placement, Slot, SlotKind, Step, StepKind, WindowOp};
 use super::planner::Planner;
 use super::sum_run;
 use crate::collect::Graph;
@@ -228,6 +228,21 @@ impl Planner<'_> {
                 );
                 self.plan.nodes[i].placement = Placement::Stored(step_index);
                 return;
+            }
+            Op::Im2col(w) | Op::Col2im(w) => {
+                let input = self.plan.access[inputs[0]].clone().expect("stored input");
+                let out = self.stored(i, Elem::F32);
+                let op = match op {
+                    Op::Im2col(_) => WindowOp::Im2col(*w),
+                    _ => WindowOp::Col2im(*w),
+                };
+                let input_shape = self.shape(inputs[0]).to_vec();
+                let kind = StepKind::Window {
+                    op,
+                    input,
+                    input_shape,
+                };
+                self.push_step(kind, i, Vec::new(), out);
             }
             _ => {
                 let out = self.stored(i, elem_of(node.dtype()));

@@ -92,6 +92,27 @@ pub enum StepKind {
     },
     /// The interpreter's kernel for the node (run from inside the program).
     Host,
+    /// im2col or col2im: the function the interpreter runs for it
+    /// ([`needle_core::interp::window`]), called on the program's buffers — `input` read
+    /// through its strides, the output slot written compact — so a convolution gives the same
+    /// bits in every mode and its matrices live in the arena like any other step's.
+    Window {
+        /// Which of the two, with its window.
+        op: WindowOp,
+        /// The input, strides over its full shape.
+        input: Access,
+        /// The input's shape.
+        input_shape: Vec<usize>,
+    },
+}
+
+/// The op of a [`StepKind::Window`] step.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum WindowOp {
+    /// NCHW images → their (k·k·C, N·Ho·Wo) column matrix.
+    Im2col(needle_core::op::Window),
+    /// A column matrix → the NCHW images of the step's node shape, overlapping taps summed.
+    Col2im(needle_core::op::Window),
 }
 
 /// One step of the program.
@@ -194,7 +215,7 @@ pub struct Plan {
 fn epilogue_of(step: &Step) -> Option<&Kernel> {
     match &step.kind {
         StepKind::Reduce { epilogue, .. } | StepKind::MatMul { epilogue, .. } => epilogue.as_ref(),
-        StepKind::Elementwise(_) | StepKind::Host => None,
+        StepKind::Elementwise(_) | StepKind::Host | StepKind::Window { .. } => None,
     }
 }
 
@@ -205,7 +226,7 @@ pub(crate) fn step_writes(step: &Step) -> Vec<usize> {
         StepKind::Reduce { body, .. } => std::iter::once(step.out)
             .chain(body.outputs.iter().map(|o| o.slot))
             .collect(),
-        StepKind::MatMul { .. } | StepKind::Host => vec![step.out],
+        StepKind::MatMul { .. } | StepKind::Host | StepKind::Window { .. } => vec![step.out],
     };
     writes.extend(
         epilogue_of(step)
@@ -223,6 +244,7 @@ pub(crate) fn step_reads(step: &Step) -> Vec<usize> {
         StepKind::Reduce { body, .. } => body.inputs.iter().map(|a| a.slot).collect(),
         StepKind::MatMul { a, b, .. } => vec![a.slot, b.slot],
         StepKind::Host => Vec::new(),
+        StepKind::Window { input, .. } => vec![input.slot],
     };
     reads.extend(
         epilogue_of(step)
