@@ -104,7 +104,7 @@ impl fmt::Display for JitStats {
     /// assert_eq!(
     ///     stats.to_string(),
     ///     "1 compilation (0.000 ms), 0 cache hits, 0 programs run (0 kernels, 0 matmuls, 0 \
-    ///      interpreter nodes), 3 interpreted runs, 0 evictions, 0 donated buffers, 0 captured \
+    ///      windows, 0 interpreter nodes), 3 interpreted runs, 0 evictions, 0 donated buffers, 0 captured \
     ///      steps, 0 replays\n\
     ///      3 realizations ran in the interpreter while the program compiled in the background \
     ///      (tiered compilation, same results); the compiled code has not run yet; it runs once \

@@ -94,12 +94,23 @@ pub fn im2col_into(data: &[f32], layout: &Layout, window: Window, dst: &mut [f32
                 let y = oh as isize * s + h0;
                 let base = layout.offset as isize + img as isize * sn + ch as isize * sc + y * sh;
                 let step = s * sw;
-                let mut at = base + (w_valid.start as isize * s + w0) * sw;
+                let at = base + (w_valid.start as isize * s + w0) * sw;
+                let out = &mut out[w_valid.clone()];
+                if out.is_empty() {
+                    continue;
+                }
                 if step == 1 {
-                    let len = w_valid.len();
-                    out[w_valid.clone()].copy_from_slice(&data[at as usize..at as usize + len]);
+                    out.copy_from_slice(&data[at as usize..at as usize + out.len()]);
+                } else if step > 0 {
+                    // One bounds check for the stretch, none per element.
+                    let last = at as usize + (out.len() - 1) * step as usize;
+                    let src = data[at as usize..=last].iter().step_by(step as usize);
+                    for (v, &x) in out.iter_mut().zip(src) {
+                        *v = x;
+                    }
                 } else {
-                    for v in &mut out[w_valid.clone()] {
+                    let mut at = at;
+                    for v in out {
                         *v = data[at as usize];
                         at += step;
                     }
@@ -146,13 +157,25 @@ pub fn col2im_into(
                 for kw in 0..k {
                     let (w0, w_valid) = window.tap_range(kw, w, wo);
                     let row = layout.offset as isize + ((kh * k + kw) * c + ch) as isize * rs;
+                    if w_valid.is_empty() {
+                        continue;
+                    }
+                    let x0 = (w_valid.start * s) as isize + w0;
                     for oh in h_valid.clone() {
                         let y = (oh * s) as isize + h0;
-                        let line = &mut plane[y as usize * w..][..w];
-                        let column = ((img * ho + oh) * wo) as isize;
-                        for ow in w_valid.clone() {
-                            let x = (ow * s) as isize + w0;
-                            line[x as usize] += data[(row + (column + ow as isize) * cs) as usize];
+                        let line = &mut plane[y as usize * w + x0 as usize..(y as usize + 1) * w];
+                        let column = ((img * ho + oh) * wo + w_valid.start) as isize;
+                        let first = row + column * cs;
+                        let targets = line.iter_mut().step_by(s);
+                        if cs == 1 {
+                            let src = &data[first as usize..first as usize + w_valid.len()];
+                            for (t, &v) in targets.zip(src) {
+                                *t += v;
+                            }
+                        } else {
+                            for (j, t) in targets.take(w_valid.len()).enumerate() {
+                                *t += data[(first + j as isize * cs) as usize];
+                            }
                         }
                     }
                 }

@@ -6,7 +6,7 @@ use needle_core::shape::numel;
 
 /// Runs up to this long are summed by generated code (at most eight leaves); longer ones by
 /// the host helper, whose call then costs little next to the run.
-pub const INLINE_RUN: usize = 512;
+pub const INLINE_RUN: usize = 1024;
 
 /// The length of the run buffer a sum of `shape` over `axes` needs: `Some` when its run is
 /// longer than [`INLINE_RUN`] or spans several axes longer than 1 (which the generated code
