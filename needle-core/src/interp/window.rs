@@ -78,46 +78,61 @@ pub fn im2col_into(data: &[f32], layout: &Layout, window: Window, dst: &mut [f32
     assert_eq!(dst.len(), k * k * c * row_len, "im2col: output size");
     let s = window.stride as isize;
     split_units(dst, row_len, &|first_row, rows| {
-        for (r, row) in rows.chunks_mut(row_len).enumerate() {
+        for (r, row) in rows.chunks_exact_mut(row_len).enumerate() {
             let r = first_row + r;
             let (kh, kw, ch) = (r / (k * c), (r / c) % k, r % c);
             let (h0, h_valid) = window.tap_range(kh, h, ho);
             let (w0, w_valid) = window.tap_range(kw, w, wo);
-            for (line, out) in row.chunks_mut(wo).enumerate() {
-                let (img, oh) = (line / ho, line % ho);
-                if !h_valid.contains(&oh) {
-                    out.fill(0.0);
-                    continue;
-                }
-                out[..w_valid.start].fill(0.0);
-                out[w_valid.end..].fill(0.0);
-                let y = oh as isize * s + h0;
-                let base = layout.offset as isize + img as isize * sn + ch as isize * sc + y * sh;
-                let step = s * sw;
-                let at = base + (w_valid.start as isize * s + w0) * sw;
-                let out = &mut out[w_valid.clone()];
-                if out.is_empty() {
-                    continue;
-                }
-                if step == 1 {
-                    out.copy_from_slice(&data[at as usize..at as usize + out.len()]);
-                } else if step > 0 {
-                    // One bounds check for the stretch, none per element.
-                    let last = at as usize + (out.len() - 1) * step as usize;
-                    let src = data[at as usize..=last].iter().step_by(step as usize);
-                    for (v, &x) in out.iter_mut().zip(src) {
-                        *v = x;
+            // Offset of the first column inside the image along w, and the step between
+            // columns.
+            let first_column = (w_valid.start as isize * s + w0) * sw;
+            let step = s * sw;
+            let mut lines = row.chunks_exact_mut(wo);
+            for img in 0..n {
+                let image = layout.offset as isize + img as isize * sn + ch as isize * sc;
+                for oh in 0..ho {
+                    let out = lines.next().expect("n·ho lines of wo");
+                    if !h_valid.contains(&oh) {
+                        zero(out);
+                        continue;
                     }
-                } else {
-                    let mut at = at;
-                    for v in out {
-                        *v = data[at as usize];
-                        at += step;
-                    }
+                    let (left, rest) = out.split_at_mut(w_valid.start);
+                    let (inside, right) = rest.split_at_mut(w_valid.len());
+                    zero(left);
+                    zero(right);
+                    let at = image + (oh as isize * s + h0) * sh + first_column;
+                    copy_strided(inside, data, at, step);
                 }
             }
         }
     });
+}
+
+/// Zeros `out` element by element (the stretches are a few elements: no call to memset).
+fn zero(out: &mut [f32]) {
+    for v in out {
+        *v = 0.0;
+    }
+}
+
+/// `out[j] = data[at + j·step]`.
+fn copy_strided(out: &mut [f32], data: &[f32], at: isize, step: isize) {
+    let Some(last) = out.len().checked_sub(1) else {
+        return;
+    };
+    if step == 1 {
+        out.copy_from_slice(&data[at as usize..at as usize + out.len()]);
+    } else if step > 0 {
+        // One bounds check for the stretch, none per element.
+        let src = &data[at as usize..=at as usize + last * step as usize];
+        for (v, &x) in out.iter_mut().zip(src.iter().step_by(step as usize)) {
+            *v = x;
+        }
+    } else {
+        for (j, v) in out.iter_mut().enumerate() {
+            *v = data[(at + j as isize * step) as usize];
+        }
+    }
 }
 
 /// Writes into `dst`, (N, C, H, W) row-major of `shape`, the col2im of the
@@ -149,39 +164,50 @@ pub fn col2im_into(
     let [rs, cs]: [isize; 2] = layout.strides[..].try_into().expect("a matrix");
     let s = window.stride;
     split_units(dst, h * w, &|first_plane, planes| {
-        for (p, plane) in planes.chunks_mut(h * w).enumerate() {
+        for (p, plane) in planes.chunks_exact_mut(h * w).enumerate() {
             let (img, ch) = ((first_plane + p) / c, (first_plane + p) % c);
             plane.fill(0.0);
             for kh in 0..k {
                 let (h0, h_valid) = window.tap_range(kh, h, ho);
                 for kw in 0..k {
                     let (w0, w_valid) = window.tap_range(kw, w, wo);
-                    let row = layout.offset as isize + ((kh * k + kw) * c + ch) as isize * rs;
                     if w_valid.is_empty() {
                         continue;
                     }
+                    let row = layout.offset as isize + ((kh * k + kw) * c + ch) as isize * rs;
                     let x0 = (w_valid.start * s) as isize + w0;
+                    let span = (w_valid.len() - 1) * s + 1;
                     for oh in h_valid.clone() {
                         let y = (oh * s) as isize + h0;
-                        let line = &mut plane[y as usize * w + x0 as usize..(y as usize + 1) * w];
+                        let start = y as usize * w + x0 as usize;
+                        let line = &mut plane[start..start + span];
                         let column = ((img * ho + oh) * wo + w_valid.start) as isize;
-                        let first = row + column * cs;
-                        let targets = line.iter_mut().step_by(s);
-                        if cs == 1 {
-                            let src = &data[first as usize..first as usize + w_valid.len()];
-                            for (t, &v) in targets.zip(src) {
-                                *t += v;
-                            }
-                        } else {
-                            for (j, t) in targets.take(w_valid.len()).enumerate() {
-                                *t += data[(first + j as isize * cs) as usize];
-                            }
-                        }
+                        add_strided(line, s, data, row + column * cs, cs, w_valid.len());
                     }
                 }
             }
         }
     });
+}
+
+/// `line[j·s] += data[at + j·step]` for `j < len`, in order.
+fn add_strided(line: &mut [f32], s: usize, data: &[f32], at: isize, step: isize, len: usize) {
+    if step == 1 {
+        let src = &data[at as usize..at as usize + len];
+        if s == 1 {
+            for (t, &v) in line.iter_mut().zip(src) {
+                *t += v;
+            }
+        } else {
+            for (t, &v) in line.iter_mut().step_by(s).zip(src) {
+                *t += v;
+            }
+        }
+    } else {
+        for (j, t) in line.iter_mut().step_by(s).take(len).enumerate() {
+            *t += data[(at + j as isize * step) as usize];
+        }
+    }
 }
 
 /// The interpreter's im2col of `x` (f32) into a new buffer of `shape`.

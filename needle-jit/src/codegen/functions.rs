@@ -1,8 +1,8 @@
 //! The functions of a program's module: chunk functions holding consecutive steps, the
-//! entry calling them in order, row-range functions (split steps, matmul epilogues) and
+//! entry calling them in order, row-range functions (split steps and sums, matmul epilogues) and
 //! shape-specialized products. Each sets up an [`Emitter`] and its exits.
 
-use cranelift_codegen::ir::{types, FuncRef, Function, InstBuilder};
+use cranelift_codegen::ir::{types, Block, FuncRef, Function, InstBuilder, Value};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::JITModule;
 use cranelift_module::{FuncId, Module};
@@ -12,16 +12,27 @@ use super::emitter::Emitter;
 use super::matmul::SmallProduct;
 use super::module::Imports;
 use super::split::parallel_step;
+use super::sum_rows::split_sum_rows;
 use crate::abi::{STATUS_OK, STATUS_OUT_OF_BOUNDS};
 use crate::schedule::{Kernel, Plan, StepKind};
 
-/// A kernel as its own function over a range of its outermost axis.
+/// What a row-range function computes.
+pub(super) enum RowsBody<'p> {
+    /// An elementwise kernel over a range of its outermost axis (a split step, a matmul's
+    /// epilogue).
+    Kernel(&'p Kernel),
+    /// A range of rows of a sum split across threads (see [`super::sum_rows`]): its fused
+    /// body, the entry summed, the reduced axes and the output slot.
+    Sum(&'p Kernel, usize, &'p [usize], usize),
+}
+
+/// A kernel, or part of a sum, as its own function over a range of rows.
 pub(super) fn build_rows(
     module: &mut JITModule,
     func: &mut Function,
     fctx: &mut FunctionBuilderContext,
     imports: &Imports,
-    kernel: &Kernel,
+    body: RowsBody<'_>,
     step: usize,
     checked: bool,
 ) {
@@ -47,7 +58,10 @@ pub(super) fn build_rows(
         outer_range: Some((params[1], params[2])),
         row: None,
     };
-    e.elementwise(kernel);
+    match body {
+        RowsBody::Kernel(kernel) => e.elementwise(kernel),
+        RowsBody::Sum(kernel, value, axes, out) => e.reduce_rows((kernel, value), axes, out),
+    }
     let ok = b.ins().iconst(types::I32, STATUS_OK as i64);
     b.ins().return_(&[ok]);
     // Unchecked code never branches here.
@@ -180,18 +194,20 @@ pub(super) fn build_chunk(
                 value,
                 run,
                 epilogue,
-            } => e.reduce(*op, axes, (body, *value), step.out, *run, epilogue.as_ref()),
+            } if split_sum_rows(plan, s, checked).is_none() => {
+                e.reduce(*op, axes, (body, *value), step.out, *run, epilogue.as_ref())
+            }
+            StepKind::Reduce { epilogue, .. } => {
+                // Split across threads by the run stage, then the epilogue here.
+                host_call(&mut e, (host, args_ptr, fail), s);
+                if let Some(epilogue) = epilogue {
+                    e.reduce_epilogue(epilogue, step.out);
+                }
+            }
             StepKind::MatMul { .. }
             | StepKind::Host
             | StepKind::Window { .. }
-            | StepKind::Elementwise(_) => {
-                let index = e.b.ins().iconst(types::I64, s as i64);
-                let call = e.b.ins().call(host, &[args_ptr, index]);
-                let status = e.b.inst_results(call)[0];
-                let next = e.b.create_block();
-                e.b.ins().brif(status, fail, &[status.into()], next, &[]);
-                e.b.switch_to_block(next);
-            }
+            | StepKind::Elementwise(_) => host_call(&mut e, (host, args_ptr, fail), s),
         }
     }
     let ok = b.ins().iconst(types::I32, STATUS_OK as i64);
@@ -205,4 +221,14 @@ pub(super) fn build_chunk(
     b.ins().return_(&[status]);
     b.seal_all_blocks();
     b.finalize(module.target_config());
+}
+
+/// Calls the host entry point for step `s` and leaves for `fail` on a non-zero status.
+fn host_call(e: &mut Emitter, (host, args_ptr, fail): (FuncRef, Value, Block), s: usize) {
+    let index = e.b.ins().iconst(types::I64, s as i64);
+    let call = e.b.ins().call(host, &[args_ptr, index]);
+    let status = e.b.inst_results(call)[0];
+    let next = e.b.create_block();
+    e.b.ins().brif(status, fail, &[status.into()], next, &[]);
+    e.b.switch_to_block(next);
 }

@@ -14,7 +14,8 @@
 //! Files, in the order a program is built: [`prepare`] (declarations, then every function)
 //! → [`split`] (which steps go in which function) → [`functions`] (chunk, entry, row-range
 //! and product functions) → [`emitter`] (per-function state, addresses, loop nests) →
-//! [`elementwise`], [`reduce`], [`sum`], [`matmul`] (one kind of step each) → [`lower`] (each
+//! [`elementwise`], [`reduce`], [`sum`] ([`sum_rows`]: split across threads), [`matmul`]
+//! (one kind of step each) → [`lower`] (each
 //! op family's scalar and vector instructions) → [`bounds`] (checked code's exits); then
 //! [`job`] generates the machine code and [`module`] holds it.
 
@@ -31,6 +32,7 @@ pub mod prepare;
 pub mod reduce;
 pub mod split;
 pub mod sum;
+pub mod sum_rows;
 
 pub use job::CompiledFunctions;
 pub use module::Code;

@@ -12,7 +12,7 @@ use super::helpers::{helpers, PAIRWISE_SUM};
 use super::job::{CompileJob, CompiledFunctions};
 use super::matmul::small_product;
 use super::module::{all_small, new_module, Code, Imports, OwnedModule};
-use super::split::{rows_kernel, split};
+use super::split::{rows_body, split};
 use crate::abi::RowsFn;
 use crate::schedule::{Plan, StepKind};
 
@@ -94,7 +94,7 @@ pub fn prepare(
     rows_sig.returns.push(AbiParam::new(types::I32));
     let mut rows_ids = Vec::new();
     for s in 0..plan.steps.len() {
-        if rows_kernel(plan, s, checked).is_some() {
+        if rows_body(plan, s, checked).is_some() {
             let id = module
                 .declare_function(&format!("rows{s}"), Linkage::Local, &rows_sig)
                 .map_err(|e| e.to_string())?;
@@ -126,6 +126,7 @@ pub fn prepare(
         .map(|(c, r)| format!("chunk{c} (steps {}..{})", r.start, r.end))
         .chain(rows_ids.iter().map(|&(s, _)| match plan.steps[s].kind {
             StepKind::MatMul { .. } => format!("rows{s} (step {s}, matmul epilogue)"),
+            StepKind::Reduce { .. } => format!("rows{s} (step {s}, split sum)"),
             _ => format!("rows{s} (step {s}, split)"),
         }))
         .chain(
@@ -151,7 +152,7 @@ pub fn prepare(
         functions.push((id, func));
     }
     for &(s, id) in &rows_ids {
-        let kernel = rows_kernel(plan, s, checked).expect("declared above");
+        let body = rows_body(plan, s, checked).expect("declared above");
         let mut func =
             Function::with_name_signature(UserFuncName::user(0, id.as_u32()), rows_sig.clone());
         build_rows(
@@ -159,7 +160,7 @@ pub fn prepare(
             &mut func,
             &mut fctx,
             &imports,
-            kernel,
+            body,
             s,
             checked,
         );

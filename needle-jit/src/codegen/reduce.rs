@@ -50,11 +50,39 @@ impl Emitter<'_, '_> {
             ReduceOp::Sum => self.sum(&body, axes, value, &out_base, run),
         }
         if let Some(epi) = epilogue {
-            self.finalize(epi, out_slot, |e, index, strides| {
-                let addr = e.address(&out_base, index, strides, OUTPUT_ACCESS);
-                e.b.ins().load(types::F32, MemFlagsData::trusted(), addr, 0)
-            });
+            self.reduce_epilogue(epi, out_slot);
         }
+    }
+
+    /// The rows `outer_range` of a sum split across threads (see [`super::sum_rows`]): the
+    /// row-range function's body. The program runs the epilogue once every row is done.
+    pub(super) fn reduce_rows(
+        &mut self,
+        (body, value): (&Kernel, usize),
+        axes: &[usize],
+        out: usize,
+    ) {
+        let access = Access {
+            slot: out,
+            strides: Vec::new(),
+            offset: 0,
+        };
+        let out_base = self.base(&access, Elem::F32);
+        self.sum_rows(body, axes, value, &out_base);
+    }
+
+    /// Runs `epilogue` over the finished result of the reduction whose output slot is `out`.
+    pub(super) fn reduce_epilogue(&mut self, epilogue: &Kernel, out: usize) {
+        let access = Access {
+            slot: out,
+            strides: Vec::new(),
+            offset: 0,
+        };
+        let out_base = self.base(&access, Elem::F32);
+        self.finalize(epilogue, out, |e, index, strides| {
+            let addr = e.address(&out_base, index, strides, OUTPUT_ACCESS);
+            e.b.ins().load(types::F32, MemFlagsData::trusted(), addr, 0)
+        });
     }
 
     /// The maximum over `axes`: each element folded into its output in logical order.

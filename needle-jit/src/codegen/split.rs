@@ -2,6 +2,8 @@
 //! threads compile it), and which kernels get a row-range function of their own (steps split
 //! across threads at run time, matmul epilogues).
 
+use super::functions::RowsBody;
+use super::sum_rows::split_sum_rows;
 use crate::schedule::{Kernel, Plan, StepKind};
 
 /// Below this many steps a program is one function compiled on the calling thread; above,
@@ -26,6 +28,22 @@ pub fn rows_kernel(plan: &Plan, s: usize, checked: bool) -> Option<&Kernel> {
         StepKind::MatMul {
             epilogue: Some(k), ..
         } => Some(k),
+        _ => None,
+    }
+}
+
+/// What step `s` compiles as a [`RowsFn`](crate::abi::RowsFn), if anything: a kernel of
+/// [`rows_kernel`], or the rows of a sum split across threads ([`split_sum_rows`]).
+pub(super) fn rows_body(plan: &Plan, s: usize, checked: bool) -> Option<RowsBody<'_>> {
+    if let Some(k) = rows_kernel(plan, s, checked) {
+        return Some(RowsBody::Kernel(k));
+    }
+    split_sum_rows(plan, s, checked)?;
+    let step = &plan.steps[s];
+    match &step.kind {
+        StepKind::Reduce {
+            axes, body, value, ..
+        } => Some(RowsBody::Sum(body, *value, axes, step.out)),
         _ => None,
     }
 }

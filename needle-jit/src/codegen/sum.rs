@@ -28,7 +28,7 @@ use crate::schedule::{Access, Kernel};
 /// `body` with its size-1 axes dropped and neighbouring axes of the same kind merged where
 /// every input walks them as one stretch (its outputs are compact, so theirs always merge),
 /// and whether each of its axes is reduced. A body of only size-1 axes keeps one, kept.
-fn merged(body: &Kernel, axes: &[usize]) -> (Kernel, Vec<bool>) {
+pub(super) fn merged(body: &Kernel, axes: &[usize]) -> (Kernel, Vec<bool>) {
     let mut k = body.clone();
     k.shape.clear();
     for a in &mut k.inputs {
@@ -68,13 +68,13 @@ fn merged(body: &Kernel, axes: &[usize]) -> (Kernel, Vec<bool>) {
 }
 
 /// The fused producer of a sum: its kernel with resolved buffers, and the entry summed.
-struct Fused<'k> {
-    kernel: &'k Kernel,
-    bases: Vec<Base>,
-    outs: Vec<(usize, Base)>,
+pub(super) struct Fused<'k> {
+    pub(super) kernel: &'k Kernel,
+    pub(super) bases: Vec<Base>,
+    pub(super) outs: Vec<(usize, Base)>,
     /// Compact strides of the kernel's shape (where its outputs are stored).
-    strides: Vec<isize>,
-    value: usize,
+    pub(super) strides: Vec<isize>,
+    pub(super) value: usize,
 }
 
 impl Fused<'_> {
@@ -264,7 +264,7 @@ impl Emitter<'_, '_> {
 
     /// `out[o] = out[o] + pairwise(run)` for every run (axes `start..` of the kernel), runs in
     /// logical order.
-    fn add_runs(
+    pub(super) fn add_runs(
         &mut self,
         fused: &Fused,
         out: &Base,

@@ -156,7 +156,20 @@ impl RunContext<'_> {
                 debug_assert_eq!(status, STATUS_OK);
                 Ok(status)
             }
-            StepKind::Reduce { .. } => unreachable!("reductions run in generated code"),
+            StepKind::Reduce { .. } => {
+                let rows = crate::codegen::sum_rows::split_sum_rows(plan, step, self.checked)
+                    .expect("only sums split across threads reach the host");
+                let f = self.rows_fn(step);
+                let chunk = rows.div_ceil(needle_core::threads::threads() * CHUNKS_PER_THREAD);
+                // Raw pointers are not Sync; the block outlives every chunk (run_chunks
+                // returns after the last).
+                let block = words.as_mut_ptr() as usize;
+                let status = needle_core::threads::run_chunks(rows, chunk, &|start, end| {
+                    f(block as *mut u64, start as i64, end as i64)
+                });
+                debug_assert_eq!(status, STATUS_OK);
+                Ok(status)
+            }
         }
     }
 

@@ -144,10 +144,12 @@ impl Kernel {
         self.exprs.len() - 1
     }
 
-    /// Elements above which an elementwise kernel is split across threads (see
-    /// [`needle_core::threads`]): below about a million elements (0.2 ms of work) waking a helper
-    /// costs more than it saves.
-    pub const PARALLEL_ELEMENTS: usize = 1 << 20;
+    /// Elements from which an elementwise kernel or a sum is split across threads (see
+    /// [`needle_core::threads`] and `codegen/sum_rows.rs`). Waking the helper costs a few
+    /// microseconds, about what 2^15 elements take; at 2^17 (W7's smallest BatchNorm, 64·64·7·7
+    /// = 200,704) the split pays, and at the 2^20 this was with rayon's pool, W7's three
+    /// BatchNorms ran on one thread.
+    pub const PARALLEL_ELEMENTS: usize = 1 << 17;
 
     /// True when the kernel runs on several threads, each over chunks of its outermost axis.
     pub fn parallel(&self) -> bool {

@@ -1,0 +1,104 @@
+//! Sums the JIT splits across threads by rows of a kept axis (BatchNorm's statistics per
+//! channel): each output still adds its runs in logical order, so the bits are eager mode's
+//! whatever the input's layout, the producer fused in, the epilogue after, or how many axes
+//! are kept — and the program says which sums it split.
+
+use needle::jit::{last_program, set_tiered};
+use needle::{manual_seed, with_mode, Mode, Tensor};
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+/// Values over many binades, so that any change in the order of additions shows in the bits.
+fn spread(shape: &[usize], seed: u64) -> Tensor {
+    manual_seed(seed);
+    let n: usize = shape.iter().product();
+    let mantissa = Tensor::randn(&[n]).to_vec();
+    let scale = Tensor::randn(&[n]).to_vec();
+    let v = mantissa
+        .iter()
+        .zip(&scale)
+        .map(|(m, s)| m * (3.0 * s).exp())
+        .collect();
+    Tensor::from_vec(v, shape)
+}
+
+/// Runs `f` in eager mode and in the JIT (compiled before the first run) and asserts the same
+/// bits; returns how many sums the JIT's program split across threads.
+#[track_caller]
+fn same_bits_and_splits(f: impl Fn() -> Vec<f32>, what: &str) -> usize {
+    let eager = with_mode(Mode::Eager, &f);
+    set_tiered(false);
+    let jit = with_mode(Mode::Jit, &f);
+    let program = last_program().expect("the JIT ran a program");
+    set_tiered(true);
+    assert_eq!(bits(&jit), bits(&eager), "{what}: JIT vs eager");
+    program
+        .function_times
+        .iter()
+        .filter(|(label, _)| label.contains("split sum"))
+        .count()
+}
+
+#[test]
+fn batch_norm_statistics_split_by_channel_keep_eager_bits() {
+    // NCHW data, and the channel-major layout Conv2d's product has (a permuted view).
+    let nchw = || spread(&[64, 16, 28, 28], 1);
+    let cnhw = || spread(&[16, 64, 28, 28], 2).permute(&[1, 0, 2, 3]);
+    for (layout, x) in [("nchw", &nchw as &dyn Fn() -> Tensor), ("cnhw", &cnhw)] {
+        let splits = same_bits_and_splits(
+            || {
+                let x = x();
+                let mean = x.sum(&[0, 2, 3], true) / 50176.0;
+                let centered = &x - &mean.broadcast_to(&x.shape());
+                // Producer fused into the sum, epilogue (sqrt) after it.
+                let var = (&centered * &centered).sum(&[0, 2, 3], true) / 50176.0;
+                let std = (var + 1e-5).sqrt();
+                Tensor::realize_all(&[&mean, &std]);
+                [mean.to_vec(), std.to_vec()].concat()
+            },
+            layout,
+        );
+        assert_eq!(splits, 2, "{layout}: both statistics split ({splits})");
+    }
+}
+
+#[test]
+fn several_kept_axes_are_split_by_the_outermost() {
+    // Kept axes 0 and 2 around a reduced one, the run along axis 3: reordered as
+    // (32, 24 | 8 | 40) with rows of axis 0.
+    let splits = same_bits_and_splits(
+        || {
+            let x = spread(&[32, 8, 24, 40], 3);
+            (&x * 0.5).exp().sum(&[1, 3], false).to_vec()
+        },
+        "kept axes 0 and 2",
+    );
+    assert_eq!(splits, 1);
+    // Two reduced axes outside the run (transposed, so that they do not merge into one):
+    // each output adds its 12·16 runs in their logical order.
+    let splits = same_bits_and_splits(
+        || {
+            let x = spread(&[16, 12, 24, 40], 4).permute(&[1, 0, 2, 3]);
+            x.sum(&[0, 1, 3], false).to_vec()
+        },
+        "reduced axes 0 and 1",
+    );
+    assert_eq!(splits, 1);
+}
+
+#[test]
+fn sums_that_do_not_split_stay_correct() {
+    // A run longer than the generated code sums (gathered, one run buffer) and a sum with no
+    // kept axis outside its run: both run on one thread.
+    let long_runs = same_bits_and_splits(
+        || spread(&[4, 300, 1500], 4).sum(&[0, 2], false).to_vec(),
+        "long runs",
+    );
+    let everything = same_bits_and_splits(
+        || spread(&[300, 1000], 5).sum(&[0, 1], false).to_vec(),
+        "total",
+    );
+    assert_eq!((long_runs, everything), (0, 0));
+}
