@@ -42,13 +42,16 @@ impl Forward for MaxPool2d {
     fn forward(&self, x: &Tensor) -> Tensor {
         let window = Window::pooling(&self.type_name(), self.kernel_size, self.stride);
         let layer = format!("{}({})", self.type_name(), self.extra_repr());
-        // The k·k strided views (no copy) stacked on a new axis 2 (one copy, (N, C, k·k, Ho,
-        // Wo)) and reduced over it: the reduction's gradient rule handles ties.
-        let views: Vec<Tensor> = window
-            .pooling_taps(&layer, x)
-            .iter()
-            .map(|v| v.unsqueeze(2))
-            .collect();
-        Tensor::concat(&views, 2).max(&[2], false)
+        let (ho, wo) = window.check_nchw(&layer, &x.shape(), x.dtype(), None);
+        let (n, c) = (x.shape()[0], x.shape()[1]);
+        // The windows as im2col columns, one window-tap row per (tap, channel): one pass
+        // over x (a window step in the JIT, no interpreter gather), then the maximum over the
+        // taps, whose gradient rule handles ties; its gradient goes back through col2im.
+        let taps = self.kernel_size * self.kernel_size;
+        x.im2col(window)
+            .reshape(&[taps, c * n * ho * wo])
+            .max(&[0], false)
+            .reshape(&[c, n, ho, wo])
+            .permute(&[1, 0, 2, 3])
     }
 }

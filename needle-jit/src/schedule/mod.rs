@@ -49,6 +49,34 @@ use place::is_elementwise;
 use place::is_reduce;
 use planner::Planner;
 
+/// Elements up to which a value computed from the program's inputs alone is placed first.
+const EARLY_ELEMENTS: usize = 4096;
+
+/// The order nodes are placed in: the graph's (inputs before consumers), except that the
+/// program's inputs, small elementwise values computed from them alone — a BatchNorm's per-channel
+/// factors in eval mode, a learning rate's schedule — and views of these come first. A
+/// product's epilogue can only read values computed before the product, so this is what lets
+/// an eval-mode BatchNorm and its ReLU run as a convolution's epilogue.
+fn placement_order(graph: &Graph) -> Vec<usize> {
+    let n = graph.nodes.len();
+    let mut early = vec![false; n];
+    for i in 0..n {
+        let inputs = graph.inputs(i);
+        let ready = |j: &usize| graph.is_input[*j] || early[*j];
+        let node = &graph.nodes[i];
+        early[i] = graph.is_input[i]
+            || (!inputs.is_empty()
+                && inputs.iter().all(ready)
+                && ((is_elementwise(graph, i)
+                    && needle_core::shape::numel(node.shape()) <= EARLY_ELEMENTS)
+                    || node.op().is_view()));
+    }
+    (0..n)
+        .filter(|&i| early[i])
+        .chain((0..n).filter(|&i| !early[i]))
+        .collect()
+}
+
 impl Plan {
     /// Schedules `graph`.
     pub fn new(graph: &Graph) -> Plan {
@@ -66,6 +94,15 @@ impl Plan {
                 is_elementwise(graph, i)
                     && !graph.wanted[i]
                     && matches!(consumers[i].as_slice(), [c] if is_elementwise(graph, *c) || is_reduce(graph, *c))
+            })
+            .collect();
+        let keep_compact = (0..n)
+            .map(|i| {
+                graph.wanted[i]
+                    || consumers[i].iter().any(|&c| {
+                        let node = &graph.nodes[c];
+                        node.op().is_pending_assignment(graph.inputs(c).len())
+                    })
             })
             .collect();
         let nodes = graph
@@ -98,8 +135,10 @@ impl Plan {
             },
             inlinable,
             memo: FxHashMap::default(),
+            product_order: FxHashMap::default(),
+            keep_compact,
         };
-        for i in 0..n {
+        for i in placement_order(graph) {
             planner.place(i);
         }
         planner.mark_owned();

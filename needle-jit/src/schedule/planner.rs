@@ -16,4 +16,11 @@ pub(super) struct Planner<'g> {
     pub(super) inlinable: Vec<bool>,
     /// Expression index of each node already emitted into the kernel being built.
     pub(super) memo: FxHashMap<usize, usize>,
+    /// Per slot written in a 2-D order of its own — a matmul's product, an elementwise
+    /// step walking one (see `Planner::in_product_order`) — that order's shape.
+    pub(super) product_order: FxHashMap<usize, [usize; 2]>,
+    /// Per node: its value must be stored compact (a value the caller asked for, or a
+    /// variable's new value, which the next step reads as an input: stored in another order
+    /// it would change the next program's key and could not take the old value's buffer).
+    pub(super) keep_compact: Vec<bool>,
 }
