@@ -98,11 +98,10 @@ impl Plan {
             .collect();
         let keep_compact = (0..n)
             .map(|i| {
-                graph.wanted[i]
-                    || consumers[i].iter().any(|&c| {
-                        let node = &graph.nodes[c];
-                        node.op().is_pending_assignment(graph.inputs(c).len())
-                    })
+                consumers[i].iter().any(|&c| {
+                    let node = &graph.nodes[c];
+                    node.op().is_pending_assignment(graph.inputs(c).len())
+                })
             })
             .collect();
         let nodes = graph

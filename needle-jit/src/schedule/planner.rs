@@ -19,8 +19,10 @@ pub(super) struct Planner<'g> {
     /// Per slot written in a 2-D order of its own — a matmul's product, an elementwise
     /// step walking one (see `Planner::in_product_order`) — that order's shape.
     pub(super) product_order: FxHashMap<usize, [usize; 2]>,
-    /// Per node: its value must be stored compact (a value the caller asked for, or a
-    /// variable's new value, which the next step reads as an input: stored in another order
-    /// it would change the next program's key and could not take the old value's buffer).
+    /// Per node: its value must be stored compact, being a variable's new value, which the
+    /// next step reads as an input: stored in another order it would change the next
+    /// program's key and could not take the old value's buffer. (A value the caller asked
+    /// for may come in the product's order: a convolution's output is such a view in every
+    /// mode.)
     pub(super) keep_compact: Vec<bool>,
 }
