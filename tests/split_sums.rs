@@ -89,16 +89,33 @@ fn several_kept_axes_are_split_by_the_outermost() {
 }
 
 #[test]
-fn sums_that_do_not_split_stay_correct() {
-    // A run longer than the generated code sums (gathered, one run buffer) and a sum with no
-    // kept axis outside its run: both run on one thread.
+fn gathered_runs_are_split_with_a_run_buffer_per_row() {
+    // Runs longer than the generated code sums (1500), and runs over two axes that do not
+    // merge (transposed): gathered into the run buffer, each row into its own part.
     let long_runs = same_bits_and_splits(
         || spread(&[4, 300, 1500], 4).sum(&[0, 2], false).to_vec(),
         "long runs",
     );
+    let two_axis_runs = same_bits_and_splits(
+        || {
+            let x = spread(&[8, 40, 50, 30], 6).permute(&[0, 1, 3, 2]);
+            (&x * 2.0).sum(&[2, 3], true).to_vec()
+        },
+        "runs over two axes",
+    );
+    assert_eq!((long_runs, two_axis_runs), (1, 1));
+}
+
+#[test]
+fn sums_that_do_not_split_stay_correct() {
+    // No kept axis outside the run, and a sum too small to split: one thread each.
     let everything = same_bits_and_splits(
         || spread(&[300, 1000], 5).sum(&[0, 1], false).to_vec(),
         "total",
     );
-    assert_eq!((long_runs, everything), (0, 0));
+    let small = same_bits_and_splits(
+        || spread(&[16, 64, 100], 7).sum(&[0, 2], false).to_vec(),
+        "small",
+    );
+    assert_eq!((everything, small), (0, 0));
 }

@@ -22,8 +22,8 @@ pub(super) enum RowsBody<'p> {
     /// epilogue).
     Kernel(&'p Kernel),
     /// A range of rows of a sum split across threads (see [`super::sum_rows`]): its fused
-    /// body, the entry summed, the reduced axes and the output slot.
-    Sum(&'p Kernel, usize, &'p [usize], usize),
+    /// body, the entry summed, the reduced axes, the output slot and the run buffer.
+    Sum(&'p Kernel, usize, &'p [usize], usize, Option<usize>),
 }
 
 /// A kernel, or part of a sum, as its own function over a range of rows.
@@ -38,6 +38,9 @@ pub(super) fn build_rows(
 ) {
     let mut b = FunctionBuilder::new(func, fctx);
     let helper_refs = imports.helper_refs(module, &mut b);
+    // A split sum's gathered runs call the pairwise sum.
+    let pairwise = matches!(body, RowsBody::Sum(..))
+        .then(|| module.declare_func_in_func(imports.pairwise, b.func));
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);
     let oob = b.create_block();
@@ -50,7 +53,7 @@ pub(super) fn build_rows(
         b: &mut b,
         args: params[0],
         helpers: &helper_refs,
-        pairwise: None,
+        pairwise,
         checked,
         oob,
         step,
@@ -60,7 +63,9 @@ pub(super) fn build_rows(
     };
     match body {
         RowsBody::Kernel(kernel) => e.elementwise(kernel),
-        RowsBody::Sum(kernel, value, axes, out) => e.reduce_rows((kernel, value), axes, out),
+        RowsBody::Sum(kernel, value, axes, out, run) => {
+            e.reduce_rows((kernel, value), axes, out, run)
+        }
     }
     let ok = b.ins().iconst(types::I32, STATUS_OK as i64);
     b.ins().return_(&[ok]);

@@ -61,6 +61,7 @@ impl Emitter<'_, '_> {
         (body, value): (&Kernel, usize),
         axes: &[usize],
         out: usize,
+        run: Option<usize>,
     ) {
         let access = Access {
             slot: out,
@@ -68,7 +69,7 @@ impl Emitter<'_, '_> {
             offset: 0,
         };
         let out_base = self.base(&access, Elem::F32);
-        self.sum_rows(body, axes, value, &out_base);
+        self.sum_rows((body, value), axes, &out_base, run);
     }
 
     /// Runs `epilogue` over the finished result of the reduction whose output slot is `out`.

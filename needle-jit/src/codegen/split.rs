@@ -42,8 +42,12 @@ pub(super) fn rows_body(plan: &Plan, s: usize, checked: bool) -> Option<RowsBody
     let step = &plan.steps[s];
     match &step.kind {
         StepKind::Reduce {
-            axes, body, value, ..
-        } => Some(RowsBody::Sum(body, *value, axes, step.out)),
+            axes,
+            body,
+            value,
+            run,
+            ..
+        } => Some(RowsBody::Sum(body, *value, axes, step.out, *run)),
         _ => None,
     }
 }

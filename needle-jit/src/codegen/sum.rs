@@ -21,51 +21,9 @@ use needle_core::shape::{contiguous_strides, numel};
 use super::emitter::{Base, Emitter};
 use super::lower;
 use crate::abi::{OUTPUT_ACCESS, RUN_ACCESS};
-use crate::schedule::sum_run::INLINE_RUN;
+use crate::schedule::sum_run::{merged, INLINE_RUN};
 use crate::schedule::Elem;
 use crate::schedule::{Access, Kernel};
-
-/// `body` with its size-1 axes dropped and neighbouring axes of the same kind merged where
-/// every input walks them as one stretch (its outputs are compact, so theirs always merge),
-/// and whether each of its axes is reduced. A body of only size-1 axes keeps one, kept.
-pub(super) fn merged(body: &Kernel, axes: &[usize]) -> (Kernel, Vec<bool>) {
-    let mut k = body.clone();
-    k.shape.clear();
-    for a in &mut k.inputs {
-        a.strides.clear();
-    }
-    let mut reduced: Vec<bool> = Vec::new();
-    for (axis, &size) in body.shape.iter().enumerate() {
-        if size == 1 {
-            continue;
-        }
-        let r = axes.contains(&axis);
-        let mergeable = reduced.last() == Some(&r)
-            && body.inputs.iter().zip(&k.inputs).all(|(a, m)| {
-                *m.strides.last().expect("same axes") == a.strides[axis] * size as isize
-            });
-        if mergeable {
-            *k.shape.last_mut().expect("an axis") *= size;
-            for (a, m) in body.inputs.iter().zip(&mut k.inputs) {
-                *m.strides.last_mut().expect("an axis") = a.strides[axis];
-            }
-        } else {
-            k.shape.push(size);
-            for (a, m) in body.inputs.iter().zip(&mut k.inputs) {
-                m.strides.push(a.strides[axis]);
-            }
-            reduced.push(r);
-        }
-    }
-    if k.shape.is_empty() {
-        k.shape.push(1);
-        for m in &mut k.inputs {
-            m.strides.push(0);
-        }
-        reduced.push(false);
-    }
-    (k, reduced)
-}
 
 /// The fused producer of a sum: its kernel with resolved buffers, and the entry summed.
 pub(super) struct Fused<'k> {
@@ -161,7 +119,7 @@ impl Emitter<'_, '_> {
             }
             Some(start) => {
                 self.fill(out, n_out, zero);
-                self.add_runs(&fused, out, &out_strides, start, vector, run);
+                self.add_runs(&fused, out, &out_strides, start, vector, run, false);
             }
         }
     }
@@ -264,6 +222,9 @@ impl Emitter<'_, '_> {
 
     /// `out[o] = out[o] + pairwise(run)` for every run (axes `start..` of the kernel), runs in
     /// logical order.
+    /// `by_rows`: a split sum's rows (see [`super::sum_rows`]), whose gathered runs go to
+    /// their row's part of the run buffer (`len` elements per row of axis 0).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn add_runs(
         &mut self,
         fused: &Fused,
@@ -272,6 +233,7 @@ impl Emitter<'_, '_> {
         start: usize,
         vector: bool,
         run: Option<usize>,
+        by_rows: bool,
     ) {
         let shape = &fused.kernel.shape;
         let len = numel(&shape[start..]);
@@ -301,6 +263,14 @@ impl Emitter<'_, '_> {
                     let total = e.pairwise(fused, outer, 0, len, vector);
                     e.row = None;
                     total
+                }
+                Some(buffer) if by_rows => {
+                    let mut row = *buffer;
+                    let first = e.b.ins().imul_imm_s(outer[0], len as i64);
+                    let bytes = e.b.ins().imul_imm_s(first, buffer.size);
+                    row.ptr = e.b.ins().iadd(buffer.ptr, bytes);
+                    row.first = e.b.ins().iadd(buffer.first, first);
+                    e.gathered_run(fused, outer, &row, vector)
                 }
                 Some(buffer) => e.gathered_run(fused, outer, buffer, vector),
             };

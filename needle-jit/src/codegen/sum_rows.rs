@@ -1,106 +1,57 @@
-//! Sums split across threads. A sum whose runs are summed by generated code (see
-//! [`super::sum`]) and which keeps an axis outside its runs — BatchNorm's statistics per
-//! channel, say — is computed by rows of its outermost kept axis: each thread takes whole
-//! outputs, in a row-range function of its own ([`crate::abi::RowsFn`]) that the run stage
-//! calls on every thread, and the program then runs the step's epilogue.
-//!
-//! The loops outside the runs are reordered, kept axes first and reduced axes after, each in
-//! their own order. An output still receives its runs in logical order, the sequence it gets
-//! in the interpreter (`out = out + pairwise(run)`), so the bits do not depend on the split
-//! or on how the threads shared it.
+//! Sums split across threads. A sum that keeps an axis outside its runs — BatchNorm's
+//! statistics per channel, a bias gradient — is computed by rows of its outermost kept axis
+//! (the walk `schedule/sum_run.rs` decides): each thread takes whole outputs, in a row-range
+//! function of its own ([`crate::abi::RowsFn`]) that the run stage calls on every thread, and
+//! the program then runs the step's epilogue. Runs are summed inline or, when gathered, each
+//! row in a run buffer of its own.
 
 use cranelift_codegen::ir::{InstBuilder, MemFlagsData};
-use needle_core::interp::pairwise::run_start;
-use needle_core::shape::{contiguous_strides, numel};
+use needle_core::op::ReduceOp;
 
 use super::emitter::{Base, Emitter};
 use super::lower;
-use super::sum::{merged, Fused};
+use super::sum::Fused;
 use crate::abi::OUTPUT_ACCESS;
-use crate::schedule::sum_run::INLINE_RUN;
+use crate::schedule::sum_run::{reordered, split_rows, INLINE_RUN};
 use crate::schedule::{Kernel, Plan, StepKind};
-use needle_core::op::ReduceOp;
 
-/// A sum's merged kernel with its outer axes reordered (kept, then reduced).
-struct Reordered {
-    /// The kernel over the reordered axes (the run's axis last).
-    kernel: Kernel,
-    /// The output's strides over the reordered axes (0 on reduced ones).
-    out_strides: Vec<isize>,
-    /// Where the kernel's outputs are stored: the merged kernel's compact strides, reordered.
-    store_strides: Vec<isize>,
-    /// The first axis of the run.
-    run: usize,
-    /// Outputs per row of the outermost kept axis.
-    row_outputs: usize,
-}
-
-/// The reordered form of the sum of `body` over `axes`, when it can be split: its run is one
-/// axis summed inline, and an axis of at least two outside the run is kept.
-fn reordered(body: &Kernel, axes: &[usize]) -> Option<Reordered> {
-    if body.shape.is_empty() || body.shape.contains(&0) {
-        return None;
-    }
-    let (kernel, reduced) = merged(body, axes);
-    let nd = kernel.shape.len();
-    let run = run_start(&kernel.shape, |a| reduced[a])?;
-    if run + 1 != nd || kernel.shape[run] > INLINE_RUN {
-        return None;
-    }
-    let order: Vec<usize> = (0..run)
-        .filter(|&a| !reduced[a])
-        .chain((0..run).filter(|&a| reduced[a]))
-        .chain(std::iter::once(run))
-        .collect();
-    if reduced[order[0]] || kernel.shape[order[0]] < 2 {
-        return None;
-    }
-    let mut out_strides = vec![0isize; nd];
-    let mut size = 1;
-    for a in (0..nd).rev().filter(|&a| !reduced[a]) {
-        out_strides[a] = size;
-        size *= kernel.shape[a] as isize;
-    }
-    let compact = contiguous_strides(&kernel.shape);
-    let mut permuted = kernel.clone();
-    permuted.shape = order.iter().map(|&a| kernel.shape[a]).collect();
-    for (p, a) in permuted.inputs.iter_mut().zip(&kernel.inputs) {
-        p.strides = order.iter().map(|&o| a.strides[o]).collect();
-    }
-    Some(Reordered {
-        row_outputs: size as usize / kernel.shape[order[0]],
-        kernel: permuted,
-        out_strides: order.iter().map(|&a| out_strides[a]).collect(),
-        store_strides: order.iter().map(|&a| compact[a]).collect(),
-        run,
-    })
-}
-
-/// The rows step `s` of `plan` is split into across threads, when it is a sum that can be
-/// (see the module docs) large enough for the split to pay (as elementwise steps: at least
-/// [`Kernel::PARALLEL_ELEMENTS`]); never in checked mode, where the threads would record
-/// errors in one block.
+/// The rows step `s` of `plan` is split into across threads ([`split_rows`]), if any: never
+/// in checked mode, nor when the plan's run buffer has no part for every row (the split is
+/// decided again here on the final body, which later passes may have changed).
 pub fn split_sum_rows(plan: &Plan, s: usize, checked: bool) -> Option<usize> {
     let StepKind::Reduce {
         op: ReduceOp::Sum,
         axes,
         body,
+        run,
         ..
     } = &plan.steps[s].kind
     else {
         return None;
     };
-    if checked || numel(&body.shape) < Kernel::PARALLEL_ELEMENTS {
+    if checked {
         return None;
     }
-    reordered(body, axes).map(|r| r.kernel.shape[0])
+    let rows = split_rows(body, axes)?;
+    let r = reordered(body, axes)?;
+    let run_len: usize = r.kernel.shape[r.run..].iter().product();
+    let inline = r.run + 1 == r.kernel.shape.len() && run_len <= INLINE_RUN;
+    let buffer_fits = run.is_some_and(|slot| plan.slots[slot].len >= rows * run_len);
+    (inline || buffer_fits).then_some(rows)
 }
 
 impl Emitter<'_, '_> {
     /// The rows `outer_range` of the outermost kept axis of the sum of entry `value` of
     /// `body` over `axes` into `out` (compact over the kept shape): those outputs set to 0,
-    /// then their runs added in logical order.
-    pub(super) fn sum_rows(&mut self, body: &Kernel, axes: &[usize], value: usize, out: &Base) {
+    /// then their runs added in logical order (gathered runs in row `r`'s part of the run
+    /// buffer `run`).
+    pub(super) fn sum_rows(
+        &mut self,
+        (body, value): (&Kernel, usize),
+        axes: &[usize],
+        out: &Base,
+        run: Option<usize>,
+    ) {
         let r = reordered(body, axes).expect("split_sum_rows accepted this sum");
         let range = self.outer_range.expect("a row range");
         let rows = r.kernel.shape[0];
@@ -120,6 +71,6 @@ impl Emitter<'_, '_> {
             value,
         };
         let vector = !self.checked && lower::vectorizable(&r.kernel);
-        self.add_runs(&fused, out, &r.out_strides, r.run, vector, None);
+        self.add_runs(&fused, out, &r.out_strides, r.run, vector, run, true);
     }
 }

@@ -206,8 +206,11 @@ impl Planner<'_> {
                 let value = self.emit(src, root_inline, &mut body, &mut inlined, step_index);
                 let out = self.stored(i, Elem::F32);
                 let run = match r {
-                    ReduceOp::Sum => sum_run::run_buffer_len(&body.shape, axes)
-                        .map(|len| self.scratch(Elem::F32, len, i)),
+                    // A split sum gathers each row's runs in a part of its own.
+                    ReduceOp::Sum => sum_run::run_buffer_len(&body.shape, axes).map(|len| {
+                        let rows = sum_run::split_rows(&body, axes).unwrap_or(1);
+                        self.scratch(Elem::F32, len * rows, i)
+                    }),
                     ReduceOp::Max => None,
                 };
                 self.push_step(
