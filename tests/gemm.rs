@@ -207,3 +207,51 @@ fn the_micro_kernel_keeps_its_tile_in_registers() {
     };
     assert_eq!(multiply_adds, 5 * accumulators, "{code}");
 }
+
+/// The library GEMM every mode calls (`needle::core::interp::gemm_raw`) on large wide
+/// products with a column-major right operand, which it splits by columns (computed as the
+/// transposed product): a weight gradient's small result (transposed aside and copied), a
+/// result too large for that (written through transposed strides), and a row-major right
+/// operand (split by rows), each against the f64 reference.
+#[test]
+fn the_library_gemm_splits_wide_products_by_columns_exactly_to_rounding() {
+    for (case, [m, n, k]) in [[32, 144, 4000], [40, 1700, 300], [24, 900, 900]]
+        .into_iter()
+        .enumerate()
+    {
+        assert!(
+            m * n * k >= needle::core::interp::PARALLEL_THRESHOLD,
+            "case {case} is large"
+        );
+        let a = values(m * k, 10 + case as u64);
+        let b = values(k * n, 20 + case as u64);
+        // B column-major: element (p, j) at j·k + p.
+        let mut b_columns = vec![0.0; k * n];
+        for p in 0..k {
+            for j in 0..n {
+                b_columns[j * k + p] = b[p * n + j];
+            }
+        }
+        for (layout, operand, (rs, cs)) in [
+            ("column-major", &b_columns, (1, k as isize)),
+            ("row-major", &b, (n as isize, 1)),
+        ] {
+            let mut c = vec![f32::NAN; m * n];
+            // SAFETY: c holds m·n elements; a (m×k row-major) and the operand (k×n with
+            // these strides) are read inside their buffers; k > 0.
+            unsafe {
+                needle::core::interp::gemm_raw(
+                    [m, n, k],
+                    c.as_mut_ptr(),
+                    (a.as_ptr(), k as isize, 1),
+                    (operand.as_ptr(), rs, cs),
+                )
+            };
+            assert!(
+                c.iter().all(|v| v.is_finite()),
+                "case {case}, {layout}: every element written"
+            );
+            assert_product(&a, &b, &c, [m, n, k]);
+        }
+    }
+}

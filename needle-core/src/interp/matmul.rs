@@ -12,6 +12,10 @@ use crate::storage::Realized;
 /// W2 JIT step still went from 1.47 to 1.75 ms).
 pub const PARALLEL_THRESHOLD: usize = 1 << 24;
 
+/// Results up to which a product split by columns is computed transposed in a buffer of its
+/// own and copied (see [`gemm_raw`]).
+const TRANSPOSED_ASIDE: usize = 1 << 16;
+
 /// Fewest rows a large product needs to be split by rows (two chunks of a multiple of 8).
 const SPLIT_MIN_ROWS: usize = 16;
 
@@ -108,28 +112,59 @@ pub unsafe fn gemm_raw(
     (b, b_rs, b_cs): (*const f32, isize, isize),
 ) {
     let large = m * n * k >= PARALLEL_THRESHOLD;
-    if large && m >= SPLIT_MIN_ROWS {
-        // Rows split across the caller and the helper threads (see `crate::threads`): the
-        // gemm crate's own threads are rayon's, which the W6 profile caught sharing a core.
-        // W1 JIT step, five alternating rounds on a noisy 2-core VM: 3.89 -> 3.66 ms.
-        let threads = crate::threads::threads();
-        let chunk = m.div_ceil(threads).next_multiple_of(8);
-        // Raw pointers are not Sync; run_chunks returns after the last chunk.
-        let (d, pa, pb) = (dst as usize, a as usize, b as usize);
-        crate::threads::run_chunks(m, chunk, &|start, end| {
-            // SAFETY: rows start..end of the caller's product, covered by its contract;
-            // chunks write disjoint rows of `dst`.
+    if large && n > m && n >= SPLIT_MIN_ROWS && k > 1 && b_rs == 1 && b_cs > 1 {
+        // Wider than tall with a column-major B (a convolution's weight gradient, whose B is
+        // the transposed im2col matrix): split the columns, as rows of the transposed product
+        // C^T = B^T·A^T, so that each thread packs its own part of the wide operand, read
+        // along its contiguous rows, and only the narrow one is packed by both. Splitting the
+        // rows had both threads pack all of B, across its stride: W7's second convolution's
+        // weight gradient, (32, 144) over k = 12,544, took 1.0-1.3 ms that way and 0.66-0.82
+        // ms this way (2-core EPYC, alternating runs). With a row-major B (the forward
+        // product) the transposed problem would read B across its stride instead: slower.
+        // The gemm crate writes a column-major destination by turning the problem back, so a
+        // small C^T is computed row-major aside and transposed into `dst` (a weight gradient's
+        // few thousand elements).
+        if m * n <= TRANSPOSED_ASIDE {
+            let mut transposed = vec![0.0f32; m * n];
+            // SAFETY: `transposed` holds the n×m result; the operands as the caller's.
             unsafe {
-                gemm_rows(
-                    [end - start, n, k],
-                    (d as *mut f32).add(start * n),
-                    ((pa as *const f32).offset(start as isize * a_rs), a_rs, a_cs),
-                    (pb as *const f32, b_rs, b_cs),
-                    gemm::Parallelism::None,
+                split_rows(
+                    [n, m, k],
+                    (transposed.as_mut_ptr(), m as isize, 1),
+                    (b, b_cs, b_rs),
+                    (a, a_cs, a_rs),
                 )
             };
-            0
-        });
+            for (j, row) in transposed.chunks_exact(m).enumerate() {
+                for (i, &v) in row.iter().enumerate() {
+                    // SAFETY: i < m, j < n: inside the caller's m·n destination.
+                    unsafe { *dst.add(i * n + j) = v };
+                }
+            }
+            return;
+        }
+        // SAFETY: the transposed reading of the caller's operands and `dst` (see
+        // `split_rows`).
+        unsafe {
+            split_rows(
+                [n, m, k],
+                (dst, 1, n as isize),
+                (b, b_cs, b_rs),
+                (a, a_cs, a_rs),
+            )
+        };
+        return;
+    }
+    if large && m >= SPLIT_MIN_ROWS {
+        // SAFETY: forwarded from the caller's contract.
+        unsafe {
+            split_rows(
+                [m, n, k],
+                (dst, n as isize, 1),
+                (a, a_rs, a_cs),
+                (b, b_rs, b_cs),
+            )
+        };
         return;
     }
     // A large product of a few long rows: the gemm crate splits it by columns itself.
@@ -142,12 +177,45 @@ pub unsafe fn gemm_raw(
     unsafe {
         gemm_rows(
             [m, n, k],
-            dst,
+            (dst, n as isize, 1),
             (a, a_rs, a_cs),
             (b, b_rs, b_cs),
             parallelism,
         )
     }
+}
+
+/// `dst = a·b` (m×n, element (i, j) at `dst + i·rs + j·cs`) with its rows split across the
+/// caller and the helper threads (see `crate::threads`): the gemm crate's own threads are
+/// rayon's, which the W6 profile caught sharing a core. W1 JIT step, five alternating rounds
+/// on a noisy 2-core VM: 3.89 -> 3.66 ms.
+///
+/// # Safety
+/// The contract of [`gemm_raw`] for this product and destination; chunks write disjoint rows.
+unsafe fn split_rows(
+    [m, n, k]: [usize; 3],
+    (dst, d_rs, d_cs): (*mut f32, isize, isize),
+    (a, a_rs, a_cs): (*const f32, isize, isize),
+    (b, b_rs, b_cs): (*const f32, isize, isize),
+) {
+    let threads = crate::threads::threads();
+    let chunk = m.div_ceil(threads).next_multiple_of(8);
+    // Raw pointers are not Sync; run_chunks returns after the last chunk.
+    let (d, pa, pb) = (dst as usize, a as usize, b as usize);
+    crate::threads::run_chunks(m, chunk, &|start, end| {
+        // SAFETY: rows start..end of the caller's product, covered by its contract; chunks
+        // write disjoint rows of `dst`.
+        unsafe {
+            gemm_rows(
+                [end - start, n, k],
+                ((d as *mut f32).offset(start as isize * d_rs), d_rs, d_cs),
+                ((pa as *const f32).offset(start as isize * a_rs), a_rs, a_cs),
+                (pb as *const f32, b_rs, b_cs),
+                gemm::Parallelism::None,
+            )
+        };
+        0
+    });
 }
 
 /// [`gemm_raw`] on one thread or with the gemm crate's own threads.
@@ -156,7 +224,7 @@ pub unsafe fn gemm_raw(
 /// The contract of [`gemm_raw`].
 unsafe fn gemm_rows(
     [m, n, k]: [usize; 3],
-    dst: *mut f32,
+    (dst, d_rs, d_cs): (*mut f32, isize, isize),
     (a, a_rs, a_cs): (*const f32, isize, isize),
     (b, b_rs, b_cs): (*const f32, isize, isize),
     parallelism: gemm::Parallelism,
@@ -169,8 +237,8 @@ unsafe fn gemm_rows(
             n,
             k,
             dst,
-            1,
-            n as isize,
+            d_cs,
+            d_rs,
             false,
             a,
             a_cs,
