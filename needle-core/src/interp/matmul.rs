@@ -16,6 +16,14 @@ pub const PARALLEL_THRESHOLD: usize = 1 << 24;
 /// own and copied (see [`gemm_raw`]).
 const TRANSPOSED_ASIDE: usize = 1 << 16;
 
+/// Fewest columns a wide product needs to be split by columns.
+const SPLIT_MIN_COLUMNS: usize = 1 << 12;
+
+/// Multiply-adds from which a wide product (at least [`SPLIT_MIN_COLUMNS`] columns) is split:
+/// its packing and writing of many columns pay for the fork/join sooner (a first
+/// convolution's (16, 50,176) product of inner size 9 has 7.2M).
+const PARALLEL_THRESHOLD_WIDE: usize = 1 << 22;
+
 /// Fewest rows a large product needs to be split by rows (two chunks of a multiple of 8).
 const SPLIT_MIN_ROWS: usize = 16;
 
@@ -114,13 +122,11 @@ pub unsafe fn gemm_raw(
     let large = m * n * k >= PARALLEL_THRESHOLD;
     if large && n > m && n >= SPLIT_MIN_ROWS && k > 1 && b_rs == 1 && b_cs > 1 {
         // Wider than tall with a column-major B (a convolution's weight gradient, whose B is
-        // the transposed im2col matrix): split the columns, as rows of the transposed product
-        // C^T = B^T·A^T, so that each thread packs its own part of the wide operand, read
-        // along its contiguous rows, and only the narrow one is packed by both. Splitting the
-        // rows had both threads pack all of B, across its stride: W7's second convolution's
-        // weight gradient, (32, 144) over k = 12,544, took 1.0-1.3 ms that way and 0.66-0.82
-        // ms this way (2-core EPYC, alternating runs). With a row-major B (the forward
-        // product) the transposed problem would read B across its stride instead: slower.
+        // the transposed im2col matrix): split as rows of the transposed product C^T =
+        // B^T·A^T, each thread packing its part of B^T along its contiguous rows. W7's second
+        // convolution's weight gradient, (32, 144) over k = 12,544: 1.0-1.3 ms split by rows
+        // (both threads packing all of B), 1.0-1.1 ms split by columns, 0.65-0.69 ms so
+        // (2-core EPYC, alternating runs).
         // The gemm crate writes a column-major destination by turning the problem back, so a
         // small C^T is computed row-major aside and transposed into `dst` (a weight gradient's
         // few thousand elements).
@@ -155,6 +161,11 @@ pub unsafe fn gemm_raw(
         };
         return;
     }
+    if n > m && n >= SPLIT_MIN_COLUMNS && (large || m * n * k >= PARALLEL_THRESHOLD_WIDE) {
+        // SAFETY: forwarded from the caller's contract.
+        unsafe { split_columns([m, n, k], dst, (a, a_rs, a_cs), (b, b_rs, b_cs)) };
+        return;
+    }
     if large && m >= SPLIT_MIN_ROWS {
         // SAFETY: forwarded from the caller's contract.
         unsafe {
@@ -183,6 +194,40 @@ pub unsafe fn gemm_raw(
             parallelism,
         )
     }
+}
+
+/// A wide product (`n > m`: a convolution's (C_out, N·Ho·Wo) products and weight gradients)
+/// with its columns split across the caller and the helper threads: each thread packs the
+/// narrow left operand and its own part of the wide right one. Splitting the rows had both
+/// threads pack all of the right operand: W7's second convolution's weight gradient, (32,
+/// 144) over k = 12,544, took 1.0-1.3 ms that way (2-core EPYC).
+///
+/// # Safety
+/// The contract of [`gemm_raw`]; chunks write disjoint columns of `dst`.
+unsafe fn split_columns(
+    [m, n, k]: [usize; 3],
+    dst: *mut f32,
+    (a, a_rs, a_cs): (*const f32, isize, isize),
+    (b, b_rs, b_cs): (*const f32, isize, isize),
+) {
+    let threads = crate::threads::threads();
+    let chunk = n.div_ceil(threads).next_multiple_of(16);
+    // Raw pointers are not Sync; run_chunks returns after the last chunk.
+    let (d, pa, pb) = (dst as usize, a as usize, b as usize);
+    crate::threads::run_chunks(n, chunk, &|start, end| {
+        // SAFETY: columns start..end of the caller's product, covered by its contract;
+        // chunks write disjoint columns of `dst`.
+        unsafe {
+            gemm_rows(
+                [m, end - start, k],
+                ((d as *mut f32).add(start), n as isize, 1),
+                (pa as *const f32, a_rs, a_cs),
+                ((pb as *const f32).offset(start as isize * b_cs), b_rs, b_cs),
+                gemm::Parallelism::None,
+            )
+        };
+        0
+    });
 }
 
 /// `dst = a·b` (m×n, element (i, j) at `dst + i·rs + j·cs`) with its rows split across the
