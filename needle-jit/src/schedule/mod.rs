@@ -22,7 +22,7 @@
 //!
 //! Receives a collected [`Graph`]; hands on a [`Plan`], which code generation compiles and the
 //! run stage binds. The passes run in this order, one file each:
-//! [`place`] (steps, inlining, views, host steps) → [`fuse`] (multi-output fusion, epilogues,
+//! [`place`] (steps, inlining, views, host steps; [`product_order`]) → [`fuse`] (multi-output fusion, epilogues,
 //! producers joining reductions) → [`dead_stores`] → [`arena`] (scratch memory by liveness)
 //! → [`donation`] (which outputs may take an input's buffer). [`describe`] prints a plan.
 
@@ -35,6 +35,7 @@ pub mod kernel;
 pub mod place;
 pub mod plan;
 mod planner;
+pub mod product_order;
 pub mod sum_run;
 
 pub use kernel::{Access, Expr, Kernel};
