@@ -120,3 +120,52 @@ fn values_read_through_a_permuted_product_keep_their_bits() {
         assert_eq!(bits(j), bits(e), "value {k}");
     }
 }
+
+#[test]
+fn a_one_by_one_convolution_reads_its_input_without_im2col() {
+    // N = 1 (the columns are a view of x) and N = 3 with C_in = 2 (one plain copy).
+    for n in [1, 3] {
+        let run = || {
+            manual_seed(3);
+            let conv = Conv2d::with_options(2, 4, 1, Conv2dOptions::default());
+            let x = Tensor::randn(&[n, 2, 5, 6]).requires_grad_(true);
+            reset_stats();
+            let y = conv.forward(&x);
+            (&y * &y).sum(&[0, 1, 2, 3], false).backward();
+            let values = (
+                y.to_vec(),
+                x.grad().expect("x's gradient").to_vec(),
+                conv.weight.to_vec(),
+                conv.bias.as_ref().expect("a bias").to_vec(),
+            );
+            (values, stats())
+        };
+        let (eager, jit) = eager_and_jit(run);
+        assert_eq!(bits(&jit.0 .0), bits(&eager.0 .0), "n = {n}: forward");
+        assert_eq!(
+            bits(&jit.0 .1),
+            bits(&eager.0 .1),
+            "n = {n}: input gradient"
+        );
+        assert_eq!(jit.1.windows_run, 0, "n = {n}: no im2col: {:?}", jit.1);
+        // y[n, o, h, w] = Σ_c W[0, 0, c, o]·x[n, c, h, w] + b[o], in f64.
+        let (y, (weight, bias)) = (&eager.0 .0, (&eager.0 .2, &eager.0 .3));
+        let x = with_mode(Mode::Eager, || {
+            manual_seed(3);
+            let _ = Conv2d::with_options(2, 4, 1, Conv2dOptions::default());
+            Tensor::randn(&[n, 2, 5, 6]).to_vec()
+        });
+        for img in 0..n {
+            for o in 0..4 {
+                for p in 0..30 {
+                    let expected = bias[o] as f64
+                        + (0..2)
+                            .map(|c| weight[c * 4 + o] as f64 * x[(img * 2 + c) * 30 + p] as f64)
+                            .sum::<f64>();
+                    let got = y[(img * 4 + o) * 30 + p] as f64;
+                    assert!((got - expected).abs() < 1e-5, "n = {n}: y[{img}, {o}, {p}]");
+                }
+            }
+        }
+    }
+}

@@ -170,13 +170,19 @@ impl Forward for Conv2d {
         let (ho, wo) = window.check_nchw(&self.layer_name(), &x.shape(), x.dtype(), channels);
         let n = x.shape()[0];
         let taps = self.kernel_size * self.kernel_size * self.in_channels;
-        // One im2col pass writes the (k·k·C_in, N·Ho·Wo) matrix; the product with the
-        // weight as (C_out, k·k·C_in) — a transposed view of its (k, k, C_in, C_out) storage,
-        // rows in the same (kh, kw, c) order — is the output as (C_out, N·Ho·Wo). The matrix
-        // is a copy because the GEMM reads 2-D strided operands: a window's columns are one
-        // only for a 1×1 kernel without padding over a single image, and the copy is what
-        // the GEMM's packing would otherwise read from scattered rows.
-        let columns = x.im2col(window);
+        // The (k·k·C_in, N·Ho·Wo) im2col matrix times the weight as (C_out, k·k·C_in) — a
+        // transposed view of its (k, k, C_in, C_out) storage, rows in the same (kh, kw, c)
+        // order — is the output as (C_out, N·Ho·Wo). The GEMM reads 2-D strided operands. A
+        // 1×1 kernel at stride 1 without padding reads x itself: (C_in, N·H·W) is a view of
+        // x when N = 1 or C_in = 1, and otherwise one plain copy (the reshape). Any other
+        // window's columns overlap or skip, so one im2col pass writes them (a copy the GEMM's
+        // packing would otherwise make from scattered rows).
+        let columns = if self.kernel_size == 1 && self.stride == 1 && self.padding == 0 {
+            x.permute(&[1, 0, 2, 3])
+                .reshape(&[self.in_channels, n * ho * wo])
+        } else {
+            x.im2col(window)
+        };
         let weight = self
             .weight
             .reshape(&[taps, self.out_channels])
