@@ -174,7 +174,7 @@ fn clipping_dropout_and_batch_norm_replay_bit_for_bit() {
 }
 
 #[test]
-fn a_convolutional_step_with_interpreter_steps_replays_bit_for_bit() {
+fn a_convolutional_step_replays_bit_for_bit() {
     use needle::nn::{BatchNorm2d, Conv2d, Conv2dOptions, Flatten, MaxPool2d};
     needle::init();
     let run = |captured: bool| {

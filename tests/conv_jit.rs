@@ -169,3 +169,31 @@ fn a_one_by_one_convolution_reads_its_input_without_im2col() {
         }
     }
 }
+
+#[test]
+fn a_product_read_by_a_later_product_keeps_eagers_operand_layout() {
+    // t reads the product p through a transpose; a later product reads t. Stored in p's
+    // order, t would reach that GEMM with other strides than eager's compact t, and the gemm
+    // crate's kernels differ in the sign of zero results (t is all zeros of both signs).
+    let (eager, jit) = eager_and_jit(|| {
+        manual_seed(4);
+        let p = Tensor::randn(&[1, 3]).matmul(&Tensor::randn(&[3, 4]));
+        let t = &p.transpose(0, 1) * 0.0;
+        let q = Tensor::randn(&[3, 1]).transpose(0, 1);
+        let wide = Tensor::randn(&[6, 3]).matmul(&Tensor::randn(&[3, 8]));
+        // And a wider case through a reshape, as a convolution's gradient reaches its
+        // weight's product.
+        let u = (&wide.transpose(0, 1) * 2.0).reshape(&[4, 12]);
+        let v = Tensor::randn(&[12, 5]);
+        // Read by a product directly through the transpose: eager's operand is compact.
+        let z = &wide.transpose(0, 1) * 0.0;
+        let y = z.matmul(&Tensor::randn(&[5, 6]).transpose(0, 1));
+        let out = t.matmul(&q);
+        let w = u.matmul(&v);
+        Tensor::realize_all(&[&out, &w, &y]);
+        [out.to_vec(), w.to_vec(), y.to_vec()]
+    });
+    for (k, (e, j)) in eager.iter().zip(&jit).enumerate() {
+        assert_eq!(bits(j), bits(e), "product {k}");
+    }
+}

@@ -107,7 +107,10 @@ pub(super) fn matmul(a: &Realized, b: &Realized, out_shape: &[usize]) -> Realize
 /// One `m×k · k×n` product into a compact row-major `m×n` destination, with the operands read
 /// through (pointer, row stride, column stride) in elements: the single GEMM call of every
 /// backend, so the interpreter and the JIT's compiled programs give identical bits.
-/// Multithreaded above [`PARALLEL_THRESHOLD`] multiply-adds.
+/// Multithreaded from [`PARALLEL_THRESHOLD`] multiply-adds (from 2^22 for products of at
+/// least 4,096 columns): by rows, by columns for wide products, or as the transposed product
+/// when the wide right operand is column-major. The split depends only on the shape, the
+/// strides and the number of threads.
 ///
 /// # Safety
 /// `dst` must be valid for `m·n` writes; every element `a + i·rs + p·cs` (`i < m`, `p < k`)

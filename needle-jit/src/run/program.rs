@@ -49,7 +49,7 @@ pub struct Program {
     /// The argument block and per-slot buffers of a run, kept (empty) between runs so a step
     /// does not allocate them again.
     pub(super) run_scratch: RefCell<RunScratch>,
-    /// (fused kernels, matmuls, interpreter steps) per run.
+    /// (fused kernels, matmuls, window steps, interpreter steps) per run.
     pub(super) counts: (u64, u64, u64, u64),
     /// Realizations the interpreter ran while the machine code was being generated.
     pub(super) interpreted: Cell<u64>,
@@ -252,8 +252,8 @@ pub(super) fn from_plan(
     if debug {
         eprintln!(
             "[needle-jit] {} a program of {} steps ({kernels} fused kernels, {matmuls} \
-             matmuls, {hosts} interpreter nodes) for {} graph nodes{} in {:.3} ms (plan {:.3} \
-             ms, {} {:.3} ms)\n{}",
+             matmuls, {windows} window steps, {hosts} interpreter nodes) for {} graph nodes{} \
+             in {:.3} ms (plan {:.3} ms, {} {:.3} ms)\n{}",
             if background { "planned" } else { "compiled" },
             plan.steps.len(),
             graph.nodes.len(),

@@ -14,6 +14,14 @@
 //!   element it computes) joins the matmul step: the generated GEMM runs it on each block of
 //!   rows as soon as the block is final, while it is in cache; after the gemm crate it runs as
 //!   a pass over the result.
+//! - im2col and col2im are window steps: the interpreter's functions for them, called on the
+//!   program's buffers.
+//! - An elementwise step that reads a 2-D product through a permuted view (a convolution's
+//!   NCHW view of its channel-major product) walks the product's order and stores its result
+//!   so ([`product_order`]): it can then be the product's epilogue. Not for a variable's new
+//!   value, nor when a later product would read it with other strides than eager mode's.
+//! - Sums with a kept axis outside their runs are split across threads by rows of that axis
+//!   ([`sum_run`]), each output adding its runs in the interpreter's order.
 //! - Padding, concatenation, casts and anything on i64 data run the interpreter's kernel for
 //!   that node from inside the program (the documented per-node fallback).
 //! - Intermediate buffers live in an arena owned by the compiled program, reused across steps
@@ -137,6 +145,7 @@ impl Plan {
             memo: FxHashMap::default(),
             product_order: FxHashMap::default(),
             keep_compact,
+            consumers,
         };
         for i in placement_order(graph) {
             planner.place(i);

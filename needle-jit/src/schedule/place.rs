@@ -168,7 +168,7 @@ impl Planner<'_> {
                 let reordered = if self.keep_compact[i] {
                     None
                 } else {
-                    self.in_product_order(&kernel)
+                    self.in_product_order(i, &kernel)
                 };
                 let reordered = reordered.map(|(k, strides, order)| (k, (strides, order)));
                 let out = self.stored(i, Elem::F32);

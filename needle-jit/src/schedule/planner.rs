@@ -25,4 +25,6 @@ pub(super) struct Planner<'g> {
     /// for may come in the product's order: a convolution's output is such a view in every
     /// mode.)
     pub(super) keep_compact: Vec<bool>,
+    /// Per node: the nodes that read it.
+    pub(super) consumers: Vec<Vec<usize>>,
 }

@@ -6,6 +6,8 @@
 //! convolution stays channel-major, so its gradient reaches the weight's product without a
 //! copy. Elementwise results do not depend on the order they are computed in.
 
+use needle_core::layout::Layout;
+use needle_core::op::Op;
 use needle_core::shape::{contiguous_strides, numel};
 
 use super::kernel::Kernel;
@@ -22,6 +24,7 @@ impl Planner<'_> {
     /// value, already walks it in order, or an input cannot follow.
     pub(super) fn in_product_order(
         &self,
+        node: usize,
         kernel: &Kernel,
     ) -> Option<(Kernel, Vec<isize>, [usize; 2])> {
         let compact = contiguous_strides(&kernel.shape);
@@ -56,14 +59,78 @@ impl Planner<'_> {
                 Some(merged) => (product.to_vec(), merged),
                 None => (shape, strides),
             };
+            // The node's strides: the product's, with compact ones on its axes of size 1
+            // (which address nothing, but a GEMM reading the node looks at them).
+            let compact_strides = contiguous_strides(&kernel.shape);
+            let node_strides: Vec<isize> = (0..kernel.shape.len())
+                .map(|d| {
+                    if kernel.shape[d] == 1 {
+                        compact_strides[d]
+                    } else {
+                        a.strides[d]
+                    }
+                })
+                .collect();
+            if !self.products_read_alike(node, &node_strides) {
+                return None;
+            }
             let mut k = kernel.clone();
             k.shape = shape;
             for (b, s) in k.inputs.iter_mut().zip(strides) {
                 b.strides = s;
             }
-            return Some((k, a.strides.clone(), *product));
+            return Some((k, node_strides, *product));
         }
         None
+    }
+
+    /// Whether every matrix product that reads node `i` through views gets the operand
+    /// strides eager mode gives it (where `i` is compact) when `i` is stored at `strides`:
+    /// the gemm crate picks its kernels by the operands' strides, and they differ in the sign
+    /// of zero results, and the library GEMM's thread split depends on them. A reshape that
+    /// a layout cannot express is a compact copy in both modes, and so is an operand with a
+    /// negative stride.
+    fn products_read_alike(&self, i: usize, strides: &[isize]) -> bool {
+        let shape = self.shape(i);
+        let stored = Layout {
+            shape: shape.to_vec(),
+            strides: strides.to_vec(),
+            offset: 0,
+        };
+        self.read_alike_from(i, &stored, &Layout::contiguous(shape))
+    }
+
+    /// [`Self::products_read_alike`] from node `i`, which the JIT reads at `jit` and eager
+    /// mode at `eager`.
+    fn read_alike_from(&self, i: usize, jit: &Layout, eager: &Layout) -> bool {
+        self.consumers[i].iter().all(|&c| {
+            let node = &self.graph.nodes[c];
+            let op = node.op();
+            if *op == Op::MatMul {
+                let operand = |l: &Layout| {
+                    if l.strides.iter().any(|&s| s < 0) {
+                        contiguous_strides(&l.shape)
+                    } else {
+                        l.strides.clone()
+                    }
+                };
+                return operand(jit) == operand(eager);
+            }
+            if !op.is_view() {
+                return true;
+            }
+            let view = |l: &Layout| match op {
+                Op::Reshape => l
+                    .reshape(node.shape())
+                    .unwrap_or_else(|| Layout::contiguous(node.shape())),
+                Op::Permute(p) => l.permute(p),
+                Op::Expand => l.expand(node.shape()),
+                Op::Slice { starts, steps } => l.slice(starts, steps, node.shape()),
+                Op::Flip(axes) => l.flip(axes),
+                _ => unreachable!("a view op"),
+            };
+            self.read_alike_from(c, &view(jit), &view(eager))
+        })
     }
 
     /// The 2-D order `kernel` walks when it reads a value stored in a product's order in that
