@@ -143,34 +143,28 @@ impl RunContext<'_> {
                 self.window(words, step, *op, (input, input_shape));
                 Ok(STATUS_OK)
             }
-            StepKind::Elementwise(k) => {
-                let f = self.rows_fn(step);
-                let rows = k.shape[0];
-                let chunk = rows.div_ceil(needle_core::threads::threads() * CHUNKS_PER_THREAD);
-                // Raw pointers are not Sync; the block outlives every chunk (run_chunks
-                // returns after the last).
-                let block = words.as_mut_ptr() as usize;
-                let status = needle_core::threads::run_chunks(rows, chunk, &|start, end| {
-                    f(block as *mut u64, start as i64, end as i64)
-                });
-                debug_assert_eq!(status, STATUS_OK);
-                Ok(status)
-            }
+            StepKind::Elementwise(k) => Ok(self.split_rows(words, step, k.shape[0])),
             StepKind::Reduce { .. } => {
                 let rows = crate::codegen::sum_rows::split_sum_rows(plan, step, self.checked)
                     .expect("only sums split across threads reach the host");
-                let f = self.rows_fn(step);
-                let chunk = rows.div_ceil(needle_core::threads::threads() * CHUNKS_PER_THREAD);
-                // Raw pointers are not Sync; the block outlives every chunk (run_chunks
-                // returns after the last).
-                let block = words.as_mut_ptr() as usize;
-                let status = needle_core::threads::run_chunks(rows, chunk, &|start, end| {
-                    f(block as *mut u64, start as i64, end as i64)
-                });
-                debug_assert_eq!(status, STATUS_OK);
-                Ok(status)
+                Ok(self.split_rows(words, step, rows))
             }
         }
+    }
+
+    /// Runs the row-range function of `step` over its `rows` on every thread (a split
+    /// elementwise step, a split sum's rows); returns its status.
+    fn split_rows(&self, words: &mut [u64], step: usize, rows: usize) -> u32 {
+        let f = self.rows_fn(step);
+        let chunk = rows.div_ceil(needle_core::threads::threads() * CHUNKS_PER_THREAD);
+        // Raw pointers are not Sync; the block outlives every chunk (run_chunks returns after
+        // the last).
+        let block = words.as_mut_ptr() as usize;
+        let status = needle_core::threads::run_chunks(rows, chunk, &|start, end| {
+            f(block as *mut u64, start as i64, end as i64)
+        });
+        debug_assert_eq!(status, STATUS_OK);
+        status
     }
 
     /// Sets the value of every pending input of node `i` (the interpreter reads values).
