@@ -200,13 +200,7 @@ fn a_convolutional_step_replays_bit_for_bit() {
                 .push(Flatten::new())
                 .push(Linear::new(4 * 4 * 4, 3));
             let mut opt = Adam::new(model.parameters(), 0.01);
-            let mut step = capture(|b: &[&Tensor]| {
-                opt.zero_grad();
-                let loss = loss_of_cnn(&model, b[0], b[1]);
-                loss.backward();
-                opt.step();
-                loss
-            });
+            let mut step = capture(|b: &[&Tensor]| train_step(&model, &mut opt, b));
             step.set_enabled(captured);
             let losses: Vec<u32> = (0..30)
                 .map(|i| {
@@ -232,10 +226,6 @@ fn a_convolutional_step_replays_bit_for_bit() {
     assert_eq!(params, plain_params);
 }
 
-fn loss_of_cnn(model: &Sequential, x: &Tensor, y: &Tensor) -> Tensor {
-    SoftmaxLoss::new().forward(&model.forward(x), y)
-}
-
 /// A step of a fresh model and optimizer, for the invalidation tests: (model, opt).
 fn setup() -> (Sequential, Sgd, Vec<(Tensor, Tensor)>) {
     manual_seed(3);
@@ -249,26 +239,29 @@ fn loss_of(model: &Sequential, x: &Tensor, y: &Tensor) -> Tensor {
     SoftmaxLoss::new().forward(&model.forward(x), y)
 }
 
-/// Runs `script` against a captured and an uncaptured step and compares every loss (as
-/// bits); `script` gets the step as a closure `call(i)` and may act on the model between
-/// calls. Returns the captured run's (captures, replays).
+/// One training step of `model` on the batch `b` (inputs, labels): the closure most tests
+/// capture.
+fn train_step(model: &Sequential, opt: &mut dyn Optimizer, b: &[&Tensor]) -> Tensor {
+    opt.zero_grad();
+    let loss = loss_of(model, b[0], b[1]);
+    loss.backward();
+    opt.step();
+    loss
+}
+
 /// What a script does: calls the step (`call(i)` runs it on batch `i % 3`) and acts on the
 /// model between calls.
 type Script<'a> = &'a dyn Fn(&Sequential, &mut dyn FnMut(usize) -> f32);
 
+/// Runs `script` against a captured and an uncaptured step and compares every loss (as
+/// bits). Returns the captured run's (captures, replays).
 fn compare_scripts(script: Script) -> (u64, u64) {
     needle::init();
     let run = |captured: bool| {
         with_mode(Mode::Jit, || {
             let (model, mut opt, data) = setup();
             let before = needle::jit::stats();
-            let mut step = capture(|b: &[&Tensor]| {
-                opt.zero_grad();
-                let loss = loss_of(&model, b[0], b[1]);
-                loss.backward();
-                opt.step();
-                loss
-            });
+            let mut step = capture(|b: &[&Tensor]| train_step(&model, &mut opt, b));
             step.set_enabled(captured);
             let mut losses = Vec::new();
             script(&model, &mut |i: usize| {
@@ -450,13 +443,7 @@ fn debug_output_child() {
     needle::init();
     with_mode(Mode::Jit, || {
         let (model, mut opt, data) = setup();
-        let mut step = capture(|b: &[&Tensor]| {
-            opt.zero_grad();
-            let loss = loss_of(&model, b[0], b[1]);
-            loss.backward();
-            opt.step();
-            loss
-        });
+        let mut step = capture(|b: &[&Tensor]| train_step(&model, &mut opt, b));
         for i in [0, 1, 2, 3, 3, 3, 0] {
             step.call(&[&data[i].0, &data[i].1]);
         }

@@ -12,6 +12,7 @@
 //! | `NEEDLE_CAPTURE=0` | on | [`set_capture`] |
 
 use std::cell::Cell;
+use std::thread::LocalKey;
 
 thread_local! {
     static CHECKED: Cell<Option<bool>> = const { Cell::new(None) };
@@ -24,14 +25,21 @@ thread_local! {
 /// `NEEDLE_CAPTURE=0` or [`set_capture`] turns it off: every call then runs its closure, as
 /// the training helpers' `--no-capture` flag does).
 pub fn capture_enabled() -> bool {
-    CAPTURE.with(|c| match c.get() {
-        Some(v) => v,
-        None => {
-            let v = std::env::var("NEEDLE_CAPTURE").map_or(true, |v| v != "0");
-            c.set(Some(v));
-            v
-        }
+    switch(&CAPTURE, || env_on("NEEDLE_CAPTURE"))
+}
+
+/// This thread's setting of a switch, read from the environment by `from_env` the first time.
+fn switch(key: &'static LocalKey<Cell<Option<bool>>>, from_env: impl FnOnce() -> bool) -> bool {
+    key.with(|c| {
+        let v = c.get().unwrap_or_else(from_env);
+        c.set(Some(v));
+        v
     })
+}
+
+/// A switch that is on unless the variable `name` is `0`.
+fn env_on(name: &str) -> bool {
+    std::env::var(name).map_or(true, |v| v != "0")
 }
 
 /// Turns step capture on or off for this thread.
@@ -54,14 +62,7 @@ pub const TIERED_MIN_STEPS: usize = 12;
 /// bits whenever the switch happens (`tests/reproducible.rs` checks it across processes).
 /// Checked mode never tiers: it exists to run generated code.
 pub fn tiered() -> bool {
-    TIERED.with(|t| match t.get() {
-        Some(v) => v,
-        None => {
-            let v = std::env::var("NEEDLE_JIT_TIERED").map_or(true, |v| v != "0");
-            t.set(Some(v));
-            v
-        }
-    })
+    switch(&TIERED, || env_on("NEEDLE_JIT_TIERED"))
 }
 
 /// Turns tiered compilation on or off for this thread.
@@ -73,13 +74,8 @@ pub fn set_tiered(on: bool) {
 /// mode generated code compares every index with its buffer's length and stops with
 /// [`BackendError::OutOfBounds`](needle_core::backend::BackendError::OutOfBounds) naming the step, the op and the index.
 pub fn checked() -> bool {
-    CHECKED.with(|c| match c.get() {
-        Some(v) => v,
-        None => {
-            let v = std::env::var("NEEDLE_JIT_CHECKED").is_ok_and(|v| v == "1");
-            c.set(Some(v));
-            v
-        }
+    switch(&CHECKED, || {
+        std::env::var("NEEDLE_JIT_CHECKED").is_ok_and(|v| v == "1")
     })
 }
 

@@ -137,7 +137,8 @@ pub unsafe fn gemm_raw(
             let mut transposed = vec![0.0f32; m * n];
             // SAFETY: `transposed` holds the n×m result; the operands as the caller's.
             unsafe {
-                split_rows(
+                split(
+                    Split::Rows,
                     [n, m, k],
                     (transposed.as_mut_ptr(), m as isize, 1),
                     (b, b_cs, b_rs),
@@ -153,9 +154,10 @@ pub unsafe fn gemm_raw(
             return;
         }
         // SAFETY: the transposed reading of the caller's operands and `dst` (see
-        // `split_rows`).
+        // `split`).
         unsafe {
-            split_rows(
+            split(
+                Split::Rows,
                 [n, m, k],
                 (dst, 1, n as isize),
                 (b, b_cs, b_rs),
@@ -164,15 +166,18 @@ pub unsafe fn gemm_raw(
         };
         return;
     }
-    if n > m && n >= SPLIT_MIN_COLUMNS && (large || m * n * k >= PARALLEL_THRESHOLD_WIDE) {
-        // SAFETY: forwarded from the caller's contract.
-        unsafe { split_columns([m, n, k], dst, (a, a_rs, a_cs), (b, b_rs, b_cs)) };
-        return;
-    }
-    if large && m >= SPLIT_MIN_ROWS {
+    let by = if n > m && n >= SPLIT_MIN_COLUMNS && (large || m * n * k >= PARALLEL_THRESHOLD_WIDE) {
+        Some(Split::Columns)
+    } else if large && m >= SPLIT_MIN_ROWS {
+        Some(Split::Rows)
+    } else {
+        None
+    };
+    if let Some(by) = by {
         // SAFETY: forwarded from the caller's contract.
         unsafe {
-            split_rows(
+            split(
+                by,
                 [m, n, k],
                 (dst, n as isize, 1),
                 (a, a_rs, a_cs),
@@ -199,66 +204,56 @@ pub unsafe fn gemm_raw(
     }
 }
 
-/// A wide product (`n > m`: a convolution's (C_out, N·Ho·Wo) products and weight gradients)
-/// with its columns split across the caller and the helper threads: each thread packs the
-/// narrow left operand and its own part of the wide right one. Splitting the rows had both
-/// threads pack all of the right operand: W7's second convolution's weight gradient, (32,
-/// 144) over k = 12,544, took 1.0-1.3 ms that way (2-core EPYC).
-///
-/// # Safety
-/// The contract of [`gemm_raw`]; chunks write disjoint columns of `dst`.
-unsafe fn split_columns(
-    [m, n, k]: [usize; 3],
-    dst: *mut f32,
-    (a, a_rs, a_cs): (*const f32, isize, isize),
-    (b, b_rs, b_cs): (*const f32, isize, isize),
-) {
-    let threads = crate::threads::threads();
-    let chunk = n.div_ceil(threads).next_multiple_of(16);
-    // Raw pointers are not Sync; run_chunks returns after the last chunk.
-    let (d, pa, pb) = (dst as usize, a as usize, b as usize);
-    crate::threads::run_chunks(n, chunk, &|start, end| {
-        // SAFETY: columns start..end of the caller's product, covered by its contract;
-        // chunks write disjoint columns of `dst`.
-        unsafe {
-            gemm_rows(
-                [m, end - start, k],
-                ((d as *mut f32).add(start), n as isize, 1),
-                (pa as *const f32, a_rs, a_cs),
-                ((pb as *const f32).offset(start as isize * b_cs), b_rs, b_cs),
-                gemm::Parallelism::None,
-            )
-        };
-        0
-    });
+/// Which axis of a product [`split`] cuts across threads.
+#[derive(Clone, Copy)]
+enum Split {
+    /// Rows: the gemm crate's own threads are rayon's, which the W6 profile caught sharing a
+    /// core; split on ours, W1's JIT step went from 3.89 to 3.66 ms (five alternating rounds
+    /// on a noisy 2-core VM).
+    Rows,
+    /// Columns, for a wide product (`n > m`: a convolution's (C_out, N·Ho·Wo) products): each
+    /// thread packs the narrow left operand and its own part of the wide right one, where a
+    /// split by rows had both pack all of it (W7's second convolution's weight gradient,
+    /// (32, 144) over k = 12,544: 1.0-1.3 ms that way, 2-core EPYC).
+    Columns,
 }
 
-/// `dst = a·b` (m×n, element (i, j) at `dst + i·rs + j·cs`) with its rows split across the
-/// caller and the helper threads (see `crate::threads`): the gemm crate's own threads are
-/// rayon's, which the W6 profile caught sharing a core. W1 JIT step, five alternating rounds
-/// on a noisy 2-core VM: 3.89 -> 3.66 ms.
+/// `dst = a·b` (m×n, element (i, j) at `dst + i·rs + j·cs`) with its rows or columns split
+/// across the caller and the helper threads (see `crate::threads`).
 ///
 /// # Safety
-/// The contract of [`gemm_raw`] for this product and destination; chunks write disjoint rows.
-unsafe fn split_rows(
+/// The contract of [`gemm_raw`] for this product and destination; chunks write disjoint
+/// rows (columns) of `dst`.
+unsafe fn split(
+    by: Split,
     [m, n, k]: [usize; 3],
     (dst, d_rs, d_cs): (*mut f32, isize, isize),
     (a, a_rs, a_cs): (*const f32, isize, isize),
     (b, b_rs, b_cs): (*const f32, isize, isize),
 ) {
-    let threads = crate::threads::threads();
-    let chunk = m.div_ceil(threads).next_multiple_of(8);
+    let (parts, align) = match by {
+        Split::Rows => (m, 8),
+        Split::Columns => (n, 16),
+    };
+    let chunk = parts
+        .div_ceil(crate::threads::threads())
+        .next_multiple_of(align);
     // Raw pointers are not Sync; run_chunks returns after the last chunk.
     let (d, pa, pb) = (dst as usize, a as usize, b as usize);
-    crate::threads::run_chunks(m, chunk, &|start, end| {
-        // SAFETY: rows start..end of the caller's product, covered by its contract; chunks
-        // write disjoint rows of `dst`.
+    crate::threads::run_chunks(parts, chunk, &|start, end| {
+        let s = start as isize;
+        let (shape, d_at, a_at, b_at) = match by {
+            Split::Rows => ([end - start, n, k], s * d_rs, s * a_rs, 0),
+            Split::Columns => ([m, end - start, k], s * d_cs, 0, s * b_cs),
+        };
+        // SAFETY: rows (columns) start..end of the caller's product, covered by its
+        // contract; chunks write disjoint parts of `dst`.
         unsafe {
             gemm_rows(
-                [end - start, n, k],
-                ((d as *mut f32).offset(start as isize * d_rs), d_rs, d_cs),
-                ((pa as *const f32).offset(start as isize * a_rs), a_rs, a_cs),
-                (pb as *const f32, b_rs, b_cs),
+                shape,
+                ((d as *mut f32).offset(d_at), d_rs, d_cs),
+                ((pa as *const f32).offset(a_at), a_rs, a_cs),
+                ((pb as *const f32).offset(b_at), b_rs, b_cs),
                 gemm::Parallelism::None,
             )
         };

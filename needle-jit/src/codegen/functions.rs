@@ -199,6 +199,7 @@ pub(super) fn build_chunk(
                 value,
                 run,
                 epilogue,
+                ..
             } if split_sum_rows(plan, s, checked).is_none() => {
                 e.reduce(*op, axes, (body, *value), step.out, *run, epilogue.as_ref())
             }

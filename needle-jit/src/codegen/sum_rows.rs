@@ -6,38 +6,22 @@
 //! row in a run buffer of its own.
 
 use cranelift_codegen::ir::{InstBuilder, MemFlagsData};
-use needle_core::op::ReduceOp;
 
 use super::emitter::{Base, Emitter};
 use super::lower;
 use super::sum::Fused;
 use crate::abi::OUTPUT_ACCESS;
-use crate::schedule::sum_run::{reordered, split_rows, INLINE_RUN};
+use crate::schedule::sum_run::reordered;
 use crate::schedule::{Kernel, Plan, StepKind};
 
-/// The rows step `s` of `plan` is split into across threads ([`split_rows`]), if any: never
-/// in checked mode, nor when the plan's run buffer has no part for every row (the split is
-/// decided again here on the final body, which later passes may have changed).
+/// The rows step `s` of `plan` is split into across threads, as the plan decided (see
+/// `schedule/sum_run.rs`); never in checked mode, where the threads would record errors in
+/// one block.
 pub fn split_sum_rows(plan: &Plan, s: usize, checked: bool) -> Option<usize> {
-    let StepKind::Reduce {
-        op: ReduceOp::Sum,
-        axes,
-        body,
-        run,
-        ..
-    } = &plan.steps[s].kind
-    else {
-        return None;
-    };
-    if checked {
-        return None;
+    match plan.steps[s].kind {
+        StepKind::Reduce { split, .. } if !checked => split,
+        _ => None,
     }
-    let rows = split_rows(body, axes)?;
-    let r = reordered(body, axes)?;
-    let run_len: usize = r.kernel.shape[r.run..].iter().product();
-    let inline = r.run + 1 == r.kernel.shape.len() && run_len <= INLINE_RUN;
-    let buffer_fits = run.is_some_and(|slot| plan.slots[slot].len >= rows * run_len);
-    (inline || buffer_fits).then_some(rows)
 }
 
 impl Emitter<'_, '_> {

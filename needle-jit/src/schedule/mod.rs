@@ -153,6 +153,7 @@ impl Plan {
         planner.mark_owned();
         planner.merge_kernels();
         planner.drop_dead_stores();
+        planner.decide_splits();
         planner.finish_placements();
         planner.assign_memory();
         planner.find_donations();

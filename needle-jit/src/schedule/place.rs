@@ -221,6 +221,7 @@ impl Planner<'_> {
                         value,
                         run,
                         epilogue: None,
+                        split: None,
                     },
                     i,
                     inlined,

@@ -13,7 +13,11 @@
 use needle_core::interp::pairwise::run_start;
 use needle_core::shape::{contiguous_strides, numel};
 
+use needle_core::op::ReduceOp;
+
 use super::kernel::Kernel;
+use super::plan::StepKind;
+use super::planner::Planner;
 
 /// Runs up to this long are summed by generated code (at most eight leaves); longer ones by
 /// the host helper, whose call then costs little next to the run.
@@ -133,4 +137,34 @@ pub fn split_rows(body: &Kernel, axes: &[usize]) -> Option<usize> {
         return None;
     }
     reordered(body, axes).map(|r| r.kernel.shape[0])
+}
+
+impl Planner<'_> {
+    /// Records which sums are split across threads ([`split_rows`]), once their bodies are
+    /// final (fusion may have joined a producer): those whose runs are summed inline, or
+    /// whose run buffer has a part for every row.
+    pub(super) fn decide_splits(&mut self) {
+        let slots = &self.plan.slots;
+        for step in &mut self.plan.steps {
+            let StepKind::Reduce {
+                op: ReduceOp::Sum,
+                axes,
+                body,
+                run,
+                split,
+                ..
+            } = &mut step.kind
+            else {
+                continue;
+            };
+            *split = split_rows(body, axes).filter(|&rows| {
+                let Some(r) = reordered(body, axes) else {
+                    return false;
+                };
+                let run_len: usize = r.kernel.shape[r.run..].iter().product();
+                let inline = r.run + 1 == r.kernel.shape.len() && run_len <= INLINE_RUN;
+                inline || run.is_some_and(|slot| slots[slot].len >= rows * run_len)
+            });
+        }
+    }
 }
