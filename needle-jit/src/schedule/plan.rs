@@ -77,7 +77,7 @@ pub enum StepKind {
         /// output shape; its loads of the output slot at the same element read the result).
         epilogue: Option<Kernel>,
         /// For a sum split across threads, the rows of its outermost kept axis (see
-        /// [`super::sum_run`]), decided once its body is final; `None`: one thread.
+        /// `schedule/sum_run.rs`), decided once its body is final; `None`: one thread.
         split: Option<usize>,
     },
     /// `out[..., m, n] = a[..., m, k] · b[..., k, n]` through the GEMM.
