@@ -7,8 +7,10 @@
 //!   assignments cost nothing: they only change how consumers address the buffer.
 //! - An elementwise node is *inlined* into its consumer when that consumer is elementwise or a
 //!   reduction of it, it has no other consumer and nobody asked for its value. It is then never
-//!   written to memory. Recomputation is never chosen: a node with two consumers is written
-//!   once and read twice, since a reload costs less than recomputing a chain per consumer.
+//!   written to memory. A node with several such consumers is written once and read by each,
+//!   unless it is a short chain of cheap ops over at most one full-size value (the rest
+//!   broadcasts): then each consumer recomputes it, reading that value where it would have
+//!   read the stored one ([`recompute`]: BatchNorm's `x − mean` and normalized values).
 //! - Matmul is a call to the GEMM (reading transposed operands through strides). Its epilogue
 //!   (bias, activation, a gradient's mask: the elementwise step that reads the product at the
 //!   element it computes) joins the matmul step: the generated GEMM runs it on each block of
@@ -30,7 +32,7 @@
 //!
 //! Receives a collected [`Graph`]; hands on a [`Plan`], which code generation compiles and the
 //! run stage binds. The passes run in this order, one file each:
-//! [`place`] (steps, inlining, views, host steps; [`product_order`]) → [`fuse`] (multi-output fusion, epilogues,
+//! [`place`] (steps, inlining, views, host steps; [`product_order`], [`recompute`]) → [`fuse`] (multi-output fusion, epilogues,
 //! producers joining reductions) → [`dead_stores`] → [`arena`] (scratch memory by liveness)
 //! → [`donation`] (which outputs may take an input's buffer). [`describe`] prints a plan.
 
@@ -44,6 +46,7 @@ pub mod place;
 pub mod plan;
 mod planner;
 pub mod product_order;
+pub mod recompute;
 pub mod sum_run;
 
 pub use kernel::{Access, Expr, Kernel};

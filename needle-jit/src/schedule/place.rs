@@ -130,8 +130,11 @@ impl Planner<'_> {
             self.plan.nodes[i].placement = Placement::Input;
             return;
         }
+        if !self.inlinable[i] && self.recomputed(i) {
+            self.inlinable[i] = true;
+        }
         if self.inlinable[i] {
-            // Placed when its consumer's step is built.
+            // Placed when its consumers' steps are built.
             return;
         }
         let inputs = graph.inputs(i);

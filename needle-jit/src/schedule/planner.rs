@@ -12,7 +12,8 @@ pub(super) struct Planner<'g> {
     pub(super) graph: &'g Graph,
     /// The plan so far.
     pub(super) plan: Plan,
-    /// Per node: computed inside its one consumer's loop, never stored.
+    /// Per node: computed inside its consumer's loop, never stored (the one consumer's, or
+    /// each consumer's when it is recomputed: see `recompute.rs`).
     pub(super) inlinable: Vec<bool>,
     /// Expression index of each node already emitted into the kernel being built.
     pub(super) memo: FxHashMap<usize, usize>,

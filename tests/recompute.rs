@@ -1,0 +1,115 @@
+//! Values the JIT recomputes in each step that reads them instead of storing them: short
+//! chains of cheap ops over at most one full-size value (BatchNorm's `x − mean`, its
+//! normalized output, the gradient scaled by γ). Same bits as eager mode, fewer passes; a
+//! value that reads two full-size values, or calls a math function, is still stored once.
+
+use needle::jit::{last_program, set_tiered, Placement, Plan};
+use needle::nn::{BatchNorm2d, Conv2d, Conv2dOptions, Forward, Module, ReLU, Sequential};
+use needle::{manual_seed, with_mode, Mode, Tensor};
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+/// `f` in eager mode and in the JIT (compiled before its first run), asserting the same bits;
+/// returns the JIT's plan.
+#[track_caller]
+fn same_bits(f: impl Fn() -> Vec<f32>) -> Plan {
+    let eager = with_mode(Mode::Eager, &f);
+    set_tiered(false);
+    let jit = with_mode(Mode::Jit, &f);
+    let plan = last_program().expect("the JIT ran a program").plan;
+    set_tiered(true);
+    assert_eq!(bits(&jit), bits(&eager), "JIT vs eager");
+    plan
+}
+
+/// The elementwise values of `shape` the plan stores, as `op@origin` (a value computed
+/// inside the steps that read it is not stored).
+fn stored_elementwise(plan: &Plan, shape: &[usize]) -> Vec<String> {
+    plan.nodes
+        .iter()
+        .filter(|n| n.shape == shape && matches!(n.placement, Placement::Stored(_)))
+        .filter(|n| {
+            ![
+                "input", "matmul", "im2col", "col2im", "sum", "max", "reshape",
+            ]
+            .iter()
+            .any(|op| n.op.starts_with(op))
+        })
+        .map(|n| format!("{}@{}", n.op, n.origin))
+        .collect()
+}
+
+#[test]
+fn a_cheap_chain_over_one_value_is_recomputed_by_each_reader() {
+    let plan = same_bits(|| {
+        manual_seed(1);
+        let x = Tensor::randn(&[64, 300]);
+        let scale = Tensor::randn(&[1, 300]).broadcast_to(&[64, 300]);
+        // Read by two sums and a loop: recomputed by each.
+        let y = (&x * &scale) * 2.0 + 1.0;
+        let a = y.sum(&[0], false);
+        let b = (&y * &y).sum(&[1], false);
+        let c = y.relu();
+        Tensor::realize_all(&[&a, &b, &c]);
+        [a.to_vec(), b.to_vec(), c.to_vec()].concat()
+    });
+    let stored = stored_elementwise(&plan, &[64, 300]);
+    assert_eq!(stored.len(), 1, "only relu's output is stored: {stored:?}");
+    assert!(stored[0].starts_with("relu"), "{stored:?}");
+}
+
+#[test]
+fn two_full_size_reads_or_a_math_function_keep_the_value_stored() {
+    for (what, expensive) in [("two inputs", false), ("exp", true)] {
+        let plan = same_bits(|| {
+            manual_seed(2);
+            let x = Tensor::randn(&[64, 300]);
+            let z = Tensor::randn(&[64, 300]);
+            let y = if expensive { x.exp() } else { &x * &z };
+            let a = y.sum(&[0], false);
+            let b = y.sum(&[1], false);
+            Tensor::realize_all(&[&a, &b]);
+            [a.to_vec(), b.to_vec()].concat()
+        });
+        let stored = stored_elementwise(&plan, &[64, 300]);
+        assert_eq!(stored.len(), 1, "{what}: stored once: {stored:?}");
+    }
+}
+
+#[test]
+fn a_batch_norm_training_step_stores_only_what_its_passes_cannot_recompute() {
+    let shape = [8, 6, 10, 10];
+    let plan = same_bits(|| {
+        manual_seed(3);
+        let model = Sequential::new()
+            .push(Conv2d::with_options(
+                3,
+                6,
+                3,
+                Conv2dOptions::default().padding(1),
+            ))
+            .push(BatchNorm2d::new(6))
+            .push(ReLU::new());
+        let x = Tensor::randn(&[8, 3, 10, 10]);
+        let y = model.forward(&x);
+        (&y * &y).sum(&[0, 1, 2, 3], false).backward();
+        let params = model.parameters();
+        let grads: Vec<Tensor> = params
+            .iter()
+            .map(|p| p.grad().expect("a gradient"))
+            .collect();
+        Tensor::realize_all(&grads.iter().chain([&y]).collect::<Vec<_>>());
+        grads.iter().chain([&y]).flat_map(|g| g.to_vec()).collect()
+    });
+    // Stored at full size: ReLU's output (asked for), the gradient through ReLU's mask
+    // (read with the BatchNorm input by several sums: two full-size values), and the
+    // input's gradient (the weight gradient's product reads it). `x − mean`, the normalized
+    // value, BatchNorm's output and the gradient scaled by γ and 1/σ are recomputed.
+    let stored: Vec<String> = stored_elementwise(&plan, &shape)
+        .iter()
+        .map(|s| s[..s.find('@').expect("op@origin")].to_string())
+        .collect();
+    assert_eq!(stored, ["relu", "mask", "add"], "(was 8 values)");
+}
