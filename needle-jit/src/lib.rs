@@ -60,8 +60,8 @@ pub use run::cache::{self, cached_programs, clear_cache, set_cache_capacity};
 pub use run::program::{last_program, ProgramInfo};
 pub use run::JitBackend;
 pub use schedule::{
-    Access, Donation, Elem, Expr, Kernel, NodeInfo, Placement, Plan, Slot, SlotKind, Step,
-    StepKind, WindowOp,
+    Access, Donation, Elem, Expr, Kernel, NodeInfo, Placement, Plan, SiblingSum, Slot, SlotKind,
+    Step, StepKind, WindowOp,
 };
 pub use stats::{reset_stats, stats, JitStats};
 

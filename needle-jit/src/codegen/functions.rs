@@ -12,6 +12,7 @@ use super::emitter::Emitter;
 use super::matmul::SmallProduct;
 use super::module::Imports;
 use super::split::parallel_step;
+use super::sum::{sums_of, SumOf};
 use super::sum_rows::split_sum_rows;
 use crate::abi::{STATUS_OK, STATUS_OUT_OF_BOUNDS};
 use crate::schedule::{Kernel, Plan, StepKind};
@@ -22,8 +23,8 @@ pub(super) enum RowsBody<'p> {
     /// epilogue).
     Kernel(&'p Kernel),
     /// A range of rows of a sum split across threads (see [`super::sum_rows`]): its fused
-    /// body, the entry summed, the reduced axes, the output slot and the run buffer.
-    Sum(&'p Kernel, usize, &'p [usize], usize, Option<usize>),
+    /// body, the reduced axes, and the sums (entry, output slot, run buffer).
+    Sum(&'p Kernel, &'p [usize], Vec<SumOf>),
 }
 
 /// A kernel, or part of a sum, as its own function over a range of rows.
@@ -63,9 +64,7 @@ pub(super) fn build_rows(
     };
     match body {
         RowsBody::Kernel(kernel) => e.elementwise(kernel),
-        RowsBody::Sum(kernel, value, axes, out, run) => {
-            e.reduce_rows((kernel, value), axes, out, run)
-        }
+        RowsBody::Sum(kernel, axes, sums) => e.sum_rows(kernel, axes, &sums),
     }
     let ok = b.ins().iconst(types::I32, STATUS_OK as i64);
     b.ins().return_(&[ok]);
@@ -196,12 +195,10 @@ pub(super) fn build_chunk(
                 op,
                 axes,
                 body,
-                value,
-                run,
                 epilogue,
                 ..
             } if split_sum_rows(plan, s, checked).is_none() => {
-                e.reduce(*op, axes, (body, *value), step.out, *run, epilogue.as_ref())
+                e.reduce(*op, axes, body, &sums_of(step), epilogue.as_ref())
             }
             StepKind::Reduce { epilogue, .. } => {
                 // Split across threads by the run stage, then the epilogue here.

@@ -11,6 +11,7 @@ use needle_core::op::ReduceOp;
 use needle_core::shape::contiguous_strides;
 
 use super::emitter::{Base, Emitter};
+use super::sum::SumOf;
 use crate::abi::OUTPUT_ACCESS;
 use crate::schedule::Elem;
 use crate::schedule::{Access, Kernel};
@@ -19,23 +20,18 @@ use crate::schedule::{Access, Kernel};
 pub(super) type RowBody<'b, E> = dyn FnMut(&mut E, Value, &[Value]) -> Vec<Value> + 'b;
 
 impl Emitter<'_, '_> {
-    /// Reduces entry `value` of `body` over `axes` into the slot `out` (compact over the kept
-    /// shape), then runs `epilogue` on the result. `run` is a sum's run buffer, if planned.
+    /// Reduces `body` over `axes` into the output of each of `sums` (compact over the kept
+    /// shape; one, or sibling sums over one loop), then runs `epilogue` on the result (its
+    /// loads of the first sum's output read the value just computed; of the others, their
+    /// finished outputs).
     pub(super) fn reduce(
         &mut self,
         op: ReduceOp,
         axes: &[usize],
-        (body, value): (&Kernel, usize),
-        out: usize,
-        run: Option<usize>,
+        body: &Kernel,
+        sums: &[SumOf],
         epilogue: Option<&Kernel>,
     ) {
-        let out_slot = out;
-        let out = &Access {
-            slot: out,
-            strides: Vec::new(),
-            offset: 0,
-        };
         // A 0-d input is one row of one element (as in the interpreter).
         let mut body = body.clone();
         if body.shape.is_empty() {
@@ -44,32 +40,19 @@ impl Emitter<'_, '_> {
                 a.strides.push(0);
             }
         }
-        let out_base = self.base(out, Elem::F32);
         match op {
-            ReduceOp::Max => self.max(&body, axes, value, &out_base),
-            ReduceOp::Sum => self.sum(&body, axes, value, &out_base, run),
+            ReduceOp::Max => {
+                let [only] = sums else {
+                    unreachable!("only sums have siblings")
+                };
+                let out_base = self.out_base(only.out);
+                self.max(&body, axes, only.value, &out_base)
+            }
+            ReduceOp::Sum => self.sum(&body, axes, sums),
         }
         if let Some(epi) = epilogue {
-            self.reduce_epilogue(epi, out_slot);
+            self.reduce_epilogue(epi, sums[0].out);
         }
-    }
-
-    /// The rows `outer_range` of a sum split across threads (see [`super::sum_rows`]): the
-    /// row-range function's body. The program runs the epilogue once every row is done.
-    pub(super) fn reduce_rows(
-        &mut self,
-        (body, value): (&Kernel, usize),
-        axes: &[usize],
-        out: usize,
-        run: Option<usize>,
-    ) {
-        let access = Access {
-            slot: out,
-            strides: Vec::new(),
-            offset: 0,
-        };
-        let out_base = self.base(&access, Elem::F32);
-        self.sum_rows((body, value), axes, &out_base, run);
     }
 
     /// Runs `epilogue` over the finished result of the reduction whose output slot is `out`.

@@ -3,6 +3,7 @@
 //! across threads at run time, matmul epilogues).
 
 use super::functions::RowsBody;
+use super::sum::sums_of;
 use super::sum_rows::split_sum_rows;
 use crate::schedule::{Kernel, Plan, StepKind};
 
@@ -41,13 +42,7 @@ pub(super) fn rows_body(plan: &Plan, s: usize, checked: bool) -> Option<RowsBody
     split_sum_rows(plan, s, checked)?;
     let step = &plan.steps[s];
     match &step.kind {
-        StepKind::Reduce {
-            axes,
-            body,
-            value,
-            run,
-            ..
-        } => Some(RowsBody::Sum(body, *value, axes, step.out, *run)),
+        StepKind::Reduce { axes, body, .. } => Some(RowsBody::Sum(body, axes, sums_of(step))),
         _ => None,
     }
 }

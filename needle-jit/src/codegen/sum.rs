@@ -12,6 +12,10 @@
 //! - any other run (longer, or over several axes that do not merge) is written to the run
 //!   buffer and summed by the interpreter's own [`pairwise_sum`] (a host call).
 //!
+//! Sibling sums (several entries of one body over the same axes, see `StepKind::Reduce`) share
+//! the walk: each has its own accumulators, partial sums and run buffer, and adds its elements
+//! in the order it would alone.
+//!
 //! [`pairwise_sum`]: needle_core::interp::pairwise::pairwise_sum
 
 use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
@@ -23,22 +27,56 @@ use super::lower;
 use crate::abi::{OUTPUT_ACCESS, RUN_ACCESS};
 use crate::schedule::sum_run::{merged, INLINE_RUN};
 use crate::schedule::Elem;
-use crate::schedule::{Access, Kernel};
+use crate::schedule::{Access, Kernel, Step, StepKind};
 
-/// The fused producer of a sum: its kernel with resolved buffers, and the entry summed.
+/// The fused producer of a sum: its kernel with resolved buffers, and the entries summed
+/// (several for sibling sums over the same loop, see `StepKind::Reduce`).
 pub(super) struct Fused<'k> {
     pub(super) kernel: &'k Kernel,
     pub(super) bases: Vec<Base>,
     pub(super) outs: Vec<(usize, Base)>,
     /// Compact strides of the kernel's shape (where its outputs are stored).
     pub(super) strides: Vec<isize>,
+    pub(super) values: Vec<usize>,
+}
+
+/// One of the sums a loop computes: the summed entry of the body, its output slot and its
+/// run buffer.
+#[derive(Clone, Copy)]
+pub(super) struct SumOf {
     pub(super) value: usize,
+    pub(super) out: usize,
+    pub(super) run: Option<usize>,
+}
+
+/// The sums step `step` (a reduction) computes: its own, then its siblings'.
+pub(super) fn sums_of(step: &Step) -> Vec<SumOf> {
+    let StepKind::Reduce {
+        value,
+        run,
+        siblings,
+        ..
+    } = &step.kind
+    else {
+        unreachable!("a reduction step")
+    };
+    std::iter::once(SumOf {
+        value: *value,
+        out: step.out,
+        run: *run,
+    })
+    .chain(siblings.iter().map(|s| SumOf {
+        value: s.value,
+        out: s.out,
+        run: s.run,
+    }))
+    .collect()
 }
 
 impl Fused<'_> {
-    /// The summed value at `full` (storing the kernel's outputs there); inside a row (see
+    /// The summed values at `full` (storing the kernel's outputs there); inside a row (see
     /// [`Emitter::begin_row`]) `full`'s last entry is the element of the row.
-    fn scalar(&self, e: &mut Emitter, full: &[Value]) -> Value {
+    fn scalar(&self, e: &mut Emitter, full: &[Value]) -> Vec<Value> {
         let values = if e.row.is_some() {
             e.set_row_offset(full);
             let values = e.scalar_expr(self.kernel, &self.bases, full);
@@ -55,11 +93,11 @@ impl Fused<'_> {
             );
             values
         };
-        values[self.value]
+        self.values.iter().map(|&v| values[v]).collect()
     }
 
     /// The summed values at `full` and the three following elements of the innermost axis.
-    fn vector(&self, e: &mut Emitter, full: &[Value]) -> Value {
+    fn vector(&self, e: &mut Emitter, full: &[Value]) -> Vec<Value> {
         // Not 16-byte aligned in general.
         let flags = MemFlagsData::new().with_notrap();
         let values = if e.row.is_some() {
@@ -72,27 +110,25 @@ impl Fused<'_> {
             e.store_outputs(&values, &self.outs, full, &self.strides, flags);
             values
         };
-        values[self.value]
+        self.values.iter().map(|&v| values[v]).collect()
     }
 }
 
 impl Emitter<'_, '_> {
-    /// Sums entry `value` of `body` over `axes` into `out` (compact over the kept shape).
-    pub(super) fn sum(
-        &mut self,
-        body: &Kernel,
-        axes: &[usize],
-        value: usize,
-        out: &Base,
-        run: Option<usize>,
-    ) {
+    /// Sums each of `sums`' entries of `body` over `axes` into its output (compact over the
+    /// kept shape), in one walk of the body.
+    pub(super) fn sum(&mut self, body: &Kernel, axes: &[usize], sums: &[SumOf]) {
         let n_out: usize = (0..body.shape.len())
             .filter(|a| !axes.contains(a))
             .map(|a| body.shape[a])
             .product();
         let zero = self.b.ins().f32const(0.0);
+        let outs: Vec<Base> = sums.iter().map(|s| self.out_base(s.out)).collect();
+        let runs: Vec<Option<usize>> = sums.iter().map(|s| s.run).collect();
         if body.shape.contains(&0) {
-            self.fill(out, n_out, zero);
+            for out in &outs {
+                self.fill(out, n_out, zero);
+            }
             return;
         }
         let (kernel, reduced) = merged(body, axes);
@@ -108,33 +144,48 @@ impl Emitter<'_, '_> {
             bases: self.bases(&kernel),
             outs: self.output_bases(&kernel),
             strides: contiguous_strides(&kernel.shape),
-            value,
+            values: sums.iter().map(|s| s.value).collect(),
         };
         let vector = !self.checked && lower::vectorizable(&kernel);
-        match run_start(&kernel.shape, |a| reduced[a]) {
-            None if vector && reduced == [true, false] => self.column_sums(&fused, out),
-            None => {
-                self.fill(out, n_out, zero);
-                self.add_elements(&fused, out, &out_strides, vector);
-            }
+        let start = run_start(&kernel.shape, |a| reduced[a]);
+        if start.is_none() && vector && reduced == [true, false] {
+            self.column_sums(&fused, &outs);
+            return;
+        }
+        for out in &outs {
+            self.fill(out, n_out, zero);
+        }
+        match start {
+            None => self.add_elements(&fused, &outs, &out_strides, vector),
             Some(start) => {
-                self.fill(out, n_out, zero);
-                self.add_runs(&fused, out, &out_strides, start, vector, run, false);
+                self.add_runs(&fused, &outs, &out_strides, start, vector, &runs, false);
             }
         }
     }
 
+    /// The base of a sum's output slot (compact over the kept shape).
+    pub(super) fn out_base(&mut self, slot: usize) -> Base {
+        let access = Access {
+            slot,
+            strides: Vec::new(),
+            offset: 0,
+        };
+        self.base(&access, Elem::F32)
+    }
+
     /// `out[o] += x` for every element in logical order (the innermost axis is kept, so four
     /// consecutive elements go to four consecutive outputs).
-    fn add_elements(&mut self, fused: &Fused, out: &Base, out_strides: &[isize], vector: bool) {
+    fn add_elements(&mut self, fused: &Fused, outs: &[Base], out_strides: &[isize], vector: bool) {
         let shape = &fused.kernel.shape;
         let mut add = |e: &mut Self, full: &[Value]| {
-            let v = fused.scalar(e, full);
-            let addr = e.address(out, full, out_strides, OUTPUT_ACCESS);
-            let flags = MemFlagsData::trusted();
-            let old = e.b.ins().load(types::F32, flags, addr, 0);
-            let new = e.b.ins().fadd(old, v);
-            e.b.ins().store(flags, new, addr, 0);
+            let values = fused.scalar(e, full);
+            for (out, v) in outs.iter().zip(values) {
+                let addr = e.address(out, full, out_strides, OUTPUT_ACCESS);
+                let flags = MemFlagsData::trusted();
+                let old = e.b.ins().load(types::F32, flags, addr, 0);
+                let new = e.b.ins().fadd(old, v);
+                e.b.ins().store(flags, new, addr, 0);
+            }
         };
         let mut index = Vec::new();
         if !vector {
@@ -145,12 +196,14 @@ impl Emitter<'_, '_> {
             fused,
             &mut index,
             &mut |e, full| {
-                let v = fused.vector(e, full);
-                let addr = e.address(out, full, out_strides, OUTPUT_ACCESS);
-                let flags = MemFlagsData::new().with_notrap();
-                let old = e.b.ins().load(types::F32X4, flags, addr, 0);
-                let new = e.b.ins().fadd(old, v);
-                e.b.ins().store(flags, new, addr, 0);
+                let values = fused.vector(e, full);
+                for (out, v) in outs.iter().zip(values) {
+                    let addr = e.address(out, full, out_strides, OUTPUT_ACCESS);
+                    let flags = MemFlagsData::new().with_notrap();
+                    let old = e.b.ins().load(types::F32X4, flags, addr, 0);
+                    let new = e.b.ins().fadd(old, v);
+                    e.b.ins().store(flags, new, addr, 0);
+                }
             },
             &mut add,
         );
@@ -186,10 +239,11 @@ impl Emitter<'_, '_> {
     /// time in an f32x4 register with the rows inner (a scalar loop per leftover column). Each
     /// column still adds its rows in order to `+0.0`, as the element-by-element walk does;
     /// the output is written once per column instead of loaded and stored for every element.
-    fn column_sums(&mut self, fused: &Fused, out: &Base) {
+    fn column_sums(&mut self, fused: &Fused, outs: &[Base]) {
         let (rows, cols) = (fused.kernel.shape[0] as i64, fused.kernel.shape[1] as i64);
         let flags = MemFlagsData::new().with_notrap();
         let vector_cols = cols - cols % 4;
+        let n = outs.len();
         let mut col_index = Vec::new();
         self.loops(
             &[(vector_cols / 4) as usize],
@@ -198,57 +252,72 @@ impl Emitter<'_, '_> {
                 let col = e.b.ins().imul_imm_s(block[0], 4);
                 let zero = e.b.ins().f32const(0.0);
                 let zero = e.b.ins().splat(types::F32X4, zero);
-                let sums = e.row_loop(rows, &[types::F32X4], &[zero], &mut |e, r, sums| {
-                    let v = fused.vector(e, &[r, col]);
-                    vec![e.b.ins().fadd(sums[0], v)]
+                let types = vec![types::F32X4; n];
+                let sums = e.row_loop(rows, &types, &vec![zero; n], &mut |e, r, sums| {
+                    let values = fused.vector(e, &[r, col]);
+                    sums.iter()
+                        .zip(values)
+                        .map(|(&s, v)| e.b.ins().fadd(s, v))
+                        .collect()
                 });
-                let addr = e.address(out, &[col], &[1], OUTPUT_ACCESS);
-                e.b.ins().store(flags, sums[0], addr, 0);
+                for (out, sum) in outs.iter().zip(sums) {
+                    let addr = e.address(out, &[col], &[1], OUTPUT_ACCESS);
+                    e.b.ins().store(flags, sum, addr, 0);
+                }
             },
         );
         for c in vector_cols..cols {
             let col = self.b.ins().iconst(types::I64, c);
             let zero = self.b.ins().f32const(0.0);
-            let sums = self.row_loop(rows, &[types::F32], &[zero], &mut |e, r, sums| {
-                let v = fused.scalar(e, &[r, col]);
-                vec![e.b.ins().fadd(sums[0], v)]
+            let types = vec![types::F32; n];
+            let sums = self.row_loop(rows, &types, &vec![zero; n], &mut |e, r, sums| {
+                let values = fused.scalar(e, &[r, col]);
+                sums.iter()
+                    .zip(values)
+                    .map(|(&s, v)| e.b.ins().fadd(s, v))
+                    .collect()
             });
-            let addr = self.address(out, &[col], &[1], OUTPUT_ACCESS);
-            self.b
-                .ins()
-                .store(MemFlagsData::trusted(), sums[0], addr, 0);
+            for (out, sum) in outs.iter().zip(sums) {
+                let addr = self.address(out, &[col], &[1], OUTPUT_ACCESS);
+                self.b.ins().store(MemFlagsData::trusted(), sum, addr, 0);
+            }
         }
     }
 
     /// `out[o] = out[o] + pairwise(run)` for every run (axes `start..` of the kernel), runs in
-    /// logical order.
+    /// logical order, for each of the fused sums (`outs`, `runs`: their outputs and run
+    /// buffers).
     /// `by_rows`: a split sum's rows (see [`super::sum_rows`]), whose gathered runs go to
     /// their row's part of the run buffer (`len` elements per row of axis 0).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn add_runs(
         &mut self,
         fused: &Fused,
-        out: &Base,
+        outs: &[Base],
         out_strides: &[isize],
         start: usize,
         vector: bool,
-        run: Option<usize>,
+        runs: &[Option<usize>],
         by_rows: bool,
     ) {
         let shape = &fused.kernel.shape;
         let len = numel(&shape[start..]);
         let inline = shape.len() - start == 1 && len <= INLINE_RUN;
-        let buffer = (!inline).then(|| {
-            let access = Access {
-                slot: run.expect("the plan gives a run buffer to sums that gather"),
-                strides: Vec::new(),
-                offset: 0,
-            };
-            self.base(&access, Elem::F32)
+        let buffers: Option<Vec<Base>> = (!inline).then(|| {
+            runs.iter()
+                .map(|run| {
+                    let access = Access {
+                        slot: run.expect("the plan gives a run buffer to sums that gather"),
+                        strides: Vec::new(),
+                        offset: 0,
+                    };
+                    self.base(&access, Elem::F32)
+                })
+                .collect()
         });
         let mut index = Vec::new();
         self.loops(&shape[..start], &mut index, &mut |e, outer| {
-            let total = match &buffer {
+            let totals = match &buffers {
                 None => {
                     if vector {
                         let row = e.begin_row(
@@ -260,30 +329,38 @@ impl Emitter<'_, '_> {
                         );
                         e.row = Some(row);
                     }
-                    let total = e.pairwise(fused, outer, 0, len, vector);
+                    let totals = e.pairwise(fused, outer, 0, len, vector);
                     e.row = None;
-                    total
+                    totals
                 }
-                Some(buffer) if by_rows => {
-                    let mut row = *buffer;
+                Some(buffers) if by_rows => {
                     let first = e.b.ins().imul_imm_s(outer[0], len as i64);
-                    let bytes = e.b.ins().imul_imm_s(first, buffer.size);
-                    row.ptr = e.b.ins().iadd(buffer.ptr, bytes);
-                    row.first = e.b.ins().iadd(buffer.first, first);
-                    e.gathered_run(fused, outer, &row, vector)
+                    let rows: Vec<Base> = buffers
+                        .iter()
+                        .map(|buffer| {
+                            let mut row = *buffer;
+                            let bytes = e.b.ins().imul_imm_s(first, buffer.size);
+                            row.ptr = e.b.ins().iadd(buffer.ptr, bytes);
+                            row.first = e.b.ins().iadd(buffer.first, first);
+                            row
+                        })
+                        .collect();
+                    e.gathered_run(fused, outer, &rows, vector)
                 }
-                Some(buffer) => e.gathered_run(fused, outer, buffer, vector),
+                Some(buffers) => e.gathered_run(fused, outer, buffers, vector),
             };
-            let addr = e.address(out, outer, &out_strides[..start], OUTPUT_ACCESS);
-            let flags = MemFlagsData::trusted();
-            let old = e.b.ins().load(types::F32, flags, addr, 0);
-            let new = e.b.ins().fadd(old, total);
-            e.b.ins().store(flags, new, addr, 0);
+            for (out, total) in outs.iter().zip(totals) {
+                let addr = e.address(out, outer, &out_strides[..start], OUTPUT_ACCESS);
+                let flags = MemFlagsData::trusted();
+                let old = e.b.ins().load(types::F32, flags, addr, 0);
+                let new = e.b.ins().fadd(old, total);
+                e.b.ins().store(flags, new, addr, 0);
+            }
         });
     }
 
-    /// The pairwise sum of the `n` elements of the innermost axis from `first` on (at the
-    /// outer position `outer`), split where [`split`] says.
+    /// The pairwise sums of the `n` elements of the innermost axis from `first` on (at the
+    /// outer position `outer`), split where [`split`] says, one per fused sum.
     fn pairwise(
         &mut self,
         fused: &Fused,
@@ -291,20 +368,24 @@ impl Emitter<'_, '_> {
         first: usize,
         n: usize,
         vector: bool,
-    ) -> Value {
+    ) -> Vec<Value> {
         match split(n) {
             Some(h) => {
                 let left = self.pairwise(fused, outer, first, h, vector);
                 let right = self.pairwise(fused, outer, first + h, n - h, vector);
-                self.b.ins().fadd(left, right)
+                left.into_iter()
+                    .zip(right)
+                    .map(|(l, r)| self.b.ins().fadd(l, r))
+                    .collect()
             }
             None => self.leaf(fused, outer, first, n, vector),
         }
     }
 
-    /// One leaf of a pairwise sum (the rule of [`split`]): eight partial sums over the full
-    /// blocks of eight — two f32x4 when `vector` — combined as ((r0+r1)+(r2+r3))+((r4+r5)+
-    /// (r6+r7)), then the leftovers in order; a leaf shorter than eight is `-0.0 + x0 + ...`.
+    /// One leaf of a pairwise sum (the rule of [`split`]), per fused sum: eight partial sums
+    /// over the full blocks of eight — two f32x4 when `vector` — combined as ((r0+r1)+(r2+r3))
+    /// +((r4+r5)+(r6+r7)), then the leftovers in order; a leaf shorter than eight is
+    /// `-0.0 + x0 + ...`.
     fn leaf(
         &mut self,
         fused: &Fused,
@@ -312,7 +393,7 @@ impl Emitter<'_, '_> {
         first: usize,
         n: usize,
         vector: bool,
-    ) -> Value {
+    ) -> Vec<Value> {
         let at = |i: Value| -> Vec<Value> {
             let mut full = outer.to_vec();
             full.push(i);
@@ -323,84 +404,104 @@ impl Emitter<'_, '_> {
             let full = at(i);
             fused.scalar(e, &full)
         };
+        let sums = fused.values.len();
         let blocks = n / PARTIALS;
-        let mut res = if blocks == 0 {
-            self.b.ins().f32const(-0.0)
+        let mut res: Vec<Value> = if blocks == 0 {
+            let start = self.b.ins().f32const(-0.0);
+            vec![start; sums]
         } else {
             let lanes = if vector { 2 } else { PARTIALS };
             let width = PARTIALS / lanes;
             let ty = if vector { types::F32X4 } else { types::F32 };
-            // The partial sums over block `b` (a loop variable) added to `sums`, or the first
-            // block's values when there are none yet.
-            let block = |e: &mut Self, b: Value, sums: Option<&[Value]>| -> Vec<Value> {
+            // The partial sums over block `b` (a loop variable) added to `partials` (lane
+            // after lane of each sum in turn), or the first block's values when there are
+            // none yet.
+            let block = |e: &mut Self, b: Value, partials: Option<&[Value]>| -> Vec<Value> {
                 let base = e.b.ins().imul_imm_s(b, PARTIALS as i64);
                 let base = e.b.ins().iadd_imm_s(base, first as i64);
-                (0..lanes)
-                    .map(|l| {
-                        let i = e.b.ins().iadd_imm_s(base, (l * width) as i64);
-                        let full = at(i);
-                        let x = if vector {
-                            fused.vector(e, &full)
-                        } else {
-                            fused.scalar(e, &full)
-                        };
-                        match sums {
-                            Some(s) => e.b.ins().fadd(s[l], x),
+                let mut next = vec![Vec::with_capacity(lanes); sums];
+                for l in 0..lanes {
+                    let i = e.b.ins().iadd_imm_s(base, (l * width) as i64);
+                    let full = at(i);
+                    let values = if vector {
+                        fused.vector(e, &full)
+                    } else {
+                        fused.scalar(e, &full)
+                    };
+                    for (v, x) in values.into_iter().enumerate() {
+                        next[v].push(match partials {
+                            Some(p) => e.b.ins().fadd(p[v * lanes + l], x),
                             None => x,
-                        }
-                    })
-                    .collect()
+                        });
+                    }
+                }
+                next.concat()
             };
             let zero = self.b.ins().iconst(types::I64, 0);
             let start = block(self, zero, None);
-            let sums = if blocks == 1 {
+            let partials = if blocks == 1 {
                 start
             } else {
-                let types = vec![ty; lanes];
-                self.row_loop((blocks - 1) as i64, &types, &start, &mut |e, b, sums| {
-                    let b = e.b.ins().iadd_imm_s(b, 1);
-                    block(e, b, Some(sums))
+                let types = vec![ty; lanes * sums];
+                self.row_loop(
+                    (blocks - 1) as i64,
+                    &types,
+                    &start,
+                    &mut |e, b, partials| {
+                        let b = e.b.ins().iadd_imm_s(b, 1);
+                        block(e, b, Some(partials))
+                    },
+                )
+            };
+            partials
+                .chunks_exact(lanes)
+                .map(|sum| {
+                    let r: Vec<Value> = if vector {
+                        sum.iter()
+                            .flat_map(|&v| (0..lower::LANES as u8).map(move |lane| (v, lane)))
+                            .map(|(v, lane)| self.b.ins().extractlane(v, lane))
+                            .collect()
+                    } else {
+                        sum.to_vec()
+                    };
+                    let add = |e: &mut Self, x: Value, y: Value| e.b.ins().fadd(x, y);
+                    let r01 = add(self, r[0], r[1]);
+                    let r23 = add(self, r[2], r[3]);
+                    let r45 = add(self, r[4], r[5]);
+                    let r67 = add(self, r[6], r[7]);
+                    let low = add(self, r01, r23);
+                    let high = add(self, r45, r67);
+                    add(self, low, high)
                 })
-            };
-            let r: Vec<Value> = if vector {
-                sums.iter()
-                    .flat_map(|&v| (0..lower::LANES as u8).map(move |lane| (v, lane)))
-                    .map(|(v, lane)| self.b.ins().extractlane(v, lane))
-                    .collect()
-            } else {
-                sums
-            };
-            let add = |e: &mut Self, x: Value, y: Value| e.b.ins().fadd(x, y);
-            let r01 = add(self, r[0], r[1]);
-            let r23 = add(self, r[2], r[3]);
-            let r45 = add(self, r[4], r[5]);
-            let r67 = add(self, r[6], r[7]);
-            let low = add(self, r01, r23);
-            let high = add(self, r45, r67);
-            add(self, low, high)
+                .collect()
         };
         for i in first + blocks * PARTIALS..first + n {
-            let x = element(self, i);
-            res = self.b.ins().fadd(res, x);
+            let values = element(self, i);
+            for (r, x) in res.iter_mut().zip(values) {
+                *r = self.b.ins().fadd(*r, x);
+            }
         }
         res
     }
 
-    /// The pairwise sum of the run at `outer` (the kernel's axes after `outer`): its elements
-    /// are written to `buffer` in logical order, then summed by the host helper.
+    /// The pairwise sums of the run at `outer` (the kernel's axes after `outer`), one per fused
+    /// sum: each sum's elements are written to its buffer in logical order, then summed by the
+    /// host helper.
     fn gathered_run(
         &mut self,
         fused: &Fused,
         outer: &[Value],
-        buffer: &Base,
+        buffers: &[Base],
         vector: bool,
-    ) -> Value {
+    ) -> Vec<Value> {
         let shape = &fused.kernel.shape;
         let start = outer.len();
         let flat = contiguous_strides(&shape[start..]);
-        let store = |e: &mut Self, full: &[Value], v: Value, flags: MemFlagsData| {
-            let addr = e.address(buffer, &full[start..], &flat, RUN_ACCESS);
-            e.b.ins().store(flags, v, addr, 0);
+        let store = |e: &mut Self, full: &[Value], values: Vec<Value>, flags: MemFlagsData| {
+            for (buffer, v) in buffers.iter().zip(values) {
+                let addr = e.address(buffer, &full[start..], &flat, RUN_ACCESS);
+                e.b.ins().store(flags, v, addr, 0);
+            }
         };
         let mut index = outer.to_vec();
         if vector {
@@ -429,7 +530,12 @@ impl Emitter<'_, '_> {
             .b
             .ins()
             .iconst(types::I64, numel(&shape[start..]) as i64);
-        let call = self.b.ins().call(pairwise, &[buffer.ptr, n]);
-        self.b.inst_results(call)[0]
+        buffers
+            .iter()
+            .map(|buffer| {
+                let call = self.b.ins().call(pairwise, &[buffer.ptr, n]);
+                self.b.inst_results(call)[0]
+            })
+            .collect()
     }
 }

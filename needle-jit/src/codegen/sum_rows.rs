@@ -9,7 +9,7 @@ use cranelift_codegen::ir::{InstBuilder, MemFlagsData};
 
 use super::emitter::{Base, Emitter};
 use super::lower;
-use super::sum::Fused;
+use super::sum::{Fused, SumOf};
 use crate::abi::OUTPUT_ACCESS;
 use crate::schedule::sum_run::reordered;
 use crate::schedule::{Kernel, Plan, StepKind};
@@ -25,26 +25,23 @@ pub fn split_sum_rows(plan: &Plan, s: usize, checked: bool) -> Option<usize> {
 }
 
 impl Emitter<'_, '_> {
-    /// The rows `outer_range` of the outermost kept axis of the sum of entry `value` of
-    /// `body` over `axes` into `out` (compact over the kept shape): those outputs set to 0,
-    /// then their runs added in logical order (gathered runs in row `r`'s part of the run
-    /// buffer `run`).
-    pub(super) fn sum_rows(
-        &mut self,
-        (body, value): (&Kernel, usize),
-        axes: &[usize],
-        out: &Base,
-        run: Option<usize>,
-    ) {
+    /// The rows `outer_range` of the outermost kept axis of the sums of `body` over `axes`
+    /// (each of `sums` into its output, compact over the kept shape): those outputs set to
+    /// 0, then their runs added in logical order (gathered runs in row `r`'s part of each
+    /// sum's run buffer).
+    pub(super) fn sum_rows(&mut self, body: &Kernel, axes: &[usize], sums: &[SumOf]) {
         let r = reordered(body, axes).expect("split_sum_rows accepted this sum");
         let range = self.outer_range.expect("a row range");
         let rows = r.kernel.shape[0];
         let zero = self.b.ins().f32const(0.0);
+        let outs: Vec<Base> = sums.iter().map(|s| self.out_base(s.out)).collect();
         let mut index = Vec::new();
         self.loops(&[rows, r.row_outputs], &mut index, &mut |e, i| {
             let strides = [r.row_outputs as isize, 1];
-            let addr = e.address(out, i, &strides, OUTPUT_ACCESS);
-            e.b.ins().store(MemFlagsData::trusted(), zero, addr, 0);
+            for out in &outs {
+                let addr = e.address(out, i, &strides, OUTPUT_ACCESS);
+                e.b.ins().store(MemFlagsData::trusted(), zero, addr, 0);
+            }
         });
         self.outer_range = Some(range);
         let fused = Fused {
@@ -52,9 +49,10 @@ impl Emitter<'_, '_> {
             bases: self.bases(&r.kernel),
             outs: self.output_bases(&r.kernel),
             strides: r.store_strides.clone(),
-            value,
+            values: sums.iter().map(|s| s.value).collect(),
         };
         let vector = !self.checked && lower::vectorizable(&r.kernel);
-        self.add_runs(&fused, out, &r.out_strides, r.run, vector, run, true);
+        let runs: Vec<Option<usize>> = sums.iter().map(|s| s.run).collect();
+        self.add_runs(&fused, &outs, &r.out_strides, r.run, vector, &runs, true);
     }
 }

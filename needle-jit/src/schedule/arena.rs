@@ -23,8 +23,8 @@ impl Planner<'_> {
         for s in 0..self.plan.steps.len() {
             let step = &self.plan.steps[s];
             let mut writes = step_writes(step);
-            if let StepKind::Reduce { run: Some(a), .. } = step.kind {
-                writes.push(a);
+            if let StepKind::Reduce { run, siblings, .. } = &step.kind {
+                writes.extend(run.iter().chain(siblings.iter().flat_map(|s| &s.run)));
             }
             for w in writes {
                 let slot = &mut self.plan.slots[w];

@@ -18,13 +18,18 @@ impl Plan {
                     axes,
                     body,
                     epilogue,
+                    siblings,
                     ..
                 } => format!(
-                    "reduce {:?}{:?} of [{}] over {:?}{}",
+                    "reduce {:?}{:?} of [{}] over {:?}{}{}",
                     op,
                     axes,
                     body.ops(),
                     body.shape,
+                    match siblings.len() {
+                        0 => String::new(),
+                        n => format!(" ({} sums in one pass)", n + 1),
+                    },
                     epilogue
                         .as_ref()
                         .map(|k| format!(", then [{}]", k.ops()))

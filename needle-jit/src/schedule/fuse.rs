@@ -1,15 +1,17 @@
 //! Fusion, the second pass: multi-output fusion (an elementwise step joins an earlier one
 //! sharing its data), epilogues (elementwise consumers of a reduction or 2-D matmul run as
-//! it finalizes), and a reduction joining the elementwise step that produces what it reduces.
+//! it finalizes), a reduction joining the elementwise step that produces what it reduces, and
+//! sibling sums (a sum joining an earlier one over the same shape and axes).
 
 use std::collections::BTreeSet;
 
 use needle_core::shape::contiguous_strides;
 
 use super::kernel::Access;
-use super::plan::{step_reads, step_writes, Step, StepKind};
+use super::plan::{step_reads, step_writes, SiblingSum, Step, StepKind};
 use super::planner::Planner;
 use crate::collect::Graph;
+use needle_core::op::ReduceOp;
 
 /// Limits of multi-output fusion: beyond these a joined loop holds more live values than
 /// registers, and spills cost more than the pass it saves.
@@ -54,6 +56,8 @@ impl Planner<'_> {
         // Per slot: the merged step writing it, and the elementwise merged steps reading it.
         let mut producer: Vec<Option<usize>> = vec![None; self.plan.slots.len()];
         let mut readers: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); self.plan.slots.len()];
+        // Per slot, the merged reductions reading it.
+        let mut sum_readers: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); self.plan.slots.len()];
         let mut candidates: Vec<usize> = Vec::with_capacity(4 * MERGE_CANDIDATES);
         let mut merged: Vec<Step> = Vec::with_capacity(steps.len());
         'steps: for step in steps {
@@ -86,6 +90,12 @@ impl Planner<'_> {
                         && out_rank(self.graph, &merged[at]) == 2
                         && !keeps_donation();
                     let target = &mut merged[at];
+                    let results: Vec<usize> = match &target.kind {
+                        StepKind::Reduce { siblings, .. } => std::iter::once(target.out)
+                            .chain(siblings.iter().map(|s| s.out))
+                            .collect(),
+                        _ => vec![target.out],
+                    };
                     let epilogue = match &mut target.kind {
                         StepKind::Reduce { epilogue, .. } => Some(epilogue),
                         // The GEMM hands row ranges of its 2-D result to the epilogue.
@@ -93,21 +103,26 @@ impl Planner<'_> {
                         _ => None,
                     };
                     if let Some(epilogue) = epilogue {
-                        let result = target.out;
+                        // The step's results: its own and its sibling sums'.
                         let out_shape = self.graph.nodes[target.node].shape();
-                        let identity = Access {
-                            slot: result,
+                        let identity = |slot: usize| Access {
+                            slot,
                             strides: contiguous_strides(out_shape),
                             offset: 0,
                         };
-                        let reads_result = k.inputs.contains(&identity)
+                        let reads_result = k
+                            .inputs
+                            .iter()
+                            .any(|a| results.contains(&a.slot) && *a == identity(a.slot))
                             || epilogue.as_ref().is_some_and(|e| {
                                 k.inputs
                                     .iter()
                                     .any(|a| e.outputs.iter().any(|o| o.slot == a.slot))
                             });
-                        let other_view =
-                            k.inputs.iter().any(|a| a.slot == result && *a != identity);
+                        let other_view = k
+                            .inputs
+                            .iter()
+                            .any(|a| results.contains(&a.slot) && *a != identity(a.slot));
                         if out_shape == k.shape.as_slice() && reads_result && !other_view {
                             match epilogue {
                                 None => {
@@ -165,7 +180,16 @@ impl Planner<'_> {
                 }
             }
             let step = match self.join_producer(step, &mut merged, &producer) {
+                Ok(at) => Ok(at),
+                Err(step) => self.join_sibling(*step, &mut merged, &producer, &sum_readers),
+            };
+            let step = match step {
                 Ok(at) => {
+                    if matches!(merged[at].kind, StepKind::Reduce { .. }) {
+                        for slot in step_reads(&merged[at]) {
+                            sum_readers[slot].insert(at);
+                        }
+                    }
                     for slot in step_writes(&merged[at]) {
                         producer[slot] = Some(at);
                     }
@@ -179,10 +203,18 @@ impl Planner<'_> {
                 producer[slot] = Some(at);
             }
             let reads = step_reads(&step);
-            if matches!(step.kind, StepKind::Elementwise(_)) {
-                for &r in &reads {
-                    readers[r].insert(at);
+            match step.kind {
+                StepKind::Elementwise(_) => {
+                    for &r in &reads {
+                        readers[r].insert(at);
+                    }
                 }
+                StepKind::Reduce { .. } => {
+                    for &r in &reads {
+                        sum_readers[r].insert(at);
+                    }
+                }
+                _ => {}
             }
             note_reads(&mut last_reader, &reads, at);
             merged.push(step);
@@ -232,5 +264,83 @@ impl Planner<'_> {
         step.inlined.extend(&target.inlined);
         *target = step;
         Ok(ready)
+    }
+
+    /// A sum joins an earlier sum over the same shape and axes that reads some of the same
+    /// data, when everything it reads exists by then: one walk of the joined body then
+    /// computes both (see `StepKind::Reduce`'s `siblings`), each adding its elements in the
+    /// order it had alone. Returns where the joined step is, or the step back.
+    fn join_sibling(
+        &self,
+        step: Step,
+        merged: &mut [Step],
+        producer: &[Option<usize>],
+        sum_readers: &[BTreeSet<usize>],
+    ) -> Result<usize, Box<Step>> {
+        let StepKind::Reduce {
+            op: ReduceOp::Sum,
+            axes,
+            body,
+            value,
+            run,
+            epilogue: None,
+            siblings,
+            ..
+        } = &step.kind
+        else {
+            return Err(Box::new(step));
+        };
+        if !siblings.is_empty() {
+            return Err(Box::new(step));
+        }
+        // Strictly after every producer of what it reads: a value the earlier step itself
+        // stores is not there yet when its walk reads it.
+        let after = body
+            .inputs
+            .iter()
+            .filter_map(|a| producer[a.slot])
+            .max()
+            .map_or(0, |p| p + 1);
+        let mut candidates: Vec<usize> = body
+            .inputs
+            .iter()
+            .flat_map(|a| sum_readers[a.slot].range(after..))
+            .copied()
+            .collect();
+        candidates.sort_unstable_by(|a, b| b.cmp(a));
+        candidates.dedup();
+        for at in candidates.into_iter().take(MERGE_CANDIDATES) {
+            let StepKind::Reduce {
+                op: ReduceOp::Sum,
+                axes: target_axes,
+                body: target_body,
+                siblings: target_siblings,
+                ..
+            } = &mut merged[at].kind
+            else {
+                continue;
+            };
+            if target_axes != axes
+                || target_body.shape != body.shape
+                || target_body.inputs.len() + body.inputs.len() > MAX_FUSED_INPUTS
+                || target_body.exprs.len() + body.exprs.len() > MAX_FUSED_EXPRS
+            {
+                continue;
+            }
+            let mut joined = target_body.clone();
+            let Some(map) = joined.absorb(body) else {
+                continue;
+            };
+            *target_body = joined;
+            target_siblings.push(SiblingSum {
+                value: map[*value],
+                out: step.out,
+                node: step.node,
+                run: *run,
+            });
+            merged[at].inlined.extend(&step.inlined);
+            return Ok(at);
+        }
+        Err(Box::new(step))
     }
 }

@@ -139,7 +139,19 @@ impl Kernel {
         }
     }
 
+    /// The entry computing `e`: an earlier one computing the same (kernels joined by fusion
+    /// often recompute a shared value, see `recompute.rs`), or a new one. Constants compare
+    /// by their bits: `x · 0` and `x · −0` differ.
     fn push(&mut self, e: Expr) -> usize {
+        let same = |x: &Expr| match (x, &e) {
+            (Expr::Scalar(o1, c1, a1), Expr::Scalar(o2, c2, a2)) => {
+                o1 == o2 && c1.to_bits() == c2.to_bits() && a1 == a2
+            }
+            _ => *x == e,
+        };
+        if let Some(at) = self.exprs.iter().position(same) {
+            return at;
+        }
         self.exprs.push(e);
         self.exprs.len() - 1
     }

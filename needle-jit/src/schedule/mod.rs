@@ -22,6 +22,9 @@
 //!   NCHW view of its channel-major product) walks the product's order and stores its result
 //!   so ([`product_order`]): it can then be the product's epilogue. Not for a variable's new
 //!   value, nor when a later product would read it with other strides than eager mode's.
+//! - A sum joins an earlier sum over the same shape and axes that reads some of the same data
+//!   once everything it reads exists by then: one walk computes both, each adding its
+//!   elements in its own order (BatchNorm's backward: four per-channel sums in two passes).
 //! - Sums with a kept axis outside their runs are split across threads by rows of that axis
 //!   ([`sum_run`]), each output adding its runs in the interpreter's order.
 //! - Padding, concatenation, casts and anything on i64 data run the interpreter's kernel for
@@ -33,7 +36,7 @@
 //! Receives a collected [`Graph`]; hands on a [`Plan`], which code generation compiles and the
 //! run stage binds. The passes run in this order, one file each:
 //! [`place`] (steps, inlining, views, host steps; [`product_order`], [`recompute`]) → [`fuse`] (multi-output fusion, epilogues,
-//! producers joining reductions) → [`dead_stores`] → [`arena`] (scratch memory by liveness)
+//! producers joining reductions, sibling sums) → [`dead_stores`] → [`arena`] (scratch memory by liveness)
 //! → [`donation`] (which outputs may take an input's buffer). [`describe`] prints a plan.
 
 pub mod arena;
@@ -51,7 +54,7 @@ pub mod sum_run;
 
 pub use kernel::{Access, Expr, Kernel};
 pub use plan::{
-    Donation, Elem, NodeInfo, Placement, Plan, Slot, SlotKind, Step, StepKind, WindowOp,
+    Donation, Elem, NodeInfo, Placement, Plan, SiblingSum, Slot, SlotKind, Step, StepKind, WindowOp,
 };
 
 use rustc_hash::FxHashMap;

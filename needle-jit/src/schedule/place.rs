@@ -225,6 +225,7 @@ impl Planner<'_> {
                         run,
                         epilogue: None,
                         split: None,
+                        siblings: Vec::new(),
                     },
                     i,
                     inlined,
@@ -487,8 +488,16 @@ impl Planner<'_> {
                         self.plan.nodes[o.node].placement = Placement::Stored(s);
                     }
                 }
-                StepKind::Reduce { body, epilogue, .. } => {
+                StepKind::Reduce {
+                    body,
+                    epilogue,
+                    siblings,
+                    ..
+                } => {
                     self.plan.nodes[step.node].placement = Placement::Stored(s);
+                    for sibling in siblings {
+                        self.plan.nodes[sibling.node].placement = Placement::Stored(s);
+                    }
                     for o in epilogue
                         .iter()
                         .flat_map(|k| &k.outputs)

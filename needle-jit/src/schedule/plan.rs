@@ -79,6 +79,10 @@ pub enum StepKind {
         /// For a sum split across threads, the rows of its outermost kept axis (see
         /// `schedule/sum_run.rs`), decided once its body is final; `None`: one thread.
         split: Option<usize>,
+        /// Other sums of entries of `body` over the same axes, computed in the same walk
+        /// (BatchNorm's backward reduces the gradient and products of it per channel: one
+        /// pass instead of four). The epilogue runs once all are done.
+        siblings: Vec<SiblingSum>,
     },
     /// `out[..., m, n] = a[..., m, k] · b[..., k, n]` through the GEMM.
     MatMul {
@@ -214,6 +218,19 @@ pub struct Plan {
     pub last_read: Vec<Option<usize>>,
 }
 
+/// A sum computed in the walk of another's body (see `StepKind::Reduce`'s `siblings`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SiblingSum {
+    /// The entry of the body summed.
+    pub value: usize,
+    /// The output slot.
+    pub out: usize,
+    /// The graph node it computes.
+    pub node: usize,
+    /// Its run buffer, as `StepKind::Reduce`'s `run`.
+    pub run: Option<usize>,
+}
+
 /// The elementwise epilogue of a reduction or matmul step, if it has one.
 fn epilogue_of(step: &Step) -> Option<&Kernel> {
     match &step.kind {
@@ -226,7 +243,8 @@ fn epilogue_of(step: &Step) -> Option<&Kernel> {
 pub(crate) fn step_writes(step: &Step) -> Vec<usize> {
     let mut writes = match &step.kind {
         StepKind::Elementwise(k) => k.outputs.iter().map(|o| o.slot).collect(),
-        StepKind::Reduce { body, .. } => std::iter::once(step.out)
+        StepKind::Reduce { body, siblings, .. } => std::iter::once(step.out)
+            .chain(siblings.iter().map(|s| s.out))
             .chain(body.outputs.iter().map(|o| o.slot))
             .collect(),
         StepKind::MatMul { .. } | StepKind::Host | StepKind::Window { .. } => vec![step.out],
@@ -239,9 +257,15 @@ pub(crate) fn step_writes(step: &Step) -> Vec<usize> {
     writes
 }
 
-/// Slots a step reads (an epilogue's loads of the step's own result are not reads of a slot
+/// Slots a step reads (an epilogue's loads of the step's own results are not reads of a slot
 /// written before).
 pub(crate) fn step_reads(step: &Step) -> Vec<usize> {
+    let own: Vec<usize> = match &step.kind {
+        StepKind::Reduce { siblings, .. } => std::iter::once(step.out)
+            .chain(siblings.iter().map(|s| s.out))
+            .collect(),
+        _ => vec![step.out],
+    };
     let mut reads = match &step.kind {
         StepKind::Elementwise(k) => k.inputs.iter().map(|a| a.slot).collect(),
         StepKind::Reduce { body, .. } => body.inputs.iter().map(|a| a.slot).collect(),
@@ -253,7 +277,7 @@ pub(crate) fn step_reads(step: &Step) -> Vec<usize> {
         epilogue_of(step)
             .into_iter()
             .flat_map(|k| k.inputs.iter().map(|a| a.slot))
-            .filter(|&slot| slot != step.out),
+            .filter(|slot| !own.contains(slot)),
     );
     reads
 }

@@ -152,18 +152,25 @@ impl Planner<'_> {
                 body,
                 run,
                 split,
+                siblings,
                 ..
             } = &mut step.kind
             else {
                 continue;
             };
+            let runs: Vec<Option<usize>> = std::iter::once(*run)
+                .chain(siblings.iter().map(|s| s.run))
+                .collect();
             *split = split_rows(body, axes).filter(|&rows| {
                 let Some(r) = reordered(body, axes) else {
                     return false;
                 };
                 let run_len: usize = r.kernel.shape[r.run..].iter().product();
                 let inline = r.run + 1 == r.kernel.shape.len() && run_len <= INLINE_RUN;
-                inline || run.is_some_and(|slot| slots[slot].len >= rows * run_len)
+                inline
+                    || runs
+                        .iter()
+                        .all(|run| run.is_some_and(|slot| slots[slot].len >= rows * run_len))
             });
         }
     }
