@@ -113,3 +113,75 @@ fn a_batch_norm_training_step_stores_only_what_its_passes_cannot_recompute() {
         .collect();
     assert_eq!(stored, ["relu", "mask", "add"], "(was 8 values)");
 }
+
+#[test]
+fn a_cheap_chain_read_through_views_is_computed_in_each_readers_loop() {
+    // Slices with a step (pooling's taps), a flip, a permutation and a reshape of one value.
+    let plan = same_bits(|| {
+        manual_seed(4);
+        let x = Tensor::randn(&[4, 6, 8, 10]);
+        let shift = Tensor::randn(&[1, 6, 1, 1]).broadcast_to(&[4, 6, 8, 10]);
+        let y = ((&x - &shift) * 0.5).relu();
+        let taps =
+            &y.slice(2, 0, 8, 2).slice(3, 0, 10, 2) + &y.slice(2, 1, 8, 2).slice(3, 1, 10, 2);
+        let flipped = &y.flip(&[3]) * 2.0;
+        let permuted = y.permute(&[0, 2, 3, 1]).sum(&[3], false);
+        let reshaped = y.reshape(&[4, 6, 8, 5, 2]).sum(&[4], false);
+        Tensor::realize_all(&[&taps, &flipped, &permuted, &reshaped]);
+        [
+            taps.to_vec(),
+            flipped.to_vec(),
+            permuted.to_vec(),
+            reshaped.to_vec(),
+        ]
+        .concat()
+    });
+    let stored: Vec<String> = stored_elementwise(&plan, &[4, 6, 8, 10]);
+    assert_eq!(stored.len(), 1, "only the flipped product: {stored:?}");
+    assert!(stored[0].starts_with("mul_scalar"), "{stored:?}");
+    // A reshape that merges axes is not a strided map of the value's index: stored once.
+    let plan = same_bits(|| {
+        manual_seed(4);
+        let y = (Tensor::randn(&[4, 6, 8, 10]) * 0.5).relu();
+        let a = y.reshape(&[24, 80]).sum(&[1], false);
+        let b = y.slice(3, 0, 10, 2) * 2.0;
+        Tensor::realize_all(&[&a, &b]);
+        [a.to_vec(), b.to_vec()].concat()
+    });
+    let stored: Vec<String> = stored_elementwise(&plan, &[4, 6, 8, 10]);
+    assert_eq!(stored.len(), 1, "{stored:?}");
+}
+
+#[test]
+fn average_pooling_computes_batch_norm_and_relu_in_its_loop() {
+    use needle::nn::AvgPool2d;
+    use needle::no_grad;
+    let plan = same_bits(|| {
+        manual_seed(5);
+        let model = Sequential::new()
+            .push(Conv2d::with_options(
+                3,
+                8,
+                3,
+                Conv2dOptions::default().padding(1),
+            ))
+            .push(BatchNorm2d::new(8))
+            .push(ReLU::new())
+            .push(AvgPool2d::new(2))
+            .push(AvgPool2d::new(2));
+        model.forward(&Tensor::randn(&[4, 3, 12, 12])).realize();
+        model.eval();
+        no_grad(|| model.forward(&Tensor::randn(&[2, 3, 12, 12]))).to_vec()
+    });
+    // Eval mode: the convolution's product, then one loop over the output of the second
+    // pooling computing BatchNorm, ReLU and the first pooling at each of its taps; neither
+    // the normalized values nor the first pooling's output are stored.
+    for shape in [[2, 8, 12, 12], [2, 8, 6, 6]] {
+        let stored = stored_elementwise(&plan, &shape);
+        assert!(
+            stored.is_empty(),
+            "{shape:?}: {stored:?}\n{}",
+            plan.describe()
+        );
+    }
+}

@@ -10,7 +10,10 @@
 //!   written to memory. A node with several such consumers is written once and read by each,
 //!   unless it is a short chain of cheap ops over at most one full-size value (the rest
 //!   broadcasts): then each consumer recomputes it, reading that value where it would have
-//!   read the stored one ([`recompute`]: BatchNorm's `x − mean` and normalized values).
+//!   read the stored one ([`recompute`]: BatchNorm's `x − mean` and normalized values). Such
+//!   a value read through views (slices, permutations, flips, reshapes that split axes) is
+//!   computed inside those readers' loops too, each view composed with its input accesses:
+//!   average pooling runs with its producer (an eval-mode BatchNorm and ReLU) in its loop.
 //! - Matmul is a call to the GEMM (reading transposed operands through strides). Its epilogue
 //!   (bias, activation, a gradient's mask: the elementwise step that reads the product at the
 //!   element it computes) joins the matmul step: the generated GEMM runs it on each block of

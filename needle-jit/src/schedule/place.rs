@@ -7,10 +7,12 @@ use needle_core::layout::Layout;
 use needle_core::op::{Op, ReduceOp};
 use needle_core::shape::{contiguous_strides, numel};
 use needle_core::DType;
+use rustc_hash::FxHashMap;
 
 use super::kernel::{Access, Expr, Kernel, Output};
 use super::plan::{Elem, Placement, Slot, SlotKind, Step, StepKind, WindowOp};
 use super::planner::Planner;
+use super::recompute::COMPUTED_IN_PLACE;
 use super::sum_run;
 use crate::collect::Graph;
 
@@ -32,7 +34,14 @@ pub(super) fn is_reduce(graph: &Graph, i: usize) -> bool {
 /// `usize` while the `Layout` methods (which only add to the offset) do the arithmetic.
 const OFFSET_BIAS: usize = 1 << 40;
 
-fn view_access(op: &Op, input: &Access, in_shape: &[usize], shape: &[usize]) -> Option<Access> {
+/// The access of a view node (`op` applied to a value of `in_shape` read through `input`),
+/// or `None` for a reshape the layout cannot express.
+pub(super) fn view_access(
+    op: &Op,
+    input: &Access,
+    in_shape: &[usize],
+    shape: &[usize],
+) -> Option<Access> {
     let layout = Layout {
         shape: in_shape.to_vec(),
         strides: input.strides.clone(),
@@ -132,6 +141,13 @@ impl Planner<'_> {
         }
         if !self.inlinable[i] && self.recomputed(i) {
             self.inlinable[i] = true;
+        } else if !self.inlinable[i] && self.computed_through_views(i) {
+            self.inlinable[i] = true;
+            self.plan.access[i] = Some(Access {
+                slot: COMPUTED_IN_PLACE,
+                strides: contiguous_strides(node.shape()),
+                offset: 0,
+            });
         }
         if self.inlinable[i] {
             // Placed when its consumers' steps are built.
@@ -428,6 +444,16 @@ impl Planner<'_> {
     ) -> usize {
         if !compute {
             let access = self.plan.access[i].clone().expect("stored kernel input");
+            if access.slot == COMPUTED_IN_PLACE {
+                // A view of a value computed where it is read (see `recompute.rs`).
+                let view = (access, self.shape(i).to_vec());
+                let mut source = self.graph.inputs(i)[0];
+                while self.graph.nodes[source].op().is_view() {
+                    source = self.graph.inputs(source)[0];
+                }
+                let mut memo = FxHashMap::default();
+                return self.emit_through(source, &view, &mut memo, kernel, inlined, step);
+            }
             let slot = match kernel.inputs.iter().position(|a| *a == access) {
                 Some(s) => s,
                 None => {
@@ -478,6 +504,12 @@ impl Planner<'_> {
 
     /// Records which step computes each node (after merging renumbered the steps).
     pub(super) fn finish_placements(&mut self) {
+        // Values computed where they are read, and their views, are stored nowhere.
+        for access in &mut self.plan.access {
+            if access.as_ref().is_some_and(|a| a.slot == COMPUTED_IN_PLACE) {
+                *access = None;
+            }
+        }
         for (s, step) in self.plan.steps.iter().enumerate() {
             for &n in &step.inlined {
                 self.plan.nodes[n].placement = Placement::Inlined(s);

@@ -10,12 +10,25 @@
 //! longer written out (two passes of three a layer in the forward pass). Recomputed values
 //! have the same bits: an elementwise op is a function of its operands, whichever loop runs
 //! it.
+//!
+//! Such a value is also computed inside consumers that read it through views — slices,
+//! permutations, reshapes — by composing each view with the value's own input accesses:
+//! pooling then runs with its producer in its loop (an average pooling's k·k strided views of
+//! a BatchNorm and ReLU, which are never stored).
 
 use needle_core::op::{Op, ScalarOp, UnaryOp};
-use needle_core::shape::numel;
+use needle_core::shape::{contiguous_strides, numel};
+use rustc_hash::FxHashMap;
 
-use super::place::{is_elementwise, is_reduce};
+use super::kernel::{Access, Expr, Kernel};
+use super::place::{is_elementwise, is_reduce, view_access};
+use super::plan::Placement;
 use super::planner::Planner;
+
+/// The slot of a value computed wherever it is read (never stored): its views address it
+/// as if it were stored compact there, and a kernel reading such an address computes the
+/// value instead (see [`through_view`]).
+pub(super) const COMPUTED_IN_PLACE: usize = usize::MAX;
 
 /// Ops (the value's and those inlined into it) a recomputed value may take: each consumer
 /// repeats them, and a long chain would cost more than the load it saves.
@@ -41,18 +54,76 @@ fn is_cheap(op: &Op) -> bool {
 
 impl Planner<'_> {
     /// Whether node `i` is recomputed by each of its consumers (see the module
-    /// documentation). Called when `i` is placed, after the values it reads.
+    /// documentation): all of them read it at their own index. Called when `i` is placed,
+    /// after the values it reads.
     pub(super) fn recomputed(&self, i: usize) -> bool {
-        let graph = self.graph;
         let consumers = &self.consumers[i];
-        let reads_in_place =
-            |c: usize| is_elementwise(graph, c) || (is_reduce(graph, c) && graph.inputs(c) == [i]);
-        if !is_elementwise(graph, i)
-            || graph.wanted[i]
-            || self.keep_compact[i]
-            || consumers.len() < 2
-            || !consumers.iter().all(|&c| reads_in_place(c))
+        consumers.len() >= 2
+            && consumers.iter().all(|&c| self.reads_in_place(c, i))
+            && self.cheap_chain(i)
+    }
+
+    /// Whether node `i` is computed inside consumers that read it through views (chains of
+    /// views whose readers read them at their own index), none of it stored: its access
+    /// becomes the compact layout of [`COMPUTED_IN_PLACE`], which its views compose with.
+    pub(super) fn computed_through_views(&self, i: usize) -> bool {
+        let graph = self.graph;
+        let shape = self.shape(i);
+        let compact = Access {
+            slot: COMPUTED_IN_PLACE,
+            strides: contiguous_strides(shape),
+            offset: 0,
+        };
+        let consumers = &self.consumers[i];
+        consumers.iter().any(|&c| graph.nodes[c].op().is_view())
+            && consumers
+                .iter()
+                .all(|&c| self.reads_in_place(c, i) || self.composes(c, (&compact, shape), shape))
+            && self.cheap_chain(i)
+    }
+
+    /// Whether view node `c` of a value of `shape` — reading a parent at `parent` (an access
+    /// over `parent.1` into the value laid out compact) — and the views of it are read only
+    /// by consumers that read them at their own index, each view a map [`through_view`]
+    /// composes with.
+    fn composes(&self, c: usize, parent: (&Access, &[usize]), shape: &[usize]) -> bool {
+        let graph = self.graph;
+        let node = &graph.nodes[c];
+        // Not a broadcast: each element read would compute the value again.
+        if !node.op().is_view()
+            || *node.op() == Op::Expand
+            || graph.wanted[c]
+            || self.keep_compact[c]
+            || self.consumers[c].is_empty()
         {
+            return false;
+        }
+        let Some(access) = view_access(node.op(), parent.0, parent.1, node.shape()) else {
+            return false;
+        };
+        let dummy = Access {
+            slot: COMPUTED_IN_PLACE,
+            strides: contiguous_strides(shape),
+            offset: 0,
+        };
+        through_view(shape, &access, node.shape(), &dummy).is_some()
+            && self.consumers[c].iter().all(|&r| {
+                self.reads_in_place(r, c) || self.composes(r, (&access, node.shape()), shape)
+            })
+    }
+
+    /// Whether consumer `c` reads node `i` at its own index: an elementwise op, or a
+    /// reduction of it.
+    fn reads_in_place(&self, c: usize, i: usize) -> bool {
+        let graph = self.graph;
+        is_elementwise(graph, c) || (is_reduce(graph, c) && graph.inputs(c) == [i])
+    }
+
+    /// Whether elementwise node `i`, with what is inlined into it, is a short chain of cheap
+    /// ops over at most one full-size value, not asked for and not a variable's new value.
+    fn cheap_chain(&self, i: usize) -> bool {
+        let graph = self.graph;
+        if !is_elementwise(graph, i) || graph.wanted[i] || self.keep_compact[i] {
             return false;
         }
         let size = numel(self.shape(i));
@@ -91,4 +162,125 @@ impl Planner<'_> {
         }
         full_size.len() <= 1
     }
+}
+
+impl Planner<'_> {
+    /// Appends the expression of node `i` (computed in place, or what it inlines) as read
+    /// through `view` — an access over the kernel's shape into `i` laid out compact — each
+    /// value it loads read through the view composed with its own access
+    /// ([`through_view`]). `memo` holds the entries already emitted through this view.
+    pub(super) fn emit_through(
+        &mut self,
+        i: usize,
+        view: &(Access, Vec<usize>),
+        memo: &mut FxHashMap<usize, usize>,
+        kernel: &mut Kernel,
+        inlined: &mut Vec<usize>,
+        step: usize,
+    ) -> usize {
+        if let Some(&at) = memo.get(&i) {
+            return at;
+        }
+        let graph = self.graph;
+        let at = if self.inlinable[i] {
+            let args: Vec<usize> = graph
+                .inputs(i)
+                .iter()
+                .map(|&src| self.emit_through(src, view, memo, kernel, inlined, step))
+                .collect();
+            let expr = match graph.nodes[i].op() {
+                Op::Unary(u) => Expr::Unary(*u, args[0]),
+                Op::Scalar(s, c) => Expr::Scalar(*s, *c, args[0]),
+                Op::Binary(b) => Expr::Binary(*b, args[0], args[1]),
+                other => unreachable!("only elementwise ops are fused, found {}", other.name()),
+            };
+            kernel.exprs.push(expr);
+            inlined.push(i);
+            self.plan.nodes[i].placement = Placement::Inlined(step);
+            kernel.exprs.len() - 1
+        } else {
+            // An input of the chain: of the viewed value's shape, as every operand of an
+            // elementwise op is.
+            let own = self.plan.access[i].clone().expect("stored kernel input");
+            let access = through_view(self.shape(i), &view.0, &view.1, &own)
+                .expect("views of values computed in place compose (checked when placed)");
+            if access.slot == COMPUTED_IN_PLACE {
+                // A view of another value computed where it is read: that value through
+                // both views.
+                let mut source = graph.inputs(i)[0];
+                while graph.nodes[source].op().is_view() {
+                    source = graph.inputs(source)[0];
+                }
+                let inner = (access, view.1.clone());
+                let mut memo = FxHashMap::default();
+                self.emit_through(source, &inner, &mut memo, kernel, inlined, step)
+            } else {
+                kernel.load(&access)
+            }
+        };
+        memo.insert(i, at);
+        at
+    }
+}
+
+/// `input` — an access of a value's input, over the value's `shape` — as read at the index
+/// of a kernel that reads the value through `view` (an access over the kernel's `view_shape`
+/// into the value laid out compact): the composed access, or `None` when the view is not
+/// such a map (an axis that runs past the value's extent along the axis it steps).
+pub(super) fn through_view(
+    shape: &[usize],
+    view: &Access,
+    view_shape: &[usize],
+    input: &Access,
+) -> Option<Access> {
+    let compact = contiguous_strides(shape);
+    if view.offset < 0 {
+        return None;
+    }
+    // The view's first element as an index of the value.
+    let mut first = vec![0usize; shape.len()];
+    let mut rest = view.offset as usize;
+    for (e, &c) in compact.iter().enumerate() {
+        if shape[e] > 1 {
+            first[e] = rest / c as usize;
+            rest %= c as usize;
+        }
+    }
+    if rest != 0 || first.iter().zip(shape).any(|(&f, &n)| f >= n.max(1)) {
+        return None;
+    }
+    // Per axis of the value, the lowest and highest index the view reaches along it.
+    let (mut low, mut high): (Vec<isize>, Vec<isize>) =
+        first.iter().map(|&f| (f as isize, f as isize)).unzip();
+    let mut strides = Vec::with_capacity(view_shape.len());
+    for (&extent, &s) in view_shape.iter().zip(&view.strides) {
+        if extent <= 1 || s == 0 {
+            strides.push(0);
+            continue;
+        }
+        // The outermost axis whose compact stride divides the step: the one it walks.
+        let e = (0..shape.len()).find(|&e| shape[e] > 1 && s % compact[e] == 0)?;
+        let step = s / compact[e];
+        let reach = step * (extent as isize - 1);
+        if reach < 0 {
+            low[e] += reach;
+        } else {
+            high[e] += reach;
+        }
+        strides.push(input.strides[e] * step);
+    }
+    if low.iter().any(|&l| l < 0) || high.iter().zip(shape).any(|(&h, &n)| h >= n as isize) {
+        return None;
+    }
+    let offset = input.offset
+        + first
+            .iter()
+            .zip(&input.strides)
+            .map(|(&f, &s)| f as isize * s)
+            .sum::<isize>();
+    Some(Access {
+        slot: input.slot,
+        strides,
+        offset,
+    })
 }
