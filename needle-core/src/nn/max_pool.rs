@@ -44,28 +44,10 @@ impl Forward for MaxPool2d {
         let layer = format!("{}({})", self.type_name(), self.extra_repr());
         let (ho, wo) = window.check_nchw(&layer, &x.shape(), x.dtype(), None);
         let (n, c) = (x.shape()[0], x.shape()[1]);
-        let k = self.kernel_size;
-        if self.stride == k {
-            // Windows that do not overlap are a view of x: its rows and columns cut into
-            // (output, tap) pairs, the taps moved last. The maximum over them reads x in
-            // place (a compiled program computes x's producer in the same loop), in the
-            // same (kh, kw) order as the im2col columns below, and its gradient flows back
-            // through views.
-            let x = if x.shape()[2] == ho * k && x.shape()[3] == wo * k {
-                x.clone()
-            } else {
-                x.slice(2, 0, ho * k, 1).slice(3, 0, wo * k, 1)
-            };
-            return x
-                .reshape(&[n, c, ho, k, wo, k])
-                .permute(&[0, 1, 2, 4, 3, 5])
-                .max(&[4, 5], false);
-        }
-        // Overlapping windows as im2col columns, one window-tap row per (tap, channel): one
-        // pass over x (a window step in the JIT, no interpreter gather), then the maximum
-        // over the taps, whose gradient rule handles ties; its gradient goes back through
-        // col2im.
-        let taps = k * k;
+        // The windows as im2col columns, one window-tap row per (tap, channel): one pass
+        // over x (a window step in the JIT, no interpreter gather), then the maximum over the
+        // taps, whose gradient rule handles ties; its gradient goes back through col2im.
+        let taps = self.kernel_size * self.kernel_size;
         x.im2col(window)
             .reshape(&[taps, c * n * ho * wo])
             .max(&[0], false)
