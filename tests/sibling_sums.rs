@@ -111,3 +111,17 @@ fn a_sum_that_needs_anothers_result_waits_for_it() {
         plan.describe()
     );
 }
+
+#[test]
+fn sibling_sums_in_checked_mode_keep_eagers_bits() {
+    // Checked code is scalar (eight partial sums per leaf in scalars, not two vectors) and
+    // does not split across threads.
+    let (plan, column) = needle::jit::with_checked(true, || {
+        (
+            three_sums(&[8, 4, 30, 30], &[0, 2, 3], "checked, inline runs"),
+            three_sums(&[300, 37], &[0], "checked, columns"),
+        )
+    });
+    assert_eq!(sums_per_walk(&plan), [3], "{}", plan.describe());
+    assert_eq!(sums_per_walk(&column), [3], "{}", column.describe());
+}

@@ -55,12 +55,21 @@ impl Plan {
             };
             let outs: Vec<usize> = match &step.kind {
                 StepKind::Elementwise(k) => k.outputs.iter().map(|o| o.node).collect(),
+                StepKind::Reduce { siblings, .. } => std::iter::once(step.node)
+                    .chain(siblings.iter().map(|s| s.node))
+                    .collect(),
                 _ => vec![step.node],
             };
             let slots = match &step.kind {
                 StepKind::Elementwise(k) if k.outputs.len() > 1 => format!(
                     "slots {:?}",
                     k.outputs.iter().map(|o| o.slot).collect::<Vec<_>>()
+                ),
+                StepKind::Reduce { siblings, .. } if !siblings.is_empty() => format!(
+                    "slots {:?} ({place}, …)",
+                    std::iter::once(step.out)
+                        .chain(siblings.iter().map(|s| s.out))
+                        .collect::<Vec<_>>()
                 ),
                 _ => format!("slot {} ({place})", step.out),
             };

@@ -51,10 +51,11 @@ pub struct Kernel {
     pub shape: Vec<usize>,
     /// The buffers read, with one stride per axis of `shape`.
     pub inputs: Vec<Access>,
-    /// The expression; the last entry is the result.
+    /// The expression: entries computed in order, each from loads and earlier entries.
     pub exprs: Vec<Expr>,
-    /// Values stored (elementwise kernels; compact over `shape`, in the slot given). A
-    /// reduction's body stores nothing itself: its last entry is what is reduced.
+    /// Entries stored, compact over `shape`, in the slot given (an elementwise step's results;
+    /// for a reduction's body, values of a joined producer other steps read — what it reduces
+    /// is named by the step).
     pub outputs: Vec<Output>,
 }
 
@@ -86,7 +87,7 @@ impl Kernel {
 
     /// Appends `other` (a kernel over the same shape, whose inputs are all available when this
     /// one runs) so that one loop computes both. `other`'s loads of this kernel's outputs
-    /// become references to the computed values. Returns false (changing nothing) when
+    /// become references to the computed values. Returns `None` (changing nothing) when
     /// `other` reads one of this kernel's outputs through a different access (another
     /// element), which one loop cannot provide. On success, returns where each of `other`'s
     /// entries now is.

@@ -127,15 +127,31 @@ impl Planner<'_> {
             return false;
         }
         let size = numel(self.shape(i));
-        // The nodes computed in the chain, and the full-size values they read (by slot).
         let mut ops = 0;
         let mut full_size: Vec<usize> = Vec::new();
+        self.count_chain(i, size, &mut ops, &mut full_size) && full_size.len() <= 1
+    }
+
+    /// Adds to `ops` the ops of the chain computing `i` (it and what is inlined into it) and
+    /// to `full_size` the slots of the values it reads at more than one element in
+    /// [`BROADCAST_RATIO`] of `size`; false as soon as the chain is not cheap. A view of a
+    /// value computed where it is read counts that value's whole chain again, once per view,
+    /// so nested views stay within [`MAX_RECOMPUTED_OPS`] (each level would otherwise
+    /// repeat the one below once per view).
+    fn count_chain(
+        &self,
+        i: usize,
+        size: usize,
+        ops: &mut usize,
+        full_size: &mut Vec<usize>,
+    ) -> bool {
+        let graph = self.graph;
         let mut pending = vec![i];
         let mut seen = vec![i];
         while let Some(j) = pending.pop() {
             if j == i || self.inlinable[j] {
-                ops += 1;
-                if ops > MAX_RECOMPUTED_OPS || !is_cheap(graph.nodes[j].op()) {
+                *ops += 1;
+                if *ops > MAX_RECOMPUTED_OPS || !is_cheap(graph.nodes[j].op()) {
                     return false;
                 }
                 for &src in graph.inputs(j) {
@@ -149,6 +165,16 @@ impl Planner<'_> {
             let Some(access) = &self.plan.access[j] else {
                 return false;
             };
+            if access.slot == COMPUTED_IN_PLACE {
+                let mut source = j;
+                while graph.nodes[source].op().is_view() {
+                    source = graph.inputs(source)[0];
+                }
+                if !self.count_chain(source, size, ops, full_size) {
+                    return false;
+                }
+                continue;
+            }
             let read: usize = self
                 .shape(j)
                 .iter()
@@ -160,7 +186,7 @@ impl Planner<'_> {
                 full_size.push(access.slot);
             }
         }
-        full_size.len() <= 1
+        true
     }
 }
 
@@ -195,7 +221,9 @@ impl Planner<'_> {
                 other => unreachable!("only elementwise ops are fused, found {}", other.name()),
             };
             kernel.exprs.push(expr);
-            inlined.push(i);
+            if !inlined.contains(&i) {
+                inlined.push(i);
+            }
             self.plan.nodes[i].placement = Placement::Inlined(step);
             kernel.exprs.len() - 1
         } else {
