@@ -5,26 +5,11 @@
 //! sums, element-by-element sums; split across threads or not), with an epilogue reading
 //! several of the results.
 
+mod common;
+
+use common::{bits, spread};
 use needle::jit::{last_program, set_tiered, Plan, StepKind};
-use needle::{manual_seed, with_mode, Mode, Tensor};
-
-fn bits(v: &[f32]) -> Vec<u32> {
-    v.iter().map(|x| x.to_bits()).collect()
-}
-
-/// Values over many binades, so that any change in the order of additions shows in the bits.
-fn spread(shape: &[usize], seed: u64) -> Tensor {
-    manual_seed(seed);
-    let n: usize = shape.iter().product();
-    let mantissa = Tensor::randn(&[n]).to_vec();
-    let scale = Tensor::randn(&[n]).to_vec();
-    let v = mantissa
-        .iter()
-        .zip(&scale)
-        .map(|(m, s)| m * (3.0 * s).exp())
-        .collect();
-    Tensor::from_vec(v, shape)
-}
+use needle::{with_mode, Mode, Tensor};
 
 /// The sizes of the groups of sums the plan computes in one walk (1: a sum alone).
 fn sums_per_walk(plan: &Plan) -> Vec<usize> {

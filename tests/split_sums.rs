@@ -3,26 +3,11 @@
 //! whatever the input's layout, the producer fused in, the epilogue after, or how many axes
 //! are kept — and the program says which sums it split.
 
+mod common;
+
+use common::{bits, spread};
 use needle::jit::{last_program, set_tiered};
-use needle::{manual_seed, with_mode, Mode, Tensor};
-
-fn bits(v: &[f32]) -> Vec<u32> {
-    v.iter().map(|x| x.to_bits()).collect()
-}
-
-/// Values over many binades, so that any change in the order of additions shows in the bits.
-fn spread(shape: &[usize], seed: u64) -> Tensor {
-    manual_seed(seed);
-    let n: usize = shape.iter().product();
-    let mantissa = Tensor::randn(&[n]).to_vec();
-    let scale = Tensor::randn(&[n]).to_vec();
-    let v = mantissa
-        .iter()
-        .zip(&scale)
-        .map(|(m, s)| m * (3.0 * s).exp())
-        .collect();
-    Tensor::from_vec(v, shape)
-}
+use needle::{with_mode, Mode, Tensor};
 
 /// Runs `f` in eager mode and in the JIT (compiled before the first run) and asserts the same
 /// bits; returns how many sums the JIT's program split across threads.

@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests: tolerance checks, running a test in every mode,
-//! the course's deterministic inputs, and a finite-difference gradient checker.
+//! the course's deterministic inputs, values spread over many binades, and a
+//! finite-difference gradient checker.
 #![allow(dead_code)]
 
 use needle::{manual_seed, with_mode, Mode, Tensor};
@@ -169,4 +170,24 @@ pub fn gradcheck_both(inputs: Vec<Tensor>, f: impl Fn(&[Tensor]) -> Tensor) {
 /// Random normal input of `shape` from the seeded stream.
 pub fn randn(shape: &[usize]) -> Tensor {
     Tensor::randn(shape)
+}
+
+/// The bit patterns of `v`, to compare results exactly (−0 and +0, NaN payloads apart).
+pub fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+/// Values over many binades (a normal draw times e^(3·normal)), so that any change in the
+/// order of additions shows in the bits of a sum.
+pub fn spread(shape: &[usize], seed: u64) -> Tensor {
+    manual_seed(seed);
+    let n: usize = shape.iter().product();
+    let mantissa = Tensor::randn(&[n]).to_vec();
+    let scale = Tensor::randn(&[n]).to_vec();
+    let v = mantissa
+        .iter()
+        .zip(&scale)
+        .map(|(m, s)| m * (3.0 * s).exp())
+        .collect();
+    Tensor::from_vec(v, shape)
 }

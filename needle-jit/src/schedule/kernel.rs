@@ -18,6 +18,18 @@ pub enum Expr {
 }
 
 impl Expr {
+    /// The entry computing elementwise `op` of the entries `args` (its operands in order).
+    ///
+    /// Panics when `op` is not elementwise (unary, with a constant, binary).
+    pub fn of(op: &Op, args: &[usize]) -> Expr {
+        match op {
+            Op::Unary(u) => Expr::Unary(*u, args[0]),
+            Op::Scalar(s, c) => Expr::Scalar(*s, *c, args[0]),
+            Op::Binary(b) => Expr::Binary(*b, args[0], args[1]),
+            other => unreachable!("only elementwise ops are fused, found {}", other.name()),
+        }
+    }
+
     /// The graph op this entry computes (`None` for loads).
     pub fn op(&self) -> Option<Op> {
         match *self {

@@ -476,13 +476,7 @@ impl Planner<'_> {
                 self.emit(src, inline, kernel, inlined, step)
             })
             .collect();
-        let expr = match graph.nodes[i].op() {
-            Op::Unary(u) => Expr::Unary(*u, args[0]),
-            Op::Scalar(s, c) => Expr::Scalar(*s, *c, args[0]),
-            Op::Binary(b) => Expr::Binary(*b, args[0], args[1]),
-            other => unreachable!("only elementwise ops are fused, found {}", other.name()),
-        };
-        kernel.exprs.push(expr);
+        kernel.exprs.push(Expr::of(graph.nodes[i].op(), &args));
         if self.inlinable[i] {
             inlined.push(i);
             self.plan.nodes[i].placement = Placement::Inlined(step);
