@@ -5,13 +5,13 @@
 
 use std::collections::BTreeSet;
 
+use needle_core::op::ReduceOp;
 use needle_core::shape::contiguous_strides;
 
 use super::kernel::Access;
 use super::plan::{step_reads, step_writes, SiblingSum, Step, StepKind};
 use super::planner::Planner;
 use crate::collect::Graph;
-use needle_core::op::ReduceOp;
 
 /// Limits of multi-output fusion: beyond these a joined loop holds more live values than
 /// registers, and spills cost more than the pass it saves.
