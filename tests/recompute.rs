@@ -41,6 +41,19 @@ fn stored_elementwise(plan: &Plan, shape: &[usize]) -> Vec<String> {
         .collect()
 }
 
+/// A 3×3 convolution of 3 channels into `channels` (padding 1), BatchNorm2d and ReLU.
+fn conv_bn_relu(channels: usize) -> Sequential {
+    Sequential::new()
+        .push(Conv2d::with_options(
+            3,
+            channels,
+            3,
+            Conv2dOptions::default().padding(1),
+        ))
+        .push(BatchNorm2d::new(channels))
+        .push(ReLU::new())
+}
+
 #[test]
 fn a_cheap_chain_over_one_value_is_recomputed_by_each_reader() {
     let plan = same_bits(|| {
@@ -83,15 +96,7 @@ fn a_batch_norm_training_step_stores_only_what_its_passes_cannot_recompute() {
     let shape = [8, 6, 10, 10];
     let plan = same_bits(|| {
         manual_seed(3);
-        let model = Sequential::new()
-            .push(Conv2d::with_options(
-                3,
-                6,
-                3,
-                Conv2dOptions::default().padding(1),
-            ))
-            .push(BatchNorm2d::new(6))
-            .push(ReLU::new());
+        let model = conv_bn_relu(6);
         let x = Tensor::randn(&[8, 3, 10, 10]);
         let y = model.forward(&x);
         (&y * &y).sum(&[0, 1, 2, 3], false).backward();
@@ -158,15 +163,7 @@ fn average_pooling_computes_batch_norm_and_relu_in_its_loop() {
     use needle::no_grad;
     let plan = same_bits(|| {
         manual_seed(5);
-        let model = Sequential::new()
-            .push(Conv2d::with_options(
-                3,
-                8,
-                3,
-                Conv2dOptions::default().padding(1),
-            ))
-            .push(BatchNorm2d::new(8))
-            .push(ReLU::new())
+        let model = conv_bn_relu(8)
             .push(AvgPool2d::new(2))
             .push(AvgPool2d::new(2));
         model.forward(&Tensor::randn(&[4, 3, 12, 12])).realize();

@@ -61,8 +61,9 @@
 //!   captures again (saying why with `NEEDLE_DEBUG=jit`); nothing stale is ever returned.
 //!
 //! A program's interpreter steps (padding, concatenation, casts, i64 work) and window steps
-//! (a convolution's im2col and col2im) run in replays too, on their slots' buffers. Captures are kept per argument signature
-//! (the short last batch of an epoch has its own), at most [`MAX_CAPTURES`] per step.
+//! (a convolution's im2col and col2im) run in replays too, on their slots' buffers. Captures
+//! are kept per argument signature (the short last batch of an epoch has its own), at most
+//! [`MAX_CAPTURES`] per step.
 //! Outside JIT mode, and with capture switched off ([`set_capture`](crate::set_capture),
 //! `NEEDLE_CAPTURE=0`), a `CapturedStep` simply calls the closure. [`stats`](crate::stats()) counts
 //! captures and replays.

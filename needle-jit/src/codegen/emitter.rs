@@ -209,14 +209,18 @@ impl Emitter<'_, '_> {
         kernel
             .outputs
             .iter()
-            .map(|o| {
-                let access = Access {
-                    slot: o.slot,
-                    strides: Vec::new(),
-                    offset: 0,
-                };
-                (o.expr, self.base(&access, Elem::F32))
-            })
+            .map(|o| (o.expr, self.slot_base(o.slot)))
             .collect()
+    }
+
+    /// The base of f32 slot `slot` from its first element (an output, a reduction's
+    /// accumulator, a run buffer).
+    pub(crate) fn slot_base(&mut self, slot: usize) -> Base {
+        let access = Access {
+            slot,
+            strides: Vec::new(),
+            offset: 0,
+        };
+        self.base(&access, Elem::F32)
     }
 }

@@ -13,8 +13,7 @@ use needle_core::shape::contiguous_strides;
 use super::emitter::{Base, Emitter};
 use super::sum::SumOf;
 use crate::abi::OUTPUT_ACCESS;
-use crate::schedule::Elem;
-use crate::schedule::{Access, Kernel};
+use crate::schedule::Kernel;
 
 /// The body of [`Emitter::row_loop`]: (emitter, row, carried values) to the next carried values.
 pub(super) type RowBody<'b, E> = dyn FnMut(&mut E, Value, &[Value]) -> Vec<Value> + 'b;
@@ -45,7 +44,7 @@ impl Emitter<'_, '_> {
                 let [only] = sums else {
                     unreachable!("only sums have siblings")
                 };
-                let out_base = self.out_base(only.out);
+                let out_base = self.slot_base(only.out);
                 self.max(&body, axes, only.value, &out_base)
             }
             ReduceOp::Sum => self.sum(&body, axes, sums),
@@ -57,12 +56,7 @@ impl Emitter<'_, '_> {
 
     /// Runs `epilogue` over the finished result of the reduction whose output slot is `out`.
     pub(super) fn reduce_epilogue(&mut self, epilogue: &Kernel, out: usize) {
-        let access = Access {
-            slot: out,
-            strides: Vec::new(),
-            offset: 0,
-        };
-        let out_base = self.base(&access, Elem::F32);
+        let out_base = self.slot_base(out);
         self.finalize(epilogue, out, |e, index, strides| {
             let addr = e.address(&out_base, index, strides, OUTPUT_ACCESS);
             e.b.ins().load(types::F32, MemFlagsData::trusted(), addr, 0)

@@ -26,8 +26,7 @@ use super::emitter::{Base, Emitter};
 use super::lower;
 use crate::abi::{OUTPUT_ACCESS, RUN_ACCESS};
 use crate::schedule::sum_run::{merged, INLINE_RUN};
-use crate::schedule::Elem;
-use crate::schedule::{Access, Kernel, Step, StepKind};
+use crate::schedule::{Kernel, Step, StepKind};
 
 /// The fused producer of a sum: its kernel with resolved buffers, and the entries summed
 /// (several for sibling sums over the same loop, see `StepKind::Reduce`).
@@ -123,7 +122,7 @@ impl Emitter<'_, '_> {
             .map(|a| body.shape[a])
             .product();
         let zero = self.b.ins().f32const(0.0);
-        let outs: Vec<Base> = sums.iter().map(|s| self.out_base(s.out)).collect();
+        let outs: Vec<Base> = sums.iter().map(|s| self.slot_base(s.out)).collect();
         let runs: Vec<Option<usize>> = sums.iter().map(|s| s.run).collect();
         if body.shape.contains(&0) {
             for out in &outs {
@@ -163,16 +162,6 @@ impl Emitter<'_, '_> {
         }
     }
 
-    /// The base of a sum's output slot (compact over the kept shape).
-    pub(super) fn out_base(&mut self, slot: usize) -> Base {
-        let access = Access {
-            slot,
-            strides: Vec::new(),
-            offset: 0,
-        };
-        self.base(&access, Elem::F32)
-    }
-
     /// `out[o] += x` for every element in logical order (the innermost axis is kept, so four
     /// consecutive elements go to four consecutive outputs).
     fn add_elements(&mut self, fused: &Fused, outs: &[Base], out_strides: &[isize], vector: bool) {
@@ -180,11 +169,7 @@ impl Emitter<'_, '_> {
         let mut add = |e: &mut Self, full: &[Value]| {
             let values = fused.scalar(e, full);
             for (out, v) in outs.iter().zip(values) {
-                let addr = e.address(out, full, out_strides, OUTPUT_ACCESS);
-                let flags = MemFlagsData::trusted();
-                let old = e.b.ins().load(types::F32, flags, addr, 0);
-                let new = e.b.ins().fadd(old, v);
-                e.b.ins().store(flags, new, addr, 0);
+                e.accumulate(out, full, out_strides, v, false);
             }
         };
         let mut index = Vec::new();
@@ -198,11 +183,7 @@ impl Emitter<'_, '_> {
             &mut |e, full| {
                 let values = fused.vector(e, full);
                 for (out, v) in outs.iter().zip(values) {
-                    let addr = e.address(out, full, out_strides, OUTPUT_ACCESS);
-                    let flags = MemFlagsData::new().with_notrap();
-                    let old = e.b.ins().load(types::F32X4, flags, addr, 0);
-                    let new = e.b.ins().fadd(old, v);
-                    e.b.ins().store(flags, new, addr, 0);
+                    e.accumulate(out, full, out_strides, v, true);
                 }
             },
             &mut add,
@@ -240,48 +221,71 @@ impl Emitter<'_, '_> {
     /// column still adds its rows in order to `+0.0`, as the element-by-element walk does;
     /// the output is written once per column instead of loaded and stored for every element.
     fn column_sums(&mut self, fused: &Fused, outs: &[Base]) {
-        let (rows, cols) = (fused.kernel.shape[0] as i64, fused.kernel.shape[1] as i64);
-        let flags = MemFlagsData::new().with_notrap();
+        let cols = fused.kernel.shape[1] as i64;
         let vector_cols = cols - cols % 4;
-        let n = outs.len();
         let mut col_index = Vec::new();
         self.loops(
             &[(vector_cols / 4) as usize],
             &mut col_index,
             &mut |e, block| {
                 let col = e.b.ins().imul_imm_s(block[0], 4);
-                let zero = e.b.ins().f32const(0.0);
-                let zero = e.b.ins().splat(types::F32X4, zero);
-                let types = vec![types::F32X4; n];
-                let sums = e.row_loop(rows, &types, &vec![zero; n], &mut |e, r, sums| {
-                    let values = fused.vector(e, &[r, col]);
-                    sums.iter()
-                        .zip(values)
-                        .map(|(&s, v)| e.b.ins().fadd(s, v))
-                        .collect()
-                });
-                for (out, sum) in outs.iter().zip(sums) {
-                    let addr = e.address(out, &[col], &[1], OUTPUT_ACCESS);
-                    e.b.ins().store(flags, sum, addr, 0);
-                }
+                e.column_block(fused, outs, col, true);
             },
         );
         for c in vector_cols..cols {
             let col = self.b.ins().iconst(types::I64, c);
-            let zero = self.b.ins().f32const(0.0);
-            let types = vec![types::F32; n];
-            let sums = self.row_loop(rows, &types, &vec![zero; n], &mut |e, r, sums| {
-                let values = fused.scalar(e, &[r, col]);
-                sums.iter()
-                    .zip(values)
-                    .map(|(&s, v)| e.b.ins().fadd(s, v))
-                    .collect()
-            });
-            for (out, sum) in outs.iter().zip(sums) {
-                let addr = self.address(out, &[col], &[1], OUTPUT_ACCESS);
-                self.b.ins().store(MemFlagsData::trusted(), sum, addr, 0);
-            }
+            self.column_block(fused, outs, col, false);
         }
+    }
+
+    /// The sums over the rows of column `col` — and the three after it when `vector`, in an
+    /// f32x4 — stored into `outs`, one register per fused sum.
+    fn column_block(&mut self, fused: &Fused, outs: &[Base], col: Value, vector: bool) {
+        let rows = fused.kernel.shape[0] as i64;
+        let zero = self.b.ins().f32const(0.0);
+        let (ty, zero, flags) = if vector {
+            let zero = self.b.ins().splat(types::F32X4, zero);
+            (types::F32X4, zero, MemFlagsData::new().with_notrap())
+        } else {
+            (types::F32, zero, MemFlagsData::trusted())
+        };
+        let n = outs.len();
+        let sums = self.row_loop(rows, &vec![ty; n], &vec![zero; n], &mut |e, r, sums| {
+            let values = if vector {
+                fused.vector(e, &[r, col])
+            } else {
+                fused.scalar(e, &[r, col])
+            };
+            sums.iter()
+                .zip(values)
+                .map(|(&s, v)| e.b.ins().fadd(s, v))
+                .collect()
+        });
+        for (out, sum) in outs.iter().zip(sums) {
+            let addr = self.address(out, &[col], &[1], OUTPUT_ACCESS);
+            self.b.ins().store(flags, sum, addr, 0);
+        }
+    }
+
+    /// `out[index] += v` (an f32x4 over four consecutive outputs when `vector`).
+    fn accumulate(
+        &mut self,
+        out: &Base,
+        index: &[Value],
+        strides: &[isize],
+        v: Value,
+        vector: bool,
+    ) {
+        let addr = self.address(out, index, strides, OUTPUT_ACCESS);
+        let (ty, flags) = if vector {
+            // Not 16-byte aligned in general.
+            (types::F32X4, MemFlagsData::new().with_notrap())
+        } else {
+            (types::F32, MemFlagsData::trusted())
+        };
+        let old = self.b.ins().load(ty, flags, addr, 0);
+        let new = self.b.ins().fadd(old, v);
+        self.b.ins().store(flags, new, addr, 0);
     }
 
     /// `out[o] = out[o] + pairwise(run)` for every run (axes `start..` of the kernel), runs in
@@ -306,12 +310,7 @@ impl Emitter<'_, '_> {
         let buffers: Option<Vec<Base>> = (!inline).then(|| {
             runs.iter()
                 .map(|run| {
-                    let access = Access {
-                        slot: run.expect("the plan gives a run buffer to sums that gather"),
-                        strides: Vec::new(),
-                        offset: 0,
-                    };
-                    self.base(&access, Elem::F32)
+                    self.slot_base(run.expect("the plan gives a run buffer to sums that gather"))
                 })
                 .collect()
         });
@@ -350,11 +349,7 @@ impl Emitter<'_, '_> {
                 Some(buffers) => e.gathered_run(fused, outer, buffers, vector),
             };
             for (out, total) in outs.iter().zip(totals) {
-                let addr = e.address(out, outer, &out_strides[..start], OUTPUT_ACCESS);
-                let flags = MemFlagsData::trusted();
-                let old = e.b.ins().load(types::F32, flags, addr, 0);
-                let new = e.b.ins().fadd(old, total);
-                e.b.ins().store(flags, new, addr, 0);
+                e.accumulate(out, outer, &out_strides[..start], total, false);
             }
         });
     }

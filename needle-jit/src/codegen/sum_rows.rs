@@ -34,7 +34,7 @@ impl Emitter<'_, '_> {
         let range = self.outer_range.expect("a row range");
         let rows = r.kernel.shape[0];
         let zero = self.b.ins().f32const(0.0);
-        let outs: Vec<Base> = sums.iter().map(|s| self.out_base(s.out)).collect();
+        let outs: Vec<Base> = sums.iter().map(|s| self.slot_base(s.out)).collect();
         let mut index = Vec::new();
         self.loops(&[rows, r.row_outputs], &mut index, &mut |e, i| {
             let strides = [r.row_outputs as isize, 1];

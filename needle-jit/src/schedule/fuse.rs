@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use needle_core::op::ReduceOp;
 use needle_core::shape::contiguous_strides;
 
-use super::kernel::Access;
+use super::kernel::{Access, Kernel};
 use super::plan::{step_reads, step_writes, SiblingSum, Step, StepKind};
 use super::planner::Planner;
 use crate::collect::Graph;
@@ -24,6 +24,26 @@ const MERGE_CANDIDATES: usize = 32;
 
 fn out_rank(graph: &Graph, step: &Step) -> usize {
     graph.nodes[step.node].shape().len()
+}
+
+/// `into` with `other` absorbed (see [`Kernel::absorb`]), and where each of `other`'s entries
+/// now is: when both walk the same shape and the joined loop stays within the limits of
+/// fusion.
+fn joined(into: &Kernel, other: &Kernel) -> Option<(Kernel, Vec<usize>)> {
+    if into.shape != other.shape
+        || into.inputs.len() + other.inputs.len() > MAX_FUSED_INPUTS
+        || into.exprs.len() + other.exprs.len() > MAX_FUSED_EXPRS
+    {
+        return None;
+    }
+    let mut joined = into.clone();
+    let map = joined.absorb(other)?;
+    Some((joined, map))
+}
+
+/// The last of the merged steps writing what `kernel` reads (`None`: only inputs).
+fn last_producer(kernel: &Kernel, producer: &[Option<usize>]) -> Option<usize> {
+    kernel.inputs.iter().filter_map(|a| producer[a.slot]).max()
 }
 
 impl Planner<'_> {
@@ -63,7 +83,7 @@ impl Planner<'_> {
         'steps: for step in steps {
             if let StepKind::Elementwise(k) = &step.kind {
                 let reads: Vec<usize> = k.inputs.iter().map(|a| a.slot).collect();
-                let ready = reads.iter().filter_map(|&s| producer[s]).max().unwrap_or(0);
+                let ready = last_producer(k, &producer).unwrap_or(0);
                 // Every step the checks below can accept writes a slot this step reads (an
                 // epilogue's target) or is elementwise and reads or writes one (`related`).
                 candidates.clear();
@@ -157,16 +177,11 @@ impl Planner<'_> {
                         into.outputs.iter().any(|o| o.slot == a.slot)
                             || into.inputs.iter().any(|b| b.slot == a.slot)
                     });
-                    if into.shape != k.shape
-                        || !related
-                        || into.inputs.len() + k.inputs.len() > MAX_FUSED_INPUTS
-                        || into.exprs.len() + k.exprs.len() > MAX_FUSED_EXPRS
-                    {
+                    if !related {
                         continue;
                     }
-                    let mut joined = into.clone();
-                    if joined.absorb(k).is_some() {
-                        *into = joined;
+                    if let Some((kernel, _)) = joined(into, k) {
+                        *into = kernel;
                         target.inlined.extend(&step.inlined);
                         for o in &k.outputs {
                             producer[o.slot] = Some(at);
@@ -234,12 +249,7 @@ impl Planner<'_> {
         let StepKind::Reduce { body, value, .. } = &mut step.kind else {
             return Err(Box::new(step));
         };
-        let ready = body
-            .inputs
-            .iter()
-            .filter_map(|a| producer[a.slot])
-            .max()
-            .unwrap_or(0);
+        let ready = last_producer(body, producer).unwrap_or(0);
         let Some(StepKind::Elementwise(into)) = merged.get(ready).map(|s| &s.kind) else {
             return Err(Box::new(step));
         };
@@ -247,19 +257,11 @@ impl Planner<'_> {
             .inputs
             .iter()
             .any(|a| into.outputs.iter().any(|o| o.slot == a.slot));
-        if into.shape != body.shape
-            || !reads_it
-            || into.inputs.len() + body.inputs.len() > MAX_FUSED_INPUTS
-            || into.exprs.len() + body.exprs.len() > MAX_FUSED_EXPRS
-        {
-            return Err(Box::new(step));
-        }
-        let mut joined = into.clone();
-        let Some(map) = joined.absorb(body) else {
+        let Some((kernel, map)) = reads_it.then(|| joined(into, body)).flatten() else {
             return Err(Box::new(step));
         };
         *value = map[*value];
-        *body = joined;
+        *body = kernel;
         let target = &mut merged[ready];
         step.inlined.extend(&target.inlined);
         *target = step;
@@ -295,12 +297,7 @@ impl Planner<'_> {
         }
         // Strictly after every producer of what it reads: a value the earlier step itself
         // stores is not there yet when its walk reads it.
-        let after = body
-            .inputs
-            .iter()
-            .filter_map(|a| producer[a.slot])
-            .max()
-            .map_or(0, |p| p + 1);
+        let after = last_producer(body, producer).map_or(0, |p| p + 1);
         let mut candidates: Vec<usize> = body
             .inputs
             .iter()
@@ -320,18 +317,13 @@ impl Planner<'_> {
             else {
                 continue;
             };
-            if target_axes != axes
-                || target_body.shape != body.shape
-                || target_body.inputs.len() + body.inputs.len() > MAX_FUSED_INPUTS
-                || target_body.exprs.len() + body.exprs.len() > MAX_FUSED_EXPRS
-            {
+            if target_axes != axes {
                 continue;
             }
-            let mut joined = target_body.clone();
-            let Some(map) = joined.absorb(body) else {
+            let Some((kernel, map)) = joined(target_body, body) else {
                 continue;
             };
-            *target_body = joined;
+            *target_body = kernel;
             target_siblings.push(SiblingSum {
                 value: map[*value],
                 out: step.out,

@@ -7,12 +7,11 @@ use needle_core::layout::Layout;
 use needle_core::op::{Op, ReduceOp};
 use needle_core::shape::{contiguous_strides, numel};
 use needle_core::DType;
-use rustc_hash::FxHashMap;
 
 use super::kernel::{Access, Expr, Kernel, Output};
 use super::plan::{Elem, Placement, Slot, SlotKind, Step, StepKind, WindowOp};
 use super::planner::Planner;
-use super::recompute::COMPUTED_IN_PLACE;
+use super::recompute::{computed_in_place, COMPUTED_IN_PLACE};
 use super::sum_run;
 use crate::collect::Graph;
 
@@ -143,11 +142,7 @@ impl Planner<'_> {
             self.inlinable[i] = true;
         } else if !self.inlinable[i] && self.computed_through_views(i) {
             self.inlinable[i] = true;
-            self.plan.access[i] = Some(Access {
-                slot: COMPUTED_IN_PLACE,
-                strides: contiguous_strides(node.shape()),
-                offset: 0,
-            });
+            self.plan.access[i] = Some(computed_in_place(node.shape()));
         }
         if self.inlinable[i] {
             // Placed when its consumers' steps are built.
@@ -446,13 +441,8 @@ impl Planner<'_> {
             let access = self.plan.access[i].clone().expect("stored kernel input");
             if access.slot == COMPUTED_IN_PLACE {
                 // A view of a value computed where it is read (see `recompute.rs`).
-                let view = (access, self.shape(i).to_vec());
-                let mut source = self.graph.inputs(i)[0];
-                while self.graph.nodes[source].op().is_view() {
-                    source = self.graph.inputs(source)[0];
-                }
-                let mut memo = FxHashMap::default();
-                return self.emit_through(source, &view, &mut memo, kernel, inlined, step);
+                let shape = self.shape(i).to_vec();
+                return self.emit_viewed(i, access, &shape, kernel, inlined, step);
             }
             let slot = match kernel.inputs.iter().position(|a| *a == access) {
                 Some(s) => s,

@@ -30,6 +30,16 @@ use super::planner::Planner;
 /// value instead (see [`through_view`]).
 pub(super) const COMPUTED_IN_PLACE: usize = usize::MAX;
 
+/// The access of a value of `shape` computed where it is read: compact in
+/// [`COMPUTED_IN_PLACE`].
+pub(super) fn computed_in_place(shape: &[usize]) -> Access {
+    Access {
+        slot: COMPUTED_IN_PLACE,
+        strides: contiguous_strides(shape),
+        offset: 0,
+    }
+}
+
 /// Ops (the value's and those inlined into it) a recomputed value may take: each consumer
 /// repeats them, and a long chain would cost more than the load it saves.
 const MAX_RECOMPUTED_OPS: usize = 8;
@@ -69,11 +79,7 @@ impl Planner<'_> {
     pub(super) fn computed_through_views(&self, i: usize) -> bool {
         let graph = self.graph;
         let shape = self.shape(i);
-        let compact = Access {
-            slot: COMPUTED_IN_PLACE,
-            strides: contiguous_strides(shape),
-            offset: 0,
-        };
+        let compact = computed_in_place(shape);
         let consumers = &self.consumers[i];
         consumers.iter().any(|&c| graph.nodes[c].op().is_view())
             && consumers
@@ -101,12 +107,8 @@ impl Planner<'_> {
         let Some(access) = view_access(node.op(), parent.0, parent.1, node.shape()) else {
             return false;
         };
-        let dummy = Access {
-            slot: COMPUTED_IN_PLACE,
-            strides: contiguous_strides(shape),
-            offset: 0,
-        };
-        through_view(shape, &access, node.shape(), &dummy).is_some()
+        // Whether it composes does not depend on the access composed with.
+        through_view(shape, &access, node.shape(), &computed_in_place(shape)).is_some()
             && self.consumers[c].iter().all(|&r| {
                 self.reads_in_place(r, c) || self.composes(r, (&access, node.shape()), shape)
             })
@@ -166,11 +168,7 @@ impl Planner<'_> {
                 return false;
             };
             if access.slot == COMPUTED_IN_PLACE {
-                let mut source = j;
-                while graph.nodes[source].op().is_view() {
-                    source = graph.inputs(source)[0];
-                }
-                if !self.count_chain(source, size, ops, full_size) {
+                if !self.count_chain(self.viewed(j), size, ops, full_size) {
                     return false;
                 }
                 continue;
@@ -191,6 +189,31 @@ impl Planner<'_> {
 }
 
 impl Planner<'_> {
+    /// The value view node `i` views (through any chain of views).
+    fn viewed(&self, i: usize) -> usize {
+        let mut source = i;
+        while self.graph.nodes[source].op().is_view() {
+            source = self.graph.inputs(source)[0];
+        }
+        source
+    }
+
+    /// Appends the value view node `i` reads, computed where it is read, through `access`
+    /// (the view over `shape`, the kernel's, into that value laid out compact).
+    pub(super) fn emit_viewed(
+        &mut self,
+        i: usize,
+        access: Access,
+        shape: &[usize],
+        kernel: &mut Kernel,
+        inlined: &mut Vec<usize>,
+        step: usize,
+    ) -> usize {
+        let view = (access, shape.to_vec());
+        let mut memo = FxHashMap::default();
+        self.emit_through(self.viewed(i), &view, &mut memo, kernel, inlined, step)
+    }
+
     /// Appends the expression of node `i` (computed in place, or what it inlines) as read
     /// through `view` — an access over the kernel's shape into `i` laid out compact — each
     /// value it loads read through the view composed with its own access
@@ -229,13 +252,7 @@ impl Planner<'_> {
             if access.slot == COMPUTED_IN_PLACE {
                 // A view of another value computed where it is read: that value through
                 // both views.
-                let mut source = graph.inputs(i)[0];
-                while graph.nodes[source].op().is_view() {
-                    source = graph.inputs(source)[0];
-                }
-                let inner = (access, view.1.clone());
-                let mut memo = FxHashMap::default();
-                self.emit_through(source, &inner, &mut memo, kernel, inlined, step)
+                self.emit_viewed(i, access, &view.1, kernel, inlined, step)
             } else {
                 kernel.load(&access)
             }

@@ -133,10 +133,15 @@ pub fn reordered(body: &Kernel, axes: &[usize]) -> Option<Reordered> {
 /// [`Kernel::PARALLEL_ELEMENTS`]). Code generation does not split in checked mode, where the
 /// threads would record errors in one block.
 pub fn split_rows(body: &Kernel, axes: &[usize]) -> Option<usize> {
+    splittable(body, axes).map(|r| r.kernel.shape[0])
+}
+
+/// The walk of a sum [`split_rows`] splits (the rows: its first axis).
+fn splittable(body: &Kernel, axes: &[usize]) -> Option<Reordered> {
     if numel(&body.shape) < Kernel::PARALLEL_ELEMENTS {
         return None;
     }
-    reordered(body, axes).map(|r| r.kernel.shape[0])
+    reordered(body, axes)
 }
 
 impl Planner<'_> {
@@ -161,16 +166,15 @@ impl Planner<'_> {
             let runs: Vec<Option<usize>> = std::iter::once(*run)
                 .chain(siblings.iter().map(|s| s.run))
                 .collect();
-            *split = split_rows(body, axes).filter(|&rows| {
-                let Some(r) = reordered(body, axes) else {
-                    return false;
-                };
+            *split = splittable(body, axes).and_then(|r| {
+                let rows = r.kernel.shape[0];
                 let run_len: usize = r.kernel.shape[r.run..].iter().product();
                 let inline = r.run + 1 == r.kernel.shape.len() && run_len <= INLINE_RUN;
-                inline
-                    || runs
-                        .iter()
+                let gathered = || {
+                    runs.iter()
                         .all(|run| run.is_some_and(|slot| slots[slot].len >= rows * run_len))
+                };
+                (inline || gathered()).then_some(rows)
             });
         }
     }
