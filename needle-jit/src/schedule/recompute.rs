@@ -7,9 +7,9 @@
 //! same traffic, minus the store and the pass that wrote it. BatchNorm is where this counts:
 //! `x − mean`, the normalized value and its affine output, and in the backward pass the
 //! gradient scaled by γ and by 1/σ, each read by two to four reductions and loops, are no
-//! longer written out (two passes of three a layer in the forward pass). Recomputed values
-//! have the same bits: an elementwise op is a function of its operands, whichever loop runs
-//! it.
+//! longer written out (in the forward pass, three of a layer's four full-size stores).
+//! Recomputed values have the same bits: an elementwise op is a function of its operands,
+//! whichever loop runs it.
 //!
 //! Such a value is also computed inside consumers that read it through views — slices,
 //! permutations, reshapes — by composing each view with the value's own input accesses:
